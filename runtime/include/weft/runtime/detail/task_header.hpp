@@ -1,0 +1,114 @@
+// The spawned-task cell and the protocol every suspension point follows.
+//
+// spawn() moves a task's coroutine frame into a cell: a small refcounted block
+// holding what the scheduler and the join handle need (where to resume, stop
+// state, the joiner, the result). Run queues hold cell pointers. The frame is
+// destroyed as soon as the task completes; the cell lives on, holding the
+// result, until the join handle is gone.
+//
+// References to a cell: the join handle, the frame (until completion or
+// shutdown), and the first run-queue entry (which may go stale when the
+// joiner claims a not-yet-started task and runs it inline).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+
+#include "weft/runtime/detail/stop_scope.hpp"
+
+namespace weft::detail {
+
+struct task_header;
+struct registry_shard;
+
+/// Notified once when the task it is attached to completes.
+/// Returns a task to run next on this thread (direct hand-off), or nullptr.
+struct join_listener {
+  task_header* (*notify)(join_listener*) noexcept;
+};
+
+/// The joiner slot holds this once the task completed.
+inline join_listener* const listener_done = reinterpret_cast<join_listener*>(std::uintptr_t{1});
+
+/// Typed operations on a cell, one static table per result type.
+struct cell_ops {
+  void (*abort)(task_header*) noexcept;  // store operation_cancelled as the result
+  void (*destroy)(task_header*) noexcept;  // destroy the result and free the cell
+};
+
+struct task_header {
+  static constexpr std::uint32_t started = 1, complete = 2, handle_dropped = 4;
+
+  std::coroutine_handle<> resume_point;  // where the task continues when run
+  std::coroutine_handle<> root;          // the spawned frame, until completion
+  std::atomic<std::uint32_t> refs{3};    // handle + frame + first queue entry
+  std::atomic<std::uint32_t> flags{0};
+  std::atomic<join_listener*> joiner{nullptr};
+  stop_scope root_scope;
+  stop_scope* scope = &root_scope;  // innermost scope, where suspension points register
+  task_header* prev = nullptr;      // registry links
+  task_header* next = nullptr;
+  registry_shard* shard = nullptr;
+  const cell_ops* ops = nullptr;
+
+  bool try_start() noexcept {
+    return !(flags.fetch_or(started, std::memory_order_acq_rel) & started);
+  }
+  bool is_complete() const noexcept { return flags.load(std::memory_order_acquire) & complete; }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) ops->destroy(this);
+  }
+};
+
+/// The per-thread view of the scheduler. `current` is the task whose code
+/// runs on this thread right now (nullptr outside tasks).
+struct thread_context {
+  void* worker = nullptr;  // opaque: the worker this thread runs, or nullptr
+  task_header* current = nullptr;
+};
+extern constinit thread_local thread_context tls_context;
+inline thread_context& this_thread() noexcept { return tls_context; }
+
+inline task_header* current_task() noexcept { return this_thread().current; }
+
+/// Makes a suspended task runnable. Never runs it inline.
+void schedule_wake(task_header* t) noexcept;
+
+/// Direct hand-off: may `next` run right now on this thread (via symmetric
+/// transfer) instead of going through a run queue? Bounded per scheduler
+/// tick so a chain of hand-offs cannot starve the queue or the driver.
+bool may_hand_off() noexcept;
+
+/// Switches this thread to run `t` now; returns where to transfer to.
+inline std::coroutine_handle<> hand_off(task_header* t) noexcept {
+  this_thread().current = t;
+  return t->resume_point;
+}
+
+/// Called from a root frame's final suspend, after the result was stored.
+/// Returns where the thread continues (a joiner via hand-off, or noop).
+std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_ptr error) noexcept;
+
+/// Completion bookkeeping for one suspension: the waker and the suspending
+/// thread each hold one count; whoever drops the last makes the task
+/// runnable. So a wait that completes while await_suspend is still
+/// registering simply does not suspend.
+struct wait_node {
+  task_header* task = nullptr;
+  std::atomic<std::uint32_t> pending{2};
+
+  /// The completion side: true if the task is now ready to run (the caller
+  /// schedules it or hands off to it).
+  bool complete() noexcept { return pending.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+  /// Completes and schedules.
+  void wake() noexcept {
+    if (complete()) schedule_wake(task);
+  }
+  /// The suspending side, when registration is done: true if the wait has
+  /// already completed and the coroutine must not suspend.
+  bool done_registering() noexcept { return pending.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+};
+
+}  // namespace weft::detail

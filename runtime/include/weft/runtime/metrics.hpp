@@ -1,0 +1,43 @@
+// Scheduler counters, per worker, for tests, tuning and dashboards.
+//
+//   auto m = rt.metrics();
+//   fmt::print("stolen: {}\n", m.total().tasks_stolen);
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace weft {
+
+struct worker_metrics {
+  std::uint64_t tasks_polled = 0;      // times a task was resumed from a run queue
+  std::uint64_t tasks_spawned = 0;     // spawns made on this worker
+  std::uint64_t tasks_stolen = 0;      // tasks this worker took from others
+  std::uint64_t steal_attempts = 0;    // victims this worker tried
+  std::uint64_t steal_operations = 0;  // successful steals (batches)
+  std::uint64_t parks = 0;             // times it slept in its driver
+  std::uint64_t wakeups = 0;           // times another thread woke it
+  std::uint64_t inject_pops = 0;       // tasks taken from the global inject queue
+  std::uint64_t local_overflows = 0;   // times half its queue moved to the inject queue
+  std::uint64_t lifo_polls = 0;        // tasks run from the LIFO slot
+  std::uint64_t hand_offs = 0;         // joiners resumed directly by a finishing task
+  std::uint64_t io_completions = 0;    // driver events processed
+  std::uint64_t timers_fired = 0;
+  std::uint64_t local_queue_depth = 0;  // at the time of the snapshot
+
+  worker_metrics& operator+=(const worker_metrics& o) noexcept;
+};
+
+struct runtime_metrics {
+  std::vector<worker_metrics> workers;
+  std::uint64_t inject_queue_depth = 0;
+  std::uint64_t live_tasks = 0;  // spawned, not yet finished
+
+  worker_metrics total() const noexcept {
+    worker_metrics t;
+    for (const auto& w : workers) t += w;
+    return t;
+  }
+};
+
+}  // namespace weft

@@ -1,0 +1,58 @@
+// Driver operations: the system calls every I/O type is built from.
+//
+//   int n = co_await weft::ops::recv(fd, buf, sizeof buf);
+//   if (n < 0) throw std::system_error(-n, std::system_category(), "recv");
+//
+// Each returns the system call's result: >= 0 on success, -errno on
+// failure (so callers decide what is an error; end of stream is 0). On
+// io_uring they are single submissions on the current worker's ring; on
+// epoll they try the call on the non-blocking fd and wait for readiness
+// when it would block. fds must be non-blocking (SOCK_NONBLOCK) for the
+// epoll driver. Regular-file read/write at an offset run natively on
+// io_uring and as direct calls on epoll.
+//
+// Cancellation: if the task's stop is requested while an operation is
+// pending, the operation is cancelled (IORING_OP_ASYNC_CANCEL, or the
+// readiness wait is dropped) and the awaiting task gets
+// operation_cancelled. If the operation completed anyway (it raced the
+// cancel), its result is returned, so no data is lost.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "weft/runtime/task.hpp"
+
+namespace weft::ops {
+
+/// read(2) / pread(2) when offset >= 0.
+task<int> read(int fd, void* buf, std::size_t len, std::int64_t offset = -1);
+/// write(2) / pwrite(2) when offset >= 0.
+task<int> write(int fd, const void* buf, std::size_t len, std::int64_t offset = -1);
+task<int> recv(int fd, void* buf, std::size_t len, int flags = 0);
+/// send(2); MSG_NOSIGNAL is always added (a closed peer gives -EPIPE, not SIGPIPE).
+task<int> send(int fd, const void* buf, std::size_t len, int flags = 0);
+task<int> sendmsg(int fd, const ::msghdr* msg, int flags = 0);
+task<int> recvmsg(int fd, ::msghdr* msg, int flags = 0);
+/// accept4(2): the new fd (non-blocking, close-on-exec by default).
+task<int> accept(int fd, ::sockaddr* addr = nullptr, ::socklen_t* addrlen = nullptr,
+                 int flags = SOCK_NONBLOCK | SOCK_CLOEXEC);
+/// connect(2) to completion: 0 or -errno (e.g. -ECONNREFUSED).
+task<int> connect(int fd, const ::sockaddr* addr, ::socklen_t addrlen);
+/// Waits until fd is ready for `events` (POLLIN, POLLOUT...); returns the
+/// ready mask.
+task<int> poll(int fd, unsigned events);
+/// A driver-level timeout: completes with 0 after d.
+task<int> timeout(std::chrono::nanoseconds d);
+/// close(2) through the driver.
+task<int> close(int fd);
+
+/// Makes every pending operation on fd, on every worker of the current
+/// runtime, finish with -ECANCELED (for example before closing a socket
+/// other tasks are blocked on). Returns at once.
+void cancel(int fd);
+
+}  // namespace weft::ops

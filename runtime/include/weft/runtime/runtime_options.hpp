@@ -1,0 +1,34 @@
+// Options for weft::runtime, set with designated initializers:
+//
+//   weft::runtime rt{{.workers = 4, .io = weft::io_backend::epoll}};
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <string>
+
+namespace weft {
+
+/// Which driver completes I/O. `automatic` picks io_uring when the kernel
+/// allows it (not refused by seccomp or kernel.io_uring_disabled) and epoll
+/// otherwise; the environment variable WEFT_IO=epoll|uring overrides it.
+enum class io_backend { automatic, io_uring, epoll };
+
+const char* to_string(io_backend b) noexcept;
+
+struct runtime_options {
+  /// Worker threads; 0 means one per hardware thread.
+  unsigned workers = 0;
+  io_backend io = io_backend::automatic;
+  /// Workers are named "<thread_name>-<index>" (as seen by top and gdb).
+  std::string thread_name = "weft";
+  /// Receives the exception of a task that failed with nobody to join it
+  /// (detached, or its handle dropped). Default: a line on stderr.
+  /// operation_cancelled is not reported.
+  std::function<void(std::exception_ptr)> unhandled_exception{};
+  /// Submission queue entries per io_uring ring.
+  unsigned ring_entries = 256;
+};
+
+}  // namespace weft

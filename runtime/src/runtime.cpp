@@ -1,0 +1,221 @@
+// The public runtime object, spawning and completion bookkeeping.
+#include "weft/runtime/runtime.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include "scheduler.hpp"
+
+namespace weft {
+
+const char* to_string(io_backend b) noexcept {
+  switch (b) {
+    case io_backend::automatic: return "automatic";
+    case io_backend::io_uring: return "io_uring";
+    case io_backend::epoll: return "epoll";
+  }
+  return "?";
+}
+
+worker_metrics& worker_metrics::operator+=(const worker_metrics& o) noexcept {
+  tasks_polled += o.tasks_polled;
+  tasks_spawned += o.tasks_spawned;
+  tasks_stolen += o.tasks_stolen;
+  steal_attempts += o.steal_attempts;
+  steal_operations += o.steal_operations;
+  parks += o.parks;
+  wakeups += o.wakeups;
+  inject_pops += o.inject_pops;
+  local_overflows += o.local_overflows;
+  lifo_polls += o.lifo_polls;
+  hand_offs += o.hand_offs;
+  io_completions += o.io_completions;
+  timers_fired += o.timers_fired;
+  local_queue_depth += o.local_queue_depth;
+  return *this;
+}
+
+namespace detail {
+
+namespace {
+
+io_backend choose_backend(io_backend wanted) {
+  if (wanted == io_backend::automatic) {
+    if (const char* env = std::getenv("WEFT_IO")) {
+      std::string_view v(env);
+      if (v == "epoll") return io_backend::epoll;
+      if (v == "uring" || v == "io_uring") wanted = io_backend::io_uring;
+      else if (!v.empty() && v != "auto" && v != "automatic")
+        throw std::invalid_argument("WEFT_IO must be uring, epoll or auto, not '" + std::string(v) + "'");
+    }
+  }
+  if (wanted == io_backend::epoll) return io_backend::epoll;
+  if (uring_supported()) return io_backend::io_uring;
+  if (wanted == io_backend::io_uring)
+    throw std::runtime_error("weft: io_uring was requested but the kernel refuses it");
+  return io_backend::epoll;
+}
+
+}  // namespace
+
+runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
+    : owner(o), options(std::move(opts)) {
+  external_shard.rt = this;
+  backend = choose_backend(options.io);
+  unsigned n = options.workers ? options.workers : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  workers.reserve(n);
+  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<worker>(*this, i));
+  for (auto& w : workers) w->start();
+  std::unique_lock lock(start_mu);
+  start_cv.wait(lock, [&] { return started == workers.size(); });
+  if (start_error) {
+    lock.unlock();
+    for (auto& w : workers) w->join();
+    std::rethrow_exception(start_error);
+  }
+}
+
+runtime_impl::~runtime_impl() { shutdown(); }
+
+void runtime_impl::shutdown() noexcept {
+  if (destroying_) return;
+  stopping.store(true, std::memory_order_release);
+  for (auto& w : workers) w->driver_->unpark();
+  for (auto& w : workers) w->join();
+  destroying_ = true;
+  destroy_remaining_tasks();
+}
+
+void runtime_impl::destroy_remaining_tasks() noexcept {
+  // Queue entries made by spawn hold a reference; the rest are wake-ups of
+  // tasks the registry still knows.
+  auto drop_entry = [](std::uintptr_t e) {
+    if (e & 1) reinterpret_cast<task_header*>(e & ~std::uintptr_t{1})->release();
+  };
+  for (auto& w : workers) {
+    while (std::uintptr_t e = w->queue_.pop()) drop_entry(e);
+    if (w->lifo_) drop_entry(std::exchange(w->lifo_, 0));
+  }
+  while (std::uintptr_t e = inject.pop()) drop_entry(e);
+
+  auto drain_shard = [](registry_shard& s) {
+    for (;;) {
+      s.lock();
+      task_header* t = s.head;
+      if (t) {
+        s.head = t->next;
+        if (s.head) s.head->prev = nullptr;
+        t->prev = t->next = nullptr;
+        --s.count;
+      }
+      s.unlock();
+      if (!t) return;
+      // Destroying the frame runs its destructors, which may drop handles
+      // of other cells (they stay valid: handles hold references).
+      auto root = std::exchange(t->root, {});
+      this_thread().current = t;
+      if (root) root.destroy();
+      this_thread().current = nullptr;
+      t->ops->abort(t);
+      t->flags.fetch_or(task_header::started | task_header::complete, std::memory_order_acq_rel);
+      // Joiners still alive hear of it (the dead ones unregistered when
+      // their frames were destroyed); nothing runs any more, so ignore
+      // whom they would wake.
+      if (join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel)) l->notify(l);
+      t->release();  // the frame's reference
+    }
+  };
+  for (auto& w : workers) drain_shard(w->shard_);
+  drain_shard(external_shard);
+}
+
+runtime_impl& current_runtime() {
+  worker* w = this_worker_ptr();
+  if (!w) throw std::logic_error("weft::spawn called outside a runtime worker (use runtime::spawn)");
+  return w->rt();
+}
+
+void submit_cell(task_header* cell, runtime_impl& rt) noexcept { rt.submit(cell); }
+
+void schedule_wake(task_header* t) noexcept { t->shard->rt->wake(t); }
+
+bool may_hand_off() noexcept {
+  worker* w = this_worker_ptr();
+  return w && w->may_hand_off();
+}
+
+void report_unjoined_error(task_header* cell, std::exception_ptr e) noexcept {
+  cell->shard->rt->report(std::move(e));
+}
+
+std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_ptr error) noexcept {
+  t->shard->erase(t);
+  const auto prev = t->flags.fetch_or(task_header::complete, std::memory_order_acq_rel);
+  join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel);
+  task_header* next = l ? l->notify(l) : nullptr;
+  if (failed && (prev & task_header::handle_dropped)) t->shard->rt->report(std::move(error));
+  t->release();  // the frame's reference; t may be gone now
+  if (next) {
+    if (may_hand_off()) return hand_off(next);
+    schedule_wake(next);
+  }
+  this_thread().current = nullptr;
+  return std::noop_coroutine();
+}
+
+void check_may_block(const char* what) {
+  if (this_worker_ptr())
+    throw std::logic_error(std::string(what) + " called on a runtime worker thread; co_await instead");
+}
+
+void block_until_complete(task_header* cell) {
+  check_may_block("weft: blocking wait");
+  // The notifier signals under the mutex, so this frame cannot be gone
+  // before notify_one() returns.
+  struct waiter : join_listener {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  } w;
+  w.notify = [](join_listener* l) noexcept -> task_header* {
+    auto* self = static_cast<waiter*>(l);
+    std::lock_guard lock(self->mu);
+    self->done = true;
+    self->cv.notify_one();
+    return nullptr;
+  };
+  join_listener* expected = nullptr;
+  if (!cell->joiner.compare_exchange_strong(expected, &w, std::memory_order_acq_rel)) return;
+  std::unique_lock lock(w.mu);
+  w.cv.wait(lock, [&] { return w.done; });
+}
+
+}  // namespace detail
+
+runtime::runtime(runtime_options options)
+    : impl_(std::make_unique<detail::runtime_impl>(*this, std::move(options))) {}
+
+runtime::~runtime() { impl_->shutdown(); }
+
+unsigned runtime::worker_count() const noexcept { return static_cast<unsigned>(impl_->workers.size()); }
+
+io_backend runtime::io_backend() const noexcept { return impl_->backend; }
+
+runtime_metrics runtime::metrics() const { return impl_->metrics(); }
+
+runtime* runtime::current() noexcept {
+  detail::worker* w = detail::this_worker_ptr();
+  return w ? &w->rt().owner : nullptr;
+}
+
+std::optional<std::size_t> this_worker() noexcept {
+  detail::worker* w = detail::this_worker_ptr();
+  if (!w) return std::nullopt;
+  return w->index();
+}
+
+}  // namespace weft

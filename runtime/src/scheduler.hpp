@@ -1,0 +1,171 @@
+// The work-stealing scheduler (private).
+//
+// Each worker owns a bounded local run queue (256 entries, thieves take
+// half), a LIFO slot for the task it just woke, a driver to park in and a
+// timer wheel. The inject queue takes work from outside the workers and the
+// overflow of full local queues.
+//
+// A worker's tick: run one task (the LIFO slot first, at most 3 times in a
+// row; then the local queue). Every 61 ticks it looks at the inject queue
+// first and polls its driver and timers, so neither outside work nor I/O
+// starves behind a busy local queue. Out of work, it becomes a searcher and
+// steals from random victims, unless half the workers already search; then
+// it parks in its driver until the next timer, an I/O completion or a
+// notification. Whoever pushes work while nobody searches wakes one parked
+// worker, and a searcher that finds work wakes the next, so work fans out
+// without a thundering herd.
+//
+// Entries in queues are cell pointers; the low bit marks the entry made by
+// spawn (the first run), which holds a reference and may be stale if the
+// task was meanwhile claimed and run inline by its joiner.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "driver.hpp"
+#include "inject_queue.hpp"
+#include "local_queue.hpp"
+#include "timer_wheel.hpp"
+#include "weft/runtime/detail/task_header.hpp"
+#include "weft/runtime/metrics.hpp"
+#include "weft/runtime/runtime_options.hpp"
+
+namespace weft {
+class runtime;
+}
+
+namespace weft::detail {
+
+class runtime_impl;
+
+/// A spinlock-guarded list of live cells (for destroying them at shutdown).
+struct registry_shard {
+  runtime_impl* rt = nullptr;
+  std::atomic<bool> locked{false};
+  task_header* head = nullptr;
+  std::size_t count = 0;
+
+  void lock() noexcept {
+    while (locked.exchange(true, std::memory_order_acquire))
+      while (locked.load(std::memory_order_relaxed)) cpu_relax();
+  }
+  void unlock() noexcept { locked.store(false, std::memory_order_release); }
+  void insert(task_header* t) noexcept;
+  void erase(task_header* t) noexcept;
+};
+
+/// Counters written only by their worker, read by anyone.
+struct worker_counters {
+  std::atomic<std::uint64_t> polled{0}, spawned{0}, stolen{0}, steal_attempts{0},
+      steal_operations{0}, parks{0}, wakeups{0}, inject_pops{0}, overflows{0}, lifo_polls{0},
+      hand_offs{0}, io_completions{0}, timers_fired{0};
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+class worker {
+ public:
+  static constexpr std::size_t queue_capacity = 256;
+  static constexpr unsigned event_interval = 61;
+  static constexpr unsigned max_lifo_polls = 3;
+  static constexpr unsigned max_hand_offs = 64;
+
+  worker(runtime_impl& rt, unsigned index);
+  void start();
+  void join();
+
+  // Called on this worker's own thread.
+  void schedule_local(std::uintptr_t entry, bool lifo);
+  bool may_hand_off() noexcept;
+  driver& drv() noexcept { return *driver_; }
+  timer_wheel& wheel() noexcept { return wheel_; }
+  unsigned index() const noexcept { return index_; }
+  runtime_impl& rt() noexcept { return rt_; }
+  bool in_task() const noexcept { return in_task_; }
+  worker_metrics snapshot() const noexcept;
+
+  // Any thread.
+  local_queue<queue_capacity>& queue() noexcept { return queue_; }
+  registry_shard& shard() noexcept { return shard_; }
+
+ private:
+  friend class runtime_impl;
+  void main();
+  void loop();
+  std::uintptr_t next_task();
+  std::uintptr_t search();
+  void run_entry(std::uintptr_t e);
+  void maintenance();
+  void park();
+  std::size_t fire_timers();
+  void leave_searching();
+  std::uint32_t random_below(std::uint32_t n) noexcept;
+
+  runtime_impl& rt_;
+  unsigned index_;
+  local_queue<queue_capacity> queue_;
+  std::uintptr_t lifo_ = 0;
+  unsigned lifo_streak_ = 0;
+  unsigned hand_offs_ = 0;
+  std::uint64_t tick_ = 0;
+  bool searching_ = false;
+  bool in_task_ = false;
+  std::uint64_t rng_;
+  std::unique_ptr<driver> driver_;
+  timer_wheel wheel_;
+  registry_shard shard_;
+  worker_counters counters_;
+  std::atomic<bool> notified_{false};
+  std::thread thread_;
+};
+
+class runtime_impl {
+ public:
+  runtime_impl(weft::runtime& owner, runtime_options opts);
+  ~runtime_impl();
+
+  void submit(task_header* cell) noexcept;          // a new cell
+  void wake(task_header* t) noexcept;               // a suspended task became runnable
+  void push_inject(std::uintptr_t e) noexcept;
+  void notify_parked() noexcept;                    // after pushing work somewhere
+  bool any_work() const noexcept;
+  void report(std::exception_ptr e) noexcept;
+  runtime_metrics metrics() const;
+  void shutdown() noexcept;
+
+  weft::runtime& owner;
+  runtime_options options;
+  io_backend backend = io_backend::epoll;
+  std::vector<std::unique_ptr<worker>> workers;
+  inject_queue inject;
+  registry_shard external_shard;  // cells spawned from outside the workers
+  std::atomic<bool> stopping{false};
+
+  // Idle bookkeeping.
+  std::atomic<std::uint32_t> num_searching{0};
+  std::atomic<std::uint32_t> num_idle{0};
+  std::mutex sleepers_mu;
+  std::vector<unsigned> sleepers;
+
+  // Start-up handshake.
+  std::mutex start_mu;
+  std::condition_variable start_cv;
+  unsigned started = 0;
+  std::exception_ptr start_error;
+
+ private:
+  void destroy_remaining_tasks() noexcept;
+  bool destroying_ = false;  // set once the workers are gone
+};
+
+/// The worker running on this thread, or nullptr.
+inline worker* this_worker_ptr() noexcept { return static_cast<worker*>(this_thread().worker); }
+
+}  // namespace weft::detail

@@ -1,0 +1,75 @@
+// The io_uring driver: one ring per worker, created on the worker's own
+// thread (so SINGLE_ISSUER/DEFER_TASKRUN rings belong to it).
+//
+// An operation's SQE carries a tagged pointer to its completion record: the
+// low 48 bits are the address, the high 16 a per-ring generation, so a late
+// cancel request for an operation that already finished cannot hit a newer
+// operation that reuses the same address. Cancel requests from other
+// threads are posted to the owner, which submits IORING_OP_ASYNC_CANCEL.
+// A read on an eventfd is kept armed so unpark() can end a wait.
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "driver.hpp"
+
+namespace weft::detail {
+
+struct uring_completion {
+  void (*on_cqe)(uring_completion*, int res, unsigned flags) noexcept;
+};
+
+class uring_driver final : public driver {
+ public:
+  explicit uring_driver(unsigned entries);
+  ~uring_driver() override;
+
+  weft::io_backend backend() const noexcept override { return weft::io_backend::io_uring; }
+  std::size_t wait(std::optional<std::chrono::milliseconds> timeout) override;
+  void flush() override;
+  void unpark() noexcept override;
+  void cancel_fd(int fd) noexcept override;
+  void drain() noexcept override;
+  std::size_t in_flight() const noexcept override { return in_flight_; }
+
+  /// A free SQE (submitting queued ones first if the ring is full).
+  io_uring_sqe* get_sqe();
+  /// Prepares `sqe` to complete into `c`; returns the tag for cancel().
+  std::uint64_t track(io_uring_sqe* sqe, uring_completion* c) noexcept;
+  /// Requests cancellation of the operation tagged `tag`. Any thread.
+  void cancel(std::uint64_t tag) noexcept;
+  /// The setup flags the kernel accepted.
+  unsigned setup_flags() const noexcept { return flags_; }
+
+ private:
+  static constexpr std::uint64_t wake_tag = 1;
+  static constexpr std::uint64_t ignore_tag = 0;
+  struct post {
+    bool by_fd;
+    std::uint64_t value;
+  };
+
+  void arm_wake();
+  void take_posts();
+  std::size_t reap() noexcept;
+
+  io_uring ring_{};
+  unsigned flags_ = 0;
+  int wake_fd_ = -1;
+  std::uint64_t wake_buf_ = 0;
+  bool wake_armed_ = false;
+  std::size_t in_flight_ = 0;
+  std::uint16_t generation_ = 0;
+  bool draining_ = false;
+
+  std::mutex posts_mu_;
+  std::vector<post> posts_;
+  std::atomic<bool> has_posts_{false};
+};
+
+}  // namespace weft::detail
