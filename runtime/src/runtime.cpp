@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "scheduler.hpp"
+#include "weft/runtime/errors.hpp"
 
 namespace weft {
 
@@ -165,6 +166,12 @@ std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_
   }
   this_thread().current = nullptr;
   return std::noop_coroutine();
+}
+
+std::coroutine_handle<> abort_unstarted(task_header* t) noexcept {
+  if (auto root = std::exchange(t->root, {})) root.destroy();
+  t->ops->abort(t);
+  return finish_task(t, true, std::make_exception_ptr(operation_cancelled{}));
 }
 
 void check_may_block(const char* what) {

@@ -204,7 +204,9 @@ void worker::run_entry(std::uintptr_t e) {
   auto& ctx = this_thread();
   ctx.current = t;
   in_task_ = true;
-  t->resume_point.resume();
+  // Cancelled before it ever ran: it never runs.
+  if (initial && t->root_scope.stop_requested()) abort_unstarted(t).resume();
+  else t->resume_point.resume();
   in_task_ = false;
   ctx.current = nullptr;
   if (initial) t->release();

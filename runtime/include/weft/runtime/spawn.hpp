@@ -118,6 +118,7 @@ class [[nodiscard]] join_handle {
         // Not started yet: run it inline, with us as its joiner.
         node_.pending.store(1, std::memory_order_relaxed);
         cell_->joiner.store(this, std::memory_order_release);
+        if (cell_->root_scope.stop_requested()) return detail::abort_unstarted(cell_);
         return detail::hand_off(cell_);
       }
       detail::join_listener* expected = nullptr;

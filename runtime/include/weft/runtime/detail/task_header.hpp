@@ -91,6 +91,10 @@ inline std::coroutine_handle<> hand_off(task_header* t) noexcept {
 /// Returns where the thread continues (a joiner via hand-off, or noop).
 std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_ptr error) noexcept;
 
+/// Ends a started-but-never-run task whose stop was requested: its frame
+/// is destroyed unrun and it completes with operation_cancelled.
+std::coroutine_handle<> abort_unstarted(task_header* t) noexcept;
+
 /// Completion bookkeeping for one suspension: the waker and the suspending
 /// thread each hold one count; whoever drops the last makes the task
 /// runnable. So a wait that completes while await_suspend is still

@@ -1,0 +1,298 @@
+// spawn / join_handle: results, exceptions, detach, cancel, is_finished,
+// yield_now, this_worker, runtime::current, block_on rules.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "weft/weft.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+weft::task<int> square(int x) { co_return x * x; }
+
+weft::task<int> throws_logic() {
+  throw std::logic_error("bad");
+  co_return 0;
+}
+
+weft::task<void> sleep_long() { co_await weft::sleep_for(10s); }
+
+}  // namespace
+
+TEST_CASE("spawned tasks return their values", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 2}};
+  int r = rt.block_on([]() -> weft::task<int> {
+    auto a = weft::spawn(square(3));
+    auto b = weft::spawn(square(4));
+    co_return co_await a + co_await b;
+  }());
+  CHECK(r == 25);
+}
+
+TEST_CASE("a spawned task's exception reaches its joiner", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 2}};
+  auto t = []() -> weft::task<void> {
+    auto h = weft::spawn(throws_logic());
+    CHECK_THROWS_AS(co_await h, std::logic_error);
+  };
+  rt.block_on(t());
+}
+
+TEST_CASE("runtime::spawn from outside and block_on", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 2}};
+  auto h = rt.spawn(square(7));
+  CHECK(rt.block_on([](weft::join_handle<int> h) -> weft::task<int> { co_return co_await h; }(std::move(h))) == 49);
+  CHECK_THROWS_AS(weft::spawn(square(1)), std::logic_error);
+}
+
+TEST_CASE("block_on on a worker thread is refused", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 1}};
+  bool threw = rt.block_on([](weft::runtime& rt) -> weft::task<bool> {
+    try {
+      rt.block_on(square(2));
+    } catch (const std::logic_error&) {
+      co_return true;
+    }
+    co_return false;
+  }(rt));
+  CHECK(threw);
+}
+
+TEST_CASE("detached tasks' exceptions go to the handler", "[runtime][spawn]") {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  {
+    weft::runtime rt{{.workers = 2, .unhandled_exception = [&](std::exception_ptr e) {
+                        try {
+                          std::rethrow_exception(e);
+                        } catch (const std::exception& ex) {
+                          std::lock_guard lock(mu);
+                          seen.emplace_back(ex.what());
+                        }
+                      }}};
+    rt.block_on([]() -> weft::task<void> {
+      weft::spawn(throws_logic()).detach();  // fails later, detached
+      auto h = weft::spawn(throws_logic());  // fails, then the handle is dropped unjoined
+      co_await weft::sleep_for(20ms);
+      CHECK(h.is_finished());
+      // a cancelled detached task is not reported
+      auto c = weft::spawn(sleep_long());
+      c.cancel();
+      c.detach();
+      co_await weft::sleep_for(20ms);
+    }());
+  }
+  std::lock_guard lock(mu);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == "bad");
+  CHECK(seen[1] == "bad");
+}
+
+TEST_CASE("cancel a sleeping task", "[runtime][cancel]") {
+  weft::runtime rt{{.workers = 2}};
+  auto start = std::chrono::steady_clock::now();
+  rt.block_on([]() -> weft::task<void> {
+    auto h = weft::spawn(sleep_long());
+    co_await weft::sleep_for(10ms);
+    CHECK_FALSE(h.is_finished());
+    h.cancel();
+    CHECK_THROWS_AS(co_await h, weft::operation_cancelled);
+  }());
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("cancel before the task starts: it never runs", "[runtime][cancel]") {
+  weft::runtime rt{{.workers = 1}};
+  std::atomic<bool> ran{false};
+  rt.block_on([](std::atomic<bool>& ran) -> weft::task<void> {
+    auto h = weft::spawn([](std::atomic<bool>& ran) -> weft::task<void> {
+      ran = true;
+      co_return;
+    }(ran));
+    h.cancel();
+    CHECK_THROWS_AS(co_await h, weft::operation_cancelled);
+  }(ran));
+  CHECK_FALSE(ran);
+}
+
+TEST_CASE("cancel a task that awaits another task", "[runtime][cancel]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> weft::task<void> {
+    auto inner = weft::spawn(sleep_long());
+    auto outer = weft::spawn([](weft::join_handle<void> inner) -> weft::task<void> {
+      co_await inner;  // waits for the sleeper
+    }(std::move(inner)));
+    co_await weft::sleep_for(10ms);
+    outer.cancel();
+    CHECK_THROWS_AS(co_await outer, weft::operation_cancelled);
+  }());
+}
+
+TEST_CASE("a cancelled task can catch operation_cancelled and return a value", "[runtime][cancel]") {
+  weft::runtime rt{{.workers = 2}};
+  int r = rt.block_on([]() -> weft::task<int> {
+    auto h = weft::spawn([]() -> weft::task<int> {
+      try {
+        co_await weft::sleep_for(10s);
+      } catch (const weft::operation_cancelled&) {
+        co_return -1;
+      }
+      co_return 1;
+    }());
+    co_await weft::sleep_for(5ms);
+    h.cancel();
+    co_return co_await h;
+  }());
+  CHECK(r == -1);
+}
+
+TEST_CASE("yield_now lets other tasks run and observes cancellation", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 1}};
+  rt.block_on([]() -> weft::task<void> {
+    std::vector<int> order;
+    auto a = weft::spawn([](std::vector<int>& o) -> weft::task<void> {
+      for (int i = 0; i < 3; ++i) {
+        o.push_back(1);
+        co_await weft::yield_now();
+      }
+    }(order));
+    auto b = weft::spawn([](std::vector<int>& o) -> weft::task<void> {
+      for (int i = 0; i < 3; ++i) {
+        o.push_back(2);
+        co_await weft::yield_now();
+      }
+    }(order));
+    co_await a;
+    co_await b;
+    // Interleaved, not one after the other.
+    CHECK(order == std::vector<int>{1, 2, 1, 2, 1, 2});
+
+    auto spinner = weft::spawn([]() -> weft::task<void> {
+      for (;;) co_await weft::yield_now();
+    }());
+    co_await weft::sleep_for(5ms);
+    spinner.cancel();
+    CHECK_THROWS_AS(co_await spinner, weft::operation_cancelled);
+  }());
+}
+
+TEST_CASE("this_worker and runtime::current", "[runtime][spawn]") {
+  CHECK_FALSE(weft::this_worker().has_value());
+  CHECK(weft::runtime::current() == nullptr);
+  weft::runtime rt{{.workers = 3}};
+  CHECK(rt.worker_count() == 3);
+  rt.block_on([](weft::runtime& rt) -> weft::task<void> {
+    auto w = weft::this_worker();
+    REQUIRE(w.has_value());
+    CHECK(*w < 3);
+    CHECK(weft::runtime::current() == &rt);
+    co_return;
+  }(rt));
+}
+
+TEST_CASE("weft::run runs a task on a fresh runtime", "[runtime][spawn]") {
+  CHECK(weft::run(square(9), {.workers = 1}) == 81);
+}
+
+TEST_CASE("a million spawned tasks each run exactly once", "[runtime][spawn]") {
+  constexpr int n = 1'000'000;
+  std::vector<std::atomic<unsigned char>> runs(n);
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([](std::vector<std::atomic<unsigned char>>& runs) -> weft::task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    hs.reserve(runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i)
+      hs.push_back(weft::spawn([](std::atomic<unsigned char>& r) -> weft::task<void> {
+        r.fetch_add(1, std::memory_order_relaxed);
+        co_return;
+      }(runs[i])));
+    for (auto& h : hs) co_await h;
+  }(runs));
+  std::size_t bad = 0;
+  for (auto& r : runs) bad += r.load() != 1;
+  CHECK(bad == 0);
+  CHECK(rt.metrics().live_tasks == 0);
+}
+
+TEST_CASE("workers steal when one worker spawns all the work", "[runtime][scheduler]") {
+  weft::runtime rt{{.workers = 2}};
+  std::atomic<int> done{0};
+  rt.block_on([](std::atomic<int>& done) -> weft::task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 2000; ++i)
+      hs.push_back(weft::spawn([](std::atomic<int>& d) -> weft::task<void> {
+        // Enough work per task that the spawner cannot do it all alone.
+        volatile unsigned x = 0;
+        for (int k = 0; k < 20000; ++k) x = x + static_cast<unsigned>(k);
+        d.fetch_add(1);
+        co_return;
+      }(done)));
+    // Join from the end so the spawner does not claim them in order.
+    for (auto it = hs.rbegin(); it != hs.rend(); ++it) co_await *it;
+  }(done));
+  CHECK(done == 2000);
+  auto m = rt.metrics();
+  REQUIRE(m.workers.size() == 2);
+  CHECK(m.total().tasks_stolen > 0);
+  CHECK(m.total().steal_operations > 0);
+  // Both workers ran tasks.
+  CHECK(m.workers[0].tasks_polled > 0);
+  CHECK(m.workers[1].tasks_polled > 0);
+}
+
+TEST_CASE("work from outside the runtime goes through the inject queue", "[runtime][scheduler]") {
+  weft::runtime rt{{.workers = 2}};
+  std::vector<weft::join_handle<int>> hs;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 250; ++i) {
+        auto h = rt.spawn(square(t * 1000 + i));
+        std::lock_guard lock(mu);
+        hs.push_back(std::move(h));
+      }
+    });
+  for (auto& th : threads) th.join();
+  long sum = rt.block_on([](std::vector<weft::join_handle<int>>& hs) -> weft::task<long> {
+    long s = 0;
+    for (auto& h : hs) s += co_await h;
+    co_return s;
+  }(hs));
+  long want = 0;
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 250; ++i) want += static_cast<long>(t * 1000 + i) * (t * 1000 + i);
+  CHECK(sum == want);
+  CHECK(rt.metrics().total().inject_pops > 0);
+}
+
+TEST_CASE("local queue overflow spills to the inject queue", "[runtime][scheduler]") {
+  weft::runtime rt{{.workers = 1}};
+  rt.block_on([]() -> weft::task<void> {
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < 5000; ++i) hs.push_back(weft::spawn(square(i)));
+    long s = 0;
+    for (auto& h : hs) s += co_await h;
+    CHECK(s > 0);
+  }());
+  CHECK(rt.metrics().total().local_overflows > 0);
+}
+
+TEST_CASE("runtime options: names, backends", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 1, .io = weft::io_backend::epoll, .thread_name = "tst"}};
+  CHECK(rt.io_backend() == weft::io_backend::epoll);
+  std::string name = rt.block_on([]() -> weft::task<std::string> {
+    char buf[32] = {};
+    pthread_getname_np(pthread_self(), buf, sizeof buf);
+    co_return std::string(buf);
+  }());
+  CHECK(name == "tst-0");
+}
