@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_set>
 
 #include "scheduler.hpp"
 #include "weft/runtime/errors.hpp"
@@ -43,6 +44,11 @@ namespace detail {
 
 namespace {
 
+// Runtimes alive now: a join handle may be dropped after its runtime is
+// gone, and then its task's error can no longer go to that runtime's handler.
+std::mutex live_mu;
+std::unordered_set<const runtime_impl*> live_runtimes;
+
 io_backend choose_backend(io_backend wanted) {
   if (wanted == io_backend::automatic) {
     if (const char* env = std::getenv("WEFT_IO")) {
@@ -78,9 +84,15 @@ runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
     for (auto& w : workers) w->join();
     std::rethrow_exception(start_error);
   }
+  std::lock_guard live(live_mu);
+  live_runtimes.insert(this);
 }
 
-runtime_impl::~runtime_impl() { shutdown(); }
+runtime_impl::~runtime_impl() {
+  shutdown();
+  std::lock_guard lock(live_mu);
+  live_runtimes.erase(this);
+}
 
 void runtime_impl::shutdown() noexcept {
   if (destroying_) return;
@@ -150,7 +162,20 @@ bool may_hand_off() noexcept {
 }
 
 void report_unjoined_error(task_header* cell, std::exception_ptr e) noexcept {
-  cell->shard->rt->report(std::move(e));
+  try {
+    std::rethrow_exception(e);
+  } catch (const operation_cancelled&) {
+    return;
+  } catch (...) {
+  }
+  {
+    std::lock_guard lock(live_mu);
+    if (live_runtimes.count(cell->shard->rt)) {
+      cell->shard->rt->report(std::move(e));
+      return;
+    }
+  }
+  print_unhandled(e);
 }
 
 std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_ptr error) noexcept {

@@ -205,8 +205,8 @@ void worker::run_entry(std::uintptr_t e) {
   ctx.current = t;
   in_task_ = true;
   // Cancelled before it ever ran: it never runs.
-  if (initial && t->root_scope.stop_requested()) abort_unstarted(t).resume();
-  else t->resume_point.resume();
+  if (initial && t->root_scope.stop_requested()) resume_all(abort_unstarted(t));
+  else resume_all(t->resume_point);
   in_task_ = false;
   ctx.current = nullptr;
   if (initial) t->release();
@@ -360,6 +360,16 @@ void runtime_impl::wake(task_header* t) noexcept {
   else push_inject(entry);
 }
 
+void print_unhandled(std::exception_ptr e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "weft: unhandled exception in a detached task: %s\n", ex.what());
+  } catch (...) {
+    std::fprintf(stderr, "weft: unhandled non-standard exception in a detached task\n");
+  }
+}
+
 void runtime_impl::report(std::exception_ptr e) noexcept {
   try {
     std::rethrow_exception(e);
@@ -367,19 +377,11 @@ void runtime_impl::report(std::exception_ptr e) noexcept {
     return;  // cancellation is an expected way to end
   } catch (...) {
   }
-  if (options.unhandled_exception) {
-    try {
-      options.unhandled_exception(e);
-    } catch (...) {
-    }
-    return;
-  }
+  if (!options.unhandled_exception) return print_unhandled(e);
   try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "weft: unhandled exception in a detached task: %s\n", ex.what());
+    options.unhandled_exception(e);
   } catch (...) {
-    std::fprintf(stderr, "weft: unhandled non-standard exception in a detached task\n");
+    print_unhandled(std::current_exception());
   }
 }
 

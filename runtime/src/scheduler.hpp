@@ -165,6 +165,9 @@ class runtime_impl {
   bool destroying_ = false;  // set once the workers are gone
 };
 
+/// The default report of a detached task's failure: a line on stderr.
+void print_unhandled(std::exception_ptr e) noexcept;
+
 /// The worker running on this thread, or nullptr.
 inline worker* this_worker_ptr() noexcept { return static_cast<worker*>(this_thread().worker); }
 

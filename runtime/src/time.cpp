@@ -97,7 +97,10 @@ void timeout_scope::exit() noexcept {
   if (!active_) return;
   active_ = false;
   task_->scope = parent_;
-  if (entry_.state.load(std::memory_order_acquire) != timer_entry::idle) disarm_timer(&entry_);
+  if (!disarm_timer(&entry_) && entry_.state.load(std::memory_order_acquire) == timer_entry::fired) {
+    // It fired: on_fire may still be running on the wheel's worker.
+    while (!fire_done_.load(std::memory_order_acquire)) cpu_relax();
+  }
   parent_->remove(this);
 }
 
@@ -113,6 +116,7 @@ void timeout_scope::on_fire(timer_entry* e) noexcept {
   auto* self = container_of(e, &timeout_scope::entry_);
   self->fired_.store(true, std::memory_order_release);
   self->child_.request_stop();
+  self->fire_done_.store(true, std::memory_order_release);  // last touch
 }
 
 }  // namespace detail

@@ -3,7 +3,6 @@
 #include <bit>
 #include <vector>
 
-#include "weft/runtime/detail/stop_scope.hpp"
 
 namespace weft::detail {
 
@@ -72,7 +71,6 @@ bool timer_wheel::remove(timer_entry* e) noexcept {
       return true;
     }
   }
-  while (e->state.load(std::memory_order_acquire) == timer_entry::firing) cpu_relax();
   return false;
 }
 
@@ -117,7 +115,10 @@ std::size_t timer_wheel::advance(std::uint64_t now) {
         timer_entry* next = e->next;
         e->prev = e->next = nullptr;
         if (e->deadline <= now) {
-          e->state.store(timer_entry::firing, std::memory_order_relaxed);
+          // Marked before fire() runs: fire may end the entry's life
+          // (a woken task can finish and free it), so the wheel never
+          // touches an entry again once it has fired it.
+          e->state.store(timer_entry::fired, std::memory_order_release);
           due.push_back(e);
           --count_;
         } else {
@@ -128,10 +129,7 @@ std::size_t timer_wheel::advance(std::uint64_t now) {
     }
     if (now > elapsed_) elapsed_ = now;
   }
-  for (timer_entry* e : due) {
-    e->fire(e);
-    e->state.store(timer_entry::fired, std::memory_order_release);
-  }
+  for (timer_entry* e : due) e->fire(e);
   return due.size();
 }
 

@@ -38,8 +38,9 @@ class timer_wheel {
 
   /// Arms e (its deadline and fire must be set). Owner thread only.
   void insert(timer_entry* e);
-  /// Disarms e. True if it was removed before firing; false if it had
-  /// fired already (or is firing: then waits until its fire returned).
+  /// Disarms e. True if it was removed before firing; false if it was not
+  /// armed or has been fired (its fire() may still be running: an owner
+  /// that must outlive fire() waits for a signal of its own).
   bool remove(timer_entry* e) noexcept;
 
   /// Fires every entry due at tick `now`. Owner thread only. Returns the

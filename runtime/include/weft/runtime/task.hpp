@@ -121,7 +121,7 @@ class [[nodiscard]] task {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
       h.promise().continuation_ = caller;
-      return h;
+      return detail::transfer(h);
     }
     decltype(auto) await_resume() { return h.promise().result_.get(); }
   };
@@ -161,7 +161,7 @@ template <class T>
 std::coroutine_handle<> final_awaiter<T>::await_suspend(
     std::coroutine_handle<task_promise<T>> h) noexcept {
   auto& p = h.promise();
-  if (p.continuation_) return p.continuation_;
+  if (p.continuation_) return transfer(p.continuation_);
   // A spawned root frame: move the outcome into the cell, free the frame.
   auto* cell = static_cast<task_cell<T>*>(p.cell_);
   const bool failed = p.result_.has_error();

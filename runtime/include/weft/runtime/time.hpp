@@ -34,7 +34,7 @@ namespace detail {
 /// Arms `e` on the current worker's wheel to fire at `deadline`. Throws
 /// std::logic_error outside a runtime worker.
 void arm_timer(timer_entry* e, clock::time_point deadline);
-/// Disarms e; true if it had not fired (waits if it is firing right now).
+/// Disarms e; true if it had not fired yet (then it never will).
 bool disarm_timer(timer_entry* e) noexcept;
 
 class sleep_awaiter : stop_callback {
@@ -85,6 +85,7 @@ class timeout_scope : stop_callback {
   task_header* task_ = nullptr;
   timer_entry entry_;
   std::atomic<bool> fired_{false};
+  std::atomic<bool> fire_done_{false};  // on_fire no longer touches *this
   bool active_ = false;
 };
 

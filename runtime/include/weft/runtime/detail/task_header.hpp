@@ -15,6 +15,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <utility>
 
 #include "weft/runtime/detail/stop_scope.hpp"
 
@@ -67,11 +68,39 @@ struct task_header {
 struct thread_context {
   void* worker = nullptr;  // opaque: the worker this thread runs, or nullptr
   task_header* current = nullptr;
+  std::coroutine_handle<> next;  // trampoline slot (unoptimised builds only)
 };
 extern constinit thread_local thread_context tls_context;
 inline thread_context& this_thread() noexcept { return tls_context; }
 
 inline task_header* current_task() noexcept { return this_thread().current; }
+
+// Symmetric transfer (an await_suspend returning the handle to run next)
+// only keeps the stack flat when the compiler turns it into a tail call,
+// which GCC does not do without optimisation. There, transfers park the
+// handle in the thread context and the worker's resume loop runs it.
+#if !defined(__OPTIMIZE__) || defined(WEFT_FORCE_TRAMPOLINE)
+#define WEFT_TRAMPOLINE 1
+#else
+#define WEFT_TRAMPOLINE 0
+#endif
+
+inline std::coroutine_handle<> transfer(std::coroutine_handle<> h) noexcept {
+#if WEFT_TRAMPOLINE
+  this_thread().next = h;
+  return std::noop_coroutine();
+#else
+  return h;
+#endif
+}
+
+/// Resumes h and whatever it transfers to (see transfer()).
+inline void resume_all(std::coroutine_handle<> h) {
+  h.resume();
+#if WEFT_TRAMPOLINE
+  while (auto n = std::exchange(this_thread().next, {})) n.resume();
+#endif
+}
 
 /// Makes a suspended task runnable. Never runs it inline.
 void schedule_wake(task_header* t) noexcept;
@@ -84,7 +113,7 @@ bool may_hand_off() noexcept;
 /// Switches this thread to run `t` now; returns where to transfer to.
 inline std::coroutine_handle<> hand_off(task_header* t) noexcept {
   this_thread().current = t;
-  return t->resume_point;
+  return transfer(t->resume_point);
 }
 
 /// Called from a root frame's final suspend, after the result was stored.

@@ -16,11 +16,11 @@ struct timer_entry {
   std::uint64_t deadline = 0;  // in wheel ticks (milliseconds since its start)
   timer_wheel* wheel = nullptr;
   /// Runs on the wheel's worker when the deadline passes; must not resume
-  /// a task inline.
+  /// a task inline. The wheel does not touch the entry after calling it.
   void (*fire)(timer_entry*) noexcept = nullptr;
   std::atomic<std::uint8_t> state{idle};
 
-  static constexpr std::uint8_t idle = 0, linked = 1, firing = 2, fired = 3;
+  static constexpr std::uint8_t idle = 0, linked = 1, fired = 2;
 };
 
 }  // namespace weft::detail
