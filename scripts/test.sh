@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds weft (CMake, g++, optimised with
+# assertions, warnings as errors) in build/ and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/common.sh
+
+./scripts/setup.sh
+weft_configure build
+cmake --build build -j2
+ctest --test-dir build --output-on-failure -j2
