@@ -31,12 +31,12 @@ void child_set::cancel_all() noexcept {
 task_header* child_set::on_child_done(join_listener* l) noexcept {
   auto* c = static_cast<child*>(l);
   child_set* s = c->set;
-  std::exception_ptr err = c->error_of(c->cell);
   switch (s->policy_) {
     case policy::all:
     case policy::scope:
-      if (err && !s->decided_.exchange(true, std::memory_order_acq_rel)) {
-        s->first_error_ = err;
+      if (std::exception_ptr err = c->cell->ops->error(c->cell);
+          err && !s->decided_.exchange(true, std::memory_order_acq_rel)) {
+        s->first_error_ = std::move(err);
         s->cancel_all();
       }
       break;

@@ -178,12 +178,14 @@ void report_unjoined_error(task_header* cell, std::exception_ptr e) noexcept {
   print_unhandled(e);
 }
 
-std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_ptr error) noexcept {
+std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept {
   t->shard->erase(t);
   const auto prev = t->flags.fetch_or(task_header::complete, std::memory_order_acq_rel);
   join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel);
   task_header* next = l ? l->notify(l) : nullptr;
-  if (failed && (prev & task_header::handle_dropped)) t->shard->rt->report(std::move(error));
+  // Nobody will join it: its failure goes to the handler. (Read only now:
+  // with a handle alive the joiner may be consuming the result already.)
+  if (failed && (prev & task_header::handle_dropped)) t->shard->rt->report(t->ops->error(t));
   t->release();  // the frame's reference; t may be gone now
   if (next) {
     if (may_hand_off()) return hand_off(next);
@@ -196,7 +198,7 @@ std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_
 std::coroutine_handle<> abort_unstarted(task_header* t) noexcept {
   if (auto root = std::exchange(t->root, {})) root.destroy();
   t->ops->abort(t);
-  return finish_task(t, true, std::make_exception_ptr(operation_cancelled{}));
+  return finish_task(t, true);
 }
 
 void check_may_block(const char* what) {

@@ -110,6 +110,9 @@ void worker::loop() {
     std::uintptr_t e = next_task();
     if (!e) e = search();
     if (e) {
+      // A searcher that found work, wherever, stops searching (and wakes
+      // the next one if it was the last), or pushes would never wake anyone.
+      leave_searching();
       run_entry(e);
       continue;
     }
@@ -174,13 +177,11 @@ std::uintptr_t worker::search() {
     if (std::uintptr_t e = victim.queue_.steal_into(queue_)) {
       worker_counters::bump(counters_.steal_operations);
       worker_counters::bump(counters_.stolen, queue_.size() - before + 1);
-      leave_searching();
       return e;
     }
   }
   if (std::uintptr_t e = rt_.inject.pop()) {
     worker_counters::bump(counters_.inject_pops);
-    leave_searching();
     return e;
   }
   return 0;

@@ -146,7 +146,7 @@ void timer_wheel::clear() noexcept {
       heads_[level][slot] = nullptr;
     }
   occupied_ = {};
-  count_ = 0;
+  count_.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace weft::detail

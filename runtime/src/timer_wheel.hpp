@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -49,7 +50,8 @@ class timer_wheel {
   /// The earliest tick with an armed entry.
   std::optional<std::uint64_t> next_expiry() const;
 
-  std::size_t size() const noexcept { return count_; }
+  /// Armed entries (any thread; exact only on the owner thread).
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
   /// Unlinks every entry without firing it (runtime shutdown).
   void clear() noexcept;
 
@@ -67,7 +69,7 @@ class timer_wheel {
   clock::time_point origin_;
   mutable std::mutex mu_;
   std::uint64_t elapsed_ = 0;
-  std::size_t count_ = 0;
+  std::atomic<std::size_t> count_{0};
   std::array<std::uint64_t, levels> occupied_{};
   std::array<std::array<timer_entry*, slots>, levels> heads_{};
 };

@@ -46,7 +46,10 @@ struct cell_ops_for {
     c->~task_cell<T>();
     frame_free(c, sizeof(task_cell<T>));
   }
-  static constexpr cell_ops table{&abort, &destroy};
+  static std::exception_ptr error(task_header* h) noexcept {
+    return static_cast<task_cell<T>*>(h)->res.error();
+  }
+  static constexpr cell_ops table{&abort, &destroy, &error};
 };
 
 template <class T>

@@ -165,11 +165,10 @@ std::coroutine_handle<> final_awaiter<T>::await_suspend(
   // A spawned root frame: move the outcome into the cell, free the frame.
   auto* cell = static_cast<task_cell<T>*>(p.cell_);
   const bool failed = p.result_.has_error();
-  std::exception_ptr error = p.result_.error();
   cell->res.take_from(p.result_);
   cell->root = {};
   h.destroy();
-  return finish_task(cell, failed, std::move(error));
+  return finish_task(cell, failed);
 }
 
 }  // namespace detail

@@ -47,7 +47,6 @@ class child_set : stop_callback {
     }
     c->set = this;
     c->cell = cell;
-    c->error_of = [](task_header* h) noexcept { return static_cast<task_cell<T>*>(h)->res.error(); };
     remaining_.fetch_add(1, std::memory_order_relaxed);
     cell->joiner.store(c, std::memory_order_relaxed);  // before anyone can run it
     if (cancelling_.load(std::memory_order_acquire)) cell->root_scope.request_stop();
@@ -82,7 +81,6 @@ class child_set : stop_callback {
     child_set* set = nullptr;
     task_header* cell = nullptr;
     std::size_t index = 0;
-    std::exception_ptr (*error_of)(task_header*) noexcept = nullptr;
   };
 
   static task_header* on_child_done(join_listener* l) noexcept;

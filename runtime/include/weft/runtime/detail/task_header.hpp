@@ -37,6 +37,7 @@ inline join_listener* const listener_done = reinterpret_cast<join_listener*>(std
 struct cell_ops {
   void (*abort)(task_header*) noexcept;  // store operation_cancelled as the result
   void (*destroy)(task_header*) noexcept;  // destroy the result and free the cell
+  std::exception_ptr (*error)(task_header*) noexcept;  // the stored exception, if any
 };
 
 struct task_header {
@@ -77,9 +78,18 @@ inline task_header* current_task() noexcept { return this_thread().current; }
 
 // Symmetric transfer (an await_suspend returning the handle to run next)
 // only keeps the stack flat when the compiler turns it into a tail call,
-// which GCC does not do without optimisation. There, transfers park the
-// handle in the thread context and the worker's resume loop runs it.
-#if !defined(__OPTIMIZE__) || defined(WEFT_FORCE_TRAMPOLINE)
+// which GCC does not do without optimisation, nor under sanitizers (their
+// function-exit hooks break tail calls). There, transfers park the handle
+// in the thread context and the worker's resume loop runs it.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define WEFT_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define WEFT_SANITIZED 1
+#endif
+#if !defined(__OPTIMIZE__) || defined(WEFT_SANITIZED) || defined(WEFT_FORCE_TRAMPOLINE)
 #define WEFT_TRAMPOLINE 1
 #else
 #define WEFT_TRAMPOLINE 0
@@ -118,7 +128,7 @@ inline std::coroutine_handle<> hand_off(task_header* t) noexcept {
 
 /// Called from a root frame's final suspend, after the result was stored.
 /// Returns where the thread continues (a joiner via hand-off, or noop).
-std::coroutine_handle<> finish_task(task_header* t, bool failed, std::exception_ptr error) noexcept;
+std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept;
 
 /// Ends a started-but-never-run task whose stop was requested: its frame
 /// is destroyed unrun and it completes with operation_cancelled.
