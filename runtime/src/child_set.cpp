@@ -17,7 +17,7 @@ child_set::~child_set() {
   // A child that is notifying right now touches the set until its decrement.
   while (remaining_.load(std::memory_order_acquire) > token) cpu_relax();
   for (child& c : children_) {
-    c.cell->flags.fetch_or(task_header::handle_dropped, std::memory_order_acq_rel);
+    c.cell->set_flags(task_header::handle_dropped);
     c.cell->release();
   }
 }

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
-#include <unordered_set>
+#include <array>
 
 #include "scheduler.hpp"
 #include "weft/runtime/errors.hpp"
@@ -25,6 +25,7 @@ const char* to_string(io_backend b) noexcept {
 worker_metrics& worker_metrics::operator+=(const worker_metrics& o) noexcept {
   tasks_polled += o.tasks_polled;
   tasks_spawned += o.tasks_spawned;
+  tasks_completed += o.tasks_completed;
   tasks_stolen += o.tasks_stolen;
   steal_attempts += o.steal_attempts;
   steal_operations += o.steal_operations;
@@ -44,10 +45,35 @@ namespace detail {
 
 namespace {
 
-// Runtimes alive now: a join handle may be dropped after its runtime is
-// gone, and then its task's error can no longer go to that runtime's handler.
-std::mutex live_mu;
-std::unordered_set<const runtime_impl*> live_runtimes;
+// Runtimes alive now, by id: cells name their runtime by a 32-bit id
+// (slot and generation) rather than a pointer, which keeps cells small
+// and tells a handle dropped after its runtime died that it is gone.
+struct runtime_table {
+  static constexpr std::size_t max = 1024;
+  std::mutex mu;
+  std::array<std::atomic<runtime_impl*>, max> slots{};
+  std::array<std::uint16_t, max> generation{};  // guarded by mu
+
+  std::uint32_t add(runtime_impl* rt) {
+    std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < max; ++i)
+      if (!slots[i].load(std::memory_order_relaxed)) {
+        slots[i].store(rt, std::memory_order_release);
+        return static_cast<std::uint32_t>(++generation[i]) << 16 | static_cast<std::uint32_t>(i);
+      }
+    throw std::runtime_error("weft: too many runtimes alive at once");
+  }
+  void remove(std::uint32_t id) {
+    std::lock_guard lock(mu);
+    slots[id & 0xffff].store(nullptr, std::memory_order_release);
+  }
+  // mu held.
+  runtime_impl* alive(std::uint32_t id) {
+    std::size_t i = id & 0xffff;
+    return generation[i] == (id >> 16) ? slots[i].load(std::memory_order_relaxed) : nullptr;
+  }
+};
+runtime_table table;
 
 io_backend choose_backend(io_backend wanted) {
   if (wanted == io_backend::automatic) {
@@ -70,8 +96,8 @@ io_backend choose_backend(io_backend wanted) {
 
 runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
     : owner(o), options(std::move(opts)) {
-  external_shard.rt = this;
   backend = choose_backend(options.io);
+  id = table.add(this);
   unsigned n = options.workers ? options.workers : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
   workers.reserve(n);
@@ -82,16 +108,15 @@ runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
   if (start_error) {
     lock.unlock();
     for (auto& w : workers) w->join();
+    table.remove(id);
     std::rethrow_exception(start_error);
   }
-  std::lock_guard live(live_mu);
-  live_runtimes.insert(this);
+
 }
 
 runtime_impl::~runtime_impl() {
   shutdown();
-  std::lock_guard lock(live_mu);
-  live_runtimes.erase(this);
+  table.remove(id);
 }
 
 void runtime_impl::shutdown() noexcept {
@@ -115,18 +140,10 @@ void runtime_impl::destroy_remaining_tasks() noexcept {
   }
   while (std::uintptr_t e = inject.pop()) drop_entry(e);
 
-  auto drain_shard = [](registry_shard& s) {
-    for (;;) {
-      s.lock();
-      task_header* t = s.head;
-      if (t) {
-        s.head = t->next;
-        if (s.head) s.head->prev = nullptr;
-        t->prev = t->next = nullptr;
-        --s.count;
-      }
-      s.unlock();
-      if (!t) return;
+  auto destroy_unfinished = [](task_registry& r) {
+    // The registry's reference keeps every listed cell alive meanwhile.
+    for (task_header* t = r.head; t; t = t->next) {
+      if (t->is_complete()) continue;
       // Destroying the frame runs its destructors, which may drop handles
       // of other cells (they stay valid: handles hold references).
       auto root = std::exchange(t->root, {});
@@ -134,16 +151,29 @@ void runtime_impl::destroy_remaining_tasks() noexcept {
       if (root) root.destroy();
       this_thread().current = nullptr;
       t->ops->abort(t);
-      t->flags.fetch_or(task_header::started | task_header::complete, std::memory_order_acq_rel);
+      t->set_flags(task_header::started | task_header::complete);
       // Joiners still alive hear of it (the dead ones unregistered when
       // their frames were destroyed); nothing runs any more, so ignore
       // whom they would wake.
       if (join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel)) l->notify(l);
-      t->release();  // the frame's reference
+      if (root) t->release();  // the frame's reference
     }
   };
-  for (auto& w : workers) drain_shard(w->shard_);
-  drain_shard(external_shard);
+  auto release_all = [](task_registry& r) {
+    while (task_header* t = r.head) {
+      r.head = t->next;
+      t->release();
+    }
+    r.size = r.size_after_sweep = 0;
+  };
+  for (auto& w : workers) destroy_unfinished(w->registry_);
+  destroy_unfinished(external_registry);
+  for (auto& w : workers) release_all(w->registry_);
+  release_all(external_registry);
+}
+
+runtime_impl* runtime_of(const task_header* t) noexcept {
+  return table.slots[t->rt_id & 0xffff].load(std::memory_order_acquire);
 }
 
 runtime_impl& current_runtime() {
@@ -154,7 +184,7 @@ runtime_impl& current_runtime() {
 
 void submit_cell(task_header* cell, runtime_impl& rt) noexcept { rt.submit(cell); }
 
-void schedule_wake(task_header* t) noexcept { t->shard->rt->wake(t); }
+void schedule_wake(task_header* t) noexcept { runtime_of(t)->wake(t); }
 
 bool may_hand_off() noexcept {
   worker* w = this_worker_ptr();
@@ -169,9 +199,9 @@ void report_unjoined_error(task_header* cell, std::exception_ptr e) noexcept {
   } catch (...) {
   }
   {
-    std::lock_guard lock(live_mu);
-    if (live_runtimes.count(cell->shard->rt)) {
-      cell->shard->rt->report(std::move(e));
+    std::lock_guard lock(table.mu);
+    if (runtime_impl* rt = table.alive(cell->rt_id)) {
+      rt->report(std::move(e));
       return;
     }
   }
@@ -179,13 +209,13 @@ void report_unjoined_error(task_header* cell, std::exception_ptr e) noexcept {
 }
 
 std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept {
-  t->shard->erase(t);
-  const auto prev = t->flags.fetch_or(task_header::complete, std::memory_order_acq_rel);
+  if (worker* w = this_worker_ptr()) w->count_completed();
+  const auto prev = t->set_flags(task_header::complete);
   join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel);
   task_header* next = l ? l->notify(l) : nullptr;
   // Nobody will join it: its failure goes to the handler. (Read only now:
   // with a handle alive the joiner may be consuming the result already.)
-  if (failed && (prev & task_header::handle_dropped)) t->shard->rt->report(t->ops->error(t));
+  if (failed && (prev & task_header::handle_dropped)) runtime_of(t)->report(t->ops->error(t));
   t->release();  // the frame's reference; t may be gone now
   if (next) {
     if (may_hand_off()) return hand_off(next);

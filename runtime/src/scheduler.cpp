@@ -27,33 +27,24 @@ task_header* header_of(std::uintptr_t e) noexcept {
 
 // ---------------------------------------------------------------- registry
 
-void registry_shard::insert(task_header* t) noexcept {
-  t->shard = this;
-  lock();
-  t->prev = nullptr;
-  t->next = head;
-  if (head) head->prev = t;
-  head = t;
-  ++count;
-  unlock();
-}
-
-void registry_shard::erase(task_header* t) noexcept {
-  lock();
-  if (t->prev) t->prev->next = t->next;
-  else head = t->next;
-  if (t->next) t->next->prev = t->prev;
-  t->prev = t->next = nullptr;
-  --count;
-  unlock();
+void task_registry::sweep() noexcept {
+  task_header** link = &head;
+  while (task_header* t = *link) {
+    if (t->is_complete()) {
+      *link = t->next;
+      --size;
+      t->release();
+    } else {
+      link = &t->next;
+    }
+  }
+  size_after_sweep = size;
 }
 
 // ---------------------------------------------------------------- worker
 
 worker::worker(runtime_impl& rt, unsigned index)
-    : rt_(rt), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {
-  shard_.rt = &rt;
-}
+    : rt_(rt), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
 void worker::start() {
   thread_ = std::thread([this] { main(); });
@@ -213,6 +204,18 @@ void worker::run_entry(std::uintptr_t e) {
   if (initial) t->release();
 }
 
+void worker::sweep_registries() {
+  if (registry_.size == registry_.size_after_sweep && !(index_ == 0 && rt_.external_registry.size)) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_sweep_ < std::chrono::milliseconds(100)) return;
+  last_sweep_ = now;
+  registry_.sweep();
+  if (index_ == 0) {  // one worker looks after the cells spawned from outside
+    std::lock_guard lock(rt_.external_mu);
+    rt_.external_registry.sweep();
+  }
+}
+
 void worker::schedule_local(std::uintptr_t entry, bool lifo) {
   if (lifo && in_task_) {
     std::uintptr_t prev = std::exchange(lifo_, entry);
@@ -249,6 +252,7 @@ void worker::park() {
   // that may be all the work we were missing.
   maintenance();
   if (!queue_.empty() || lifo_) return;
+  sweep_registries();
 
   if (searching_) {
     searching_ = false;
@@ -293,6 +297,7 @@ worker_metrics worker::snapshot() const noexcept {
   worker_metrics m;
   m.tasks_polled = r(counters_.polled);
   m.tasks_spawned = r(counters_.spawned);
+  m.tasks_completed = r(counters_.completed);
   m.tasks_stolen = r(counters_.stolen);
   m.steal_attempts = r(counters_.steal_attempts);
   m.steal_operations = r(counters_.steal_operations);
@@ -343,12 +348,17 @@ void runtime_impl::push_inject(std::uintptr_t e) noexcept {
 void runtime_impl::submit(task_header* cell) noexcept {
   worker* w = this_worker_ptr();
   const auto entry = reinterpret_cast<std::uintptr_t>(cell) | initial_bit;
+  cell->rt_id = id;
   if (w && &w->rt() == this) {
-    w->shard().insert(cell);
+    w->registry().insert(cell);
     worker_counters::bump(w->counters_.spawned);
     w->schedule_local(entry, false);
   } else {
-    external_shard.insert(cell);
+    {
+      std::lock_guard lock(external_mu);
+      external_registry.insert(cell);
+    }
+    external_spawns.fetch_add(1, std::memory_order_relaxed);
     push_inject(entry);
   }
 }
@@ -390,15 +400,9 @@ runtime_metrics runtime_impl::metrics() const {
   runtime_metrics m;
   for (const auto& w : workers) m.workers.push_back(w->snapshot());
   m.inject_queue_depth = inject.size();
-  std::size_t live = 0;
-  auto count = [&](registry_shard& s) {
-    s.lock();
-    live += s.count;
-    s.unlock();
-  };
-  for (const auto& w : workers) count(w->shard_);
-  count(const_cast<registry_shard&>(external_shard));
-  m.live_tasks = live;
+  worker_metrics t = m.total();
+  const std::uint64_t spawned = t.tasks_spawned + external_spawns.load(std::memory_order_relaxed);
+  m.live_tasks = spawned > t.tasks_completed ? spawned - t.tasks_completed : 0;
   return m;
 }
 
@@ -409,8 +413,9 @@ namespace weft::detail {
 void schedule_yield(task_header* t) noexcept {
   worker* w = this_worker_ptr();
   const auto entry = reinterpret_cast<std::uintptr_t>(t);
-  if (w && &w->rt() == t->shard->rt) w->schedule_local(entry, false);
-  else t->shard->rt->push_inject(entry);
+  runtime_impl* rt = runtime_of(t);
+  if (w && &w->rt() == rt) w->schedule_local(entry, false);
+  else rt->push_inject(entry);
 }
 
 }  // namespace weft::detail

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -44,25 +45,27 @@ namespace weft::detail {
 
 class runtime_impl;
 
-/// A spinlock-guarded list of live cells (for destroying them at shutdown).
-struct registry_shard {
-  runtime_impl* rt = nullptr;
-  std::atomic<bool> locked{false};
+/// The cells one worker spawned, for destroying the unfinished ones at
+/// shutdown. Only its worker touches it, so spawning and finishing take no
+/// lock; finished cells stay listed (holding a reference) until a sweep
+/// drops them: on spawn once the list has doubled, and when the worker is
+/// idle at most every 100 ms.
+struct task_registry {
   task_header* head = nullptr;
-  std::size_t count = 0;
+  std::size_t size = 0;
+  std::size_t size_after_sweep = 0;
 
-  void lock() noexcept {
-    while (locked.exchange(true, std::memory_order_acquire))
-      while (locked.load(std::memory_order_relaxed)) cpu_relax();
+  void insert(task_header* t) noexcept {
+    t->next = head;
+    head = t;
+    if (++size >= 2 * size_after_sweep + 256) sweep();
   }
-  void unlock() noexcept { locked.store(false, std::memory_order_release); }
-  void insert(task_header* t) noexcept;
-  void erase(task_header* t) noexcept;
+  void sweep() noexcept;
 };
 
 /// Counters written only by their worker, read by anyone.
 struct worker_counters {
-  std::atomic<std::uint64_t> polled{0}, spawned{0}, stolen{0}, steal_attempts{0},
+  std::atomic<std::uint64_t> polled{0}, spawned{0}, completed{0}, stolen{0}, steal_attempts{0},
       steal_operations{0}, parks{0}, wakeups{0}, inject_pops{0}, overflows{0}, lifo_polls{0},
       hand_offs{0}, io_completions{0}, timers_fired{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
@@ -93,7 +96,8 @@ class worker {
 
   // Any thread.
   local_queue<queue_capacity>& queue() noexcept { return queue_; }
-  registry_shard& shard() noexcept { return shard_; }
+  task_registry& registry() noexcept { return registry_; }
+  void count_completed() noexcept { worker_counters::bump(counters_.completed); }
 
  private:
   friend class runtime_impl;
@@ -104,6 +108,7 @@ class worker {
   void run_entry(std::uintptr_t e);
   void maintenance();
   void park();
+  void sweep_registries();
   std::size_t fire_timers();
   void leave_searching();
   std::uint32_t random_below(std::uint32_t n) noexcept;
@@ -120,7 +125,8 @@ class worker {
   std::uint64_t rng_;
   std::unique_ptr<driver> driver_;
   timer_wheel wheel_;
-  registry_shard shard_;
+  task_registry registry_;
+  std::chrono::steady_clock::time_point last_sweep_{};
   worker_counters counters_;
   std::atomic<bool> notified_{false};
   std::thread thread_;
@@ -142,10 +148,14 @@ class runtime_impl {
 
   weft::runtime& owner;
   runtime_options options;
+  std::uint32_t id = 0;  // in the table of live runtimes
   io_backend backend = io_backend::epoll;
   std::vector<std::unique_ptr<worker>> workers;
   inject_queue inject;
-  registry_shard external_shard;  // cells spawned from outside the workers
+  // Cells spawned from outside the workers.
+  std::mutex external_mu;
+  task_registry external_registry;
+  std::atomic<std::uint64_t> external_spawns{0};
   std::atomic<bool> stopping{false};
 
   // Idle bookkeeping.
@@ -167,6 +177,9 @@ class runtime_impl {
 
 /// The default report of a detached task's failure: a line on stderr.
 void print_unhandled(std::exception_ptr e) noexcept;
+
+/// The runtime a cell belongs to.
+runtime_impl* runtime_of(const task_header* t) noexcept;
 
 /// The worker running on this thread, or nullptr.
 inline worker* this_worker_ptr() noexcept { return static_cast<worker*>(this_thread().worker); }

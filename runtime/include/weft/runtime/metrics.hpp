@@ -12,6 +12,7 @@ namespace weft {
 struct worker_metrics {
   std::uint64_t tasks_polled = 0;      // times a task was resumed from a run queue
   std::uint64_t tasks_spawned = 0;     // spawns made on this worker
+  std::uint64_t tasks_completed = 0;   // tasks that finished on this worker
   std::uint64_t tasks_stolen = 0;      // tasks this worker took from others
   std::uint64_t steal_attempts = 0;    // victims this worker tried
   std::uint64_t steal_operations = 0;  // successful steals (batches)
@@ -31,7 +32,7 @@ struct worker_metrics {
 struct runtime_metrics {
   std::vector<worker_metrics> workers;
   std::uint64_t inject_queue_depth = 0;
-  std::uint64_t live_tasks = 0;  // spawned, not yet finished
+  std::uint64_t live_tasks = 0;  // spawned, not yet finished (approximate while running)
 
   worker_metrics total() const noexcept {
     worker_metrics t;

@@ -169,7 +169,7 @@ class [[nodiscard]] join_handle {
  private:
   void drop() noexcept {
     if (!cell_) return;
-    auto prev = cell_->flags.fetch_or(detail::task_header::handle_dropped, std::memory_order_acq_rel);
+    auto prev = cell_->set_flags(detail::task_header::handle_dropped);
     if ((prev & detail::task_header::complete) && cell_->res.has_error())
       detail::report_unjoined_error(cell_, cell_->res.error());
     std::exchange(cell_, nullptr)->release();

@@ -33,67 +33,49 @@ class stop_scope {
   stop_scope(const stop_scope&) = delete;
   stop_scope& operator=(const stop_scope&) = delete;
 
-  bool stop_requested() const noexcept { return bits_.load(std::memory_order_acquire) & requested; }
+  bool stop_requested() const noexcept { return word_.load(std::memory_order_acquire) & requested; }
 
   /// Registers cb as this scope's callback. Returns false, registering
   /// nothing, if stop was already requested.
   bool add(stop_callback* cb) noexcept {
-    lock();
-    if (bits_.load(std::memory_order_relaxed) & requested) {
-      unlock();
-      return false;
-    }
-    cb_ = cb;
-    unlock();
+    std::uintptr_t w = word_.load(std::memory_order_relaxed);
+    do {
+      if (w & requested) return false;
+    } while (!word_.compare_exchange_weak(w, reinterpret_cast<std::uintptr_t>(cb), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed));
     return true;
   }
 
   /// Unregisters cb. If request_stop() has taken it and is running it on
   /// another thread, waits until it has returned.
   void remove(stop_callback* cb) noexcept {
-    lock();
-    if (cb_ == cb) {
-      cb_ = nullptr;
-      unlock();
-      return;
-    }
-    unlock();
-    while (bits_.load(std::memory_order_acquire) & running) cpu_relax();
+    const auto mine = reinterpret_cast<std::uintptr_t>(cb);
+    std::uintptr_t w = word_.load(std::memory_order_acquire);
+    while ((w & ~flag_bits) == mine)
+      if (word_.compare_exchange_weak(w, w & flag_bits, std::memory_order_acq_rel, std::memory_order_acquire))
+        return;
+    while (word_.load(std::memory_order_acquire) & running) cpu_relax();
   }
 
   /// Requests stop once; runs the registered callback, if any.
   void request_stop() noexcept {
-    lock();
-    if (bits_.load(std::memory_order_relaxed) & requested) {
-      unlock();
-      return;
-    }
-    stop_callback* cb = cb_;
-    cb_ = nullptr;
-    bits_.fetch_or(requested | (cb ? running : 0u), std::memory_order_relaxed);
-    unlock();
-    if (cb) {
+    std::uintptr_t w = word_.load(std::memory_order_acquire);
+    std::uintptr_t desired;
+    do {
+      if (w & requested) return;
+      desired = requested | ((w & ~flag_bits) ? running : 0);
+    } while (!word_.compare_exchange_weak(w, desired, std::memory_order_acq_rel, std::memory_order_acquire));
+    if (auto* cb = reinterpret_cast<stop_callback*>(w & ~flag_bits)) {
       cb->invoke(cb);
-      bits_.fetch_and(~running, std::memory_order_release);
+      word_.fetch_and(~running, std::memory_order_release);
     }
   }
 
  private:
-  static constexpr std::uint32_t requested = 1, locked = 2, running = 4;
-
-  void lock() noexcept {
-    for (;;) {
-      std::uint32_t b = bits_.load(std::memory_order_relaxed);
-      if (!(b & locked) &&
-          bits_.compare_exchange_weak(b, b | locked, std::memory_order_acquire))
-        return;
-      cpu_relax();
-    }
-  }
-  void unlock() noexcept { bits_.fetch_and(~locked, std::memory_order_release); }
-
-  std::atomic<std::uint32_t> bits_{0};
-  stop_callback* cb_ = nullptr;
+  // One word: the callback's address, with the two low bits as flags
+  // (callbacks are pointer-aligned).
+  static constexpr std::uintptr_t requested = 1, running = 2, flag_bits = 3;
+  std::atomic<std::uintptr_t> word_{0};
 };
 
 }  // namespace weft::detail

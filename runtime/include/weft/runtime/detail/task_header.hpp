@@ -7,8 +7,10 @@
 // result, until the join handle is gone.
 //
 // References to a cell: the join handle, the frame (until completion or
-// shutdown), and the first run-queue entry (which may go stale when the
-// joiner claims a not-yet-started task and runs it inline).
+// shutdown), the first run-queue entry (which may go stale when the joiner
+// claims a not-yet-started task and runs it inline), and the registry of
+// the worker that spawned it (so shutdown can find every unfinished task;
+// that worker drops finished cells from it now and then).
 #pragma once
 
 #include <atomic>
@@ -22,7 +24,7 @@
 namespace weft::detail {
 
 struct task_header;
-struct registry_shard;
+class runtime_impl;
 
 /// Notified once when the task it is attached to completes.
 /// Returns a task to run next on this thread (direct hand-off), or nullptr.
@@ -41,26 +43,28 @@ struct cell_ops {
 };
 
 struct task_header {
+  // `state` packs the flags (low byte) and the reference count (above).
   static constexpr std::uint32_t started = 1, complete = 2, handle_dropped = 4;
+  static constexpr std::uint32_t ref_unit = 256;
 
   std::coroutine_handle<> resume_point;  // where the task continues when run
   std::coroutine_handle<> root;          // the spawned frame, until completion
-  std::atomic<std::uint32_t> refs{3};    // handle + frame + first queue entry
-  std::atomic<std::uint32_t> flags{0};
+  std::atomic<std::uint32_t> state{4 * ref_unit};  // handle, frame, first queue entry, registry
+  std::uint32_t rt_id = 0;                         // the owning runtime (see runtime_of)
   std::atomic<join_listener*> joiner{nullptr};
   stop_scope root_scope;
   stop_scope* scope = &root_scope;  // innermost scope, where suspension points register
-  task_header* prev = nullptr;      // registry links
-  task_header* next = nullptr;
-  registry_shard* shard = nullptr;
+  task_header* next = nullptr;      // registry link
   const cell_ops* ops = nullptr;
 
-  bool try_start() noexcept {
-    return !(flags.fetch_or(started, std::memory_order_acq_rel) & started);
+  /// Sets flag bits; returns the flags as they were.
+  std::uint32_t set_flags(std::uint32_t f) noexcept {
+    return state.fetch_or(f, std::memory_order_acq_rel) & (ref_unit - 1);
   }
-  bool is_complete() const noexcept { return flags.load(std::memory_order_acquire) & complete; }
+  bool try_start() noexcept { return !(set_flags(started) & started); }
+  bool is_complete() const noexcept { return state.load(std::memory_order_acquire) & complete; }
   void release() noexcept {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) ops->destroy(this);
+    if (state.fetch_sub(ref_unit, std::memory_order_acq_rel) < 2 * ref_unit) ops->destroy(this);
   }
 };
 
