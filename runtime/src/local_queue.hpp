@@ -73,6 +73,24 @@ class local_queue {
     }
   }
 
+  /// Owner only: takes every entry at once (one claim) into out, which
+  /// has room for Capacity entries; returns how many.
+  std::uint32_t take_all(entry* out) {
+    std::uint64_t head = head_.load(std::memory_order_acquire);
+    for (;;) {
+      auto [steal, real] = unpack(head);
+      if (steal != real) return 0;  // a thief is copying; try another time
+      std::uint32_t tail = tail_.load(std::memory_order_relaxed);
+      if (real == tail) return 0;
+      if (head_.compare_exchange_weak(head, pack(tail, tail), std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        for (std::uint32_t i = 0; i < tail - real; ++i)
+          out[i] = slots_[(real + i) & mask].load(std::memory_order_relaxed);
+        return tail - real;
+      }
+    }
+  }
+
   /// Thief: moves about half of this queue into `dst` (owned by the
   /// calling thread) and returns one of the stolen entries to run now, or 0.
   entry steal_into(local_queue& dst) {

@@ -222,9 +222,28 @@ void worker::schedule_local(std::uintptr_t entry, bool lifo) {
     if (!prev) return;  // the LIFO slot cannot be stolen: no one to wake for it
     entry = prev;
   }
+  if (queue_.size() >= queue_capacity) compact();
   if (queue_.push_back(entry, [&](const std::uintptr_t* es, std::size_t n) { rt_.inject.push(es, n); }))
     worker_counters::bump(counters_.overflows);
   rt_.notify_parked();
+}
+
+void worker::compact() {
+  // Fork-join code (a task that spawns, then joins each child inline)
+  // leaves the spawn entries of children its joins already ran: drop those
+  // instead of moving half the queue to the inject queue.
+  std::uintptr_t all[queue_capacity];
+  const std::uint32_t n = queue_.take_all(all);
+  std::uintptr_t* keep = all;
+  std::size_t kept = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uintptr_t e = all[i];
+    task_header* t = header_of(e);
+    if ((e & initial_bit) && (t->state.load(std::memory_order_acquire) & task_header::started)) t->release();
+    else keep[kept++] = e;
+  }
+  for (std::size_t i = 0; i < kept; ++i)
+    queue_.push_back(keep[i], [&](const std::uintptr_t* es, std::size_t n) { rt_.inject.push(es, n); });
 }
 
 bool worker::may_hand_off() noexcept {

@@ -108,6 +108,7 @@ class worker {
   void run_entry(std::uintptr_t e);
   void maintenance();
   void park();
+  void compact();
   void sweep_registries();
   std::size_t fire_timers();
   void leave_searching();

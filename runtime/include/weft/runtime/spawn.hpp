@@ -119,7 +119,7 @@ class [[nodiscard]] join_handle {
       }
       if (cell_->try_start()) {
         // Not started yet: run it inline, with us as its joiner.
-        node_.pending.store(1, std::memory_order_relaxed);
+        inline_ = true;
         cell_->joiner.store(this, std::memory_order_release);
         if (cell_->root_scope.stop_requested()) return detail::abort_unstarted(cell_);
         return detail::hand_off(cell_);
@@ -140,6 +140,9 @@ class [[nodiscard]] join_handle {
    private:
     static detail::task_header* on_complete(detail::join_listener* l) noexcept {
       auto* a = static_cast<awaiter*>(l);
+      // Run inline, this awaiter was never racing a registration: whoever
+      // takes the joiner word (completion or on_stop) is the only waker.
+      if (a->inline_) return a->node_.task;
       return a->node_.complete() ? a->node_.task : nullptr;
     }
     static void on_stop(detail::stop_callback* c) noexcept {
@@ -147,13 +150,15 @@ class [[nodiscard]] join_handle {
       detail::join_listener* expected = a;
       if (a->cell_->joiner.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel)) {
         a->cancelled_ = true;
-        a->node_.wake();
+        if (a->inline_) detail::schedule_wake(a->node_.task);
+        else a->node_.wake();
       }
     }
 
     detail::task_cell<T>* cell_;
     detail::wait_node node_;
     bool cancelled_ = false;
+    bool inline_ = false;  // we run the task ourselves (claimed before it started)
   };
 
   /// Waits for the task; returns its value or rethrows its exception. If the
