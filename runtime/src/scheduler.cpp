@@ -205,14 +205,13 @@ void worker::run_entry(std::uintptr_t e) {
 }
 
 void worker::sweep_registries() {
-  if (registry_.size == registry_.size_after_sweep && !(index_ == 0 && rt_.external_registry.size)) return;
   auto now = std::chrono::steady_clock::now();
   if (now - last_sweep_ < std::chrono::milliseconds(100)) return;
   last_sweep_ = now;
-  registry_.sweep();
+  if (registry_.size) registry_.sweep();
   if (index_ == 0) {  // one worker looks after the cells spawned from outside
     std::lock_guard lock(rt_.external_mu);
-    rt_.external_registry.sweep();
+    if (rt_.external_registry.size) rt_.external_registry.sweep();
   }
 }
 
