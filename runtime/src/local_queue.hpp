@@ -36,7 +36,10 @@ class local_queue {
       std::uint32_t tail = tail_.load(std::memory_order_relaxed);
       if (tail - steal < Capacity) {
         slots_[tail & mask].store(e, std::memory_order_relaxed);
-        tail_.store(tail + 1, std::memory_order_release);
+        // seq_cst: a pusher then reads the idle count without a fence of
+        // its own, and a worker going to sleep (which counts itself idle
+        // first, then looks at the queues) cannot miss this entry.
+        tail_.store(tail + 1, std::memory_order_seq_cst);
         return false;
       }
       if (steal != real) {  // a thief is copying: just overflow this one entry

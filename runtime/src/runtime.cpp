@@ -156,7 +156,6 @@ void runtime_impl::destroy_remaining_tasks() noexcept {
       // their frames were destroyed); nothing runs any more, so ignore
       // whom they would wake.
       if (join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel)) l->notify(l);
-      if (root) t->release();  // the frame's reference
     }
   };
   auto release_all = [](task_registry& r) {
@@ -216,7 +215,7 @@ std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept {
   // Nobody will join it: its failure goes to the handler. (Read only now:
   // with a handle alive the joiner may be consuming the result already.)
   if (failed && (prev & task_header::handle_dropped)) runtime_of(t)->report(t->ops->error(t));
-  t->release();  // the frame's reference; t may be gone now
+  // The frame's reference is the registry's: t stays until a sweep.
   if (next) {
     if (may_hand_off()) return hand_off(next);
     schedule_wake(next);

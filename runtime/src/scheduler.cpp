@@ -215,7 +215,7 @@ void worker::sweep_registries() {
   }
 }
 
-void worker::schedule_local(std::uintptr_t entry, bool lifo) {
+void worker::schedule_local(std::uintptr_t entry, bool lifo, bool notify) {
   if (lifo && in_task_) {
     std::uintptr_t prev = std::exchange(lifo_, entry);
     if (!prev) return;  // the LIFO slot cannot be stolen: no one to wake for it
@@ -224,7 +224,7 @@ void worker::schedule_local(std::uintptr_t entry, bool lifo) {
   if (queue_.size() >= queue_capacity) compact();
   if (queue_.push_back(entry, [&](const std::uintptr_t* es, std::size_t n) { rt_.inject.push(es, n); }))
     worker_counters::bump(counters_.overflows);
-  rt_.notify_parked();
+  if (notify) rt_.notify_parked_after_push();
 }
 
 void worker::compact() {
@@ -254,9 +254,7 @@ bool worker::may_hand_off() noexcept {
 
 std::size_t worker::fire_timers() {
   if (wheel_.size() == 0) return 0;
-  std::size_t n = wheel_.advance(wheel_.now_tick());
-  if (n) worker_counters::bump(counters_.timers_fired, n);
-  return n;
+  return wheel_.advance(wheel_.now_tick());
 }
 
 void worker::maintenance() {
@@ -288,7 +286,9 @@ void worker::park() {
     std::optional<std::chrono::milliseconds> timeout;
     if (auto next = wheel_.next_expiry()) {
       std::uint64_t now = wheel_.now_tick();
-      timeout = std::chrono::milliseconds(*next > now ? *next - now : 0);
+      // Capped: a timer years away must not overflow a driver's timeout.
+      constexpr std::uint64_t max_wait_ms = 3'600'000;
+      timeout = std::chrono::milliseconds(*next > now ? std::min(*next - now, max_wait_ms) : 0);
     }
     worker_counters::bump(counters_.parks);
     std::size_t n = driver_->wait(timeout);
@@ -326,7 +326,7 @@ worker_metrics worker::snapshot() const noexcept {
   m.lifo_polls = r(counters_.lifo_polls);
   m.hand_offs = r(counters_.hand_offs);
   m.io_completions = r(counters_.io_completions);
-  m.timers_fired = r(counters_.timers_fired);
+  m.timers_fired = wheel_.fired_total();
   m.local_queue_depth = queue_.size();
   return m;
 }
@@ -335,6 +335,10 @@ worker_metrics worker::snapshot() const noexcept {
 
 void runtime_impl::notify_parked() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
+  notify_parked_after_push();
+}
+
+void runtime_impl::notify_parked_after_push() noexcept {
   if (num_searching.load(std::memory_order_seq_cst) != 0 ||
       num_idle.load(std::memory_order_seq_cst) == 0)
     return;
@@ -432,7 +436,9 @@ void schedule_yield(task_header* t) noexcept {
   worker* w = this_worker_ptr();
   const auto entry = reinterpret_cast<std::uintptr_t>(t);
   runtime_impl* rt = runtime_of(t);
-  if (w && &w->rt() == rt) w->schedule_local(entry, false);
+  // A yield re-queues the task that was running here: that makes no new
+  // work for a sleeping worker, so wake nobody (as Tokio's yield_now).
+  if (w && &w->rt() == rt) w->schedule_local(entry, false, false);
   else rt->push_inject(entry);
 }
 

@@ -134,17 +134,18 @@ task<clock::time_point> interval::next() {
   const clock::time_point scheduled = next_;
   co_await sleep_until(scheduled);
   const clock::time_point now = clock::now();
-  switch (behavior_) {
-    case missed_tick::burst:
-      next_ = scheduled + period_;
-      break;
-    case missed_tick::delay:
-      next_ = now + period_;
-      break;
-    case missed_tick::skip:
-      next_ = scheduled + period_;
-      if (next_ <= now) next_ += period_ * ((now - next_) / period_ + 1);
-      break;
+  next_ = scheduled + period_;
+  if (now > scheduled + std::chrono::milliseconds(5)) {  // missed
+    switch (behavior_) {
+      case missed_tick::burst:
+        break;  // catch up: the next ticks come at once
+      case missed_tick::delay:
+        next_ = now + period_;
+        break;
+      case missed_tick::skip:
+        if (next_ <= now) next_ += period_ * ((now - next_) / period_ + 1);
+        break;
+    }
   }
   co_return scheduled;
 }

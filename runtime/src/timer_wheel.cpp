@@ -15,7 +15,7 @@ constexpr std::uint64_t max_span = (std::uint64_t{1} << (6 * timer_wheel::levels
 std::uint64_t timer_wheel::tick_for(clock::time_point tp) const noexcept {
   if (tp <= origin_) return 0;
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp - origin_).count();
-  return static_cast<std::uint64_t>((ns + 999'999) / 1'000'000);
+  return static_cast<std::uint64_t>(ns / 1'000'000 + (ns % 1'000'000 != 0));  // round up, no overflow
 }
 
 std::uint64_t timer_wheel::now_tick() const noexcept {
@@ -31,10 +31,14 @@ int timer_wheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
 }
 
 void timer_wheel::link(timer_entry* e) noexcept {
-  if (e->deadline < elapsed_) e->deadline = elapsed_;
-  if (e->deadline - elapsed_ > max_span - 1) e->deadline = elapsed_ + max_span - 1;
-  int level = level_for(elapsed_, e->deadline);
-  int slot = static_cast<int>((e->deadline >> (6 * level)) & slot_mask);
+  // File it by its deadline, or, beyond the wheel's span, at the far end:
+  // it is re-filed from there, and fires only once its real deadline came.
+  std::uint64_t key = e->deadline < elapsed_ ? elapsed_ : e->deadline;
+  if (key - elapsed_ > max_span - 1) key = elapsed_ + max_span - 1;
+  int level = level_for(elapsed_, key);
+  int slot = static_cast<int>((key >> (6 * level)) & slot_mask);
+  e->level = static_cast<std::uint8_t>(level);
+  e->slot = static_cast<std::uint8_t>(slot);
   timer_entry*& head = heads_[level][slot];
   e->prev = nullptr;
   e->next = head;
@@ -44,8 +48,8 @@ void timer_wheel::link(timer_entry* e) noexcept {
 }
 
 void timer_wheel::unlink(timer_entry* e) noexcept {
-  int level = level_for(elapsed_, e->deadline);
-  int slot = static_cast<int>((e->deadline >> (6 * level)) & slot_mask);
+  const int level = e->level;
+  const int slot = e->slot;
   if (e->prev) e->prev->next = e->next;
   else heads_[level][slot] = e->next;
   if (e->next) e->next->prev = e->prev;
@@ -85,7 +89,9 @@ std::optional<timer_wheel::slot_ref> timer_wheel::next_slot() const noexcept {
     int slot = (now_slot + std::countr_zero(rotated)) % slots;
     std::uint64_t level_start = elapsed_ & ~(level_range - 1);
     std::uint64_t deadline = level_start + static_cast<std::uint64_t>(slot) * slot_range;
-    if (deadline + slot_range <= elapsed_) deadline += level_range;  // wrapped around
+    // Only the top level wraps: an entry there in a slot at or before the
+    // current one belongs to the next lap of the wheel.
+    if (level == levels - 1 && slot <= now_slot) deadline += level_range;
     return slot_ref{level, slot, deadline};
   }
   return std::nullopt;
@@ -114,7 +120,10 @@ std::size_t timer_wheel::advance(std::uint64_t now) {
       while (e) {
         timer_entry* next = e->next;
         e->prev = e->next = nullptr;
-        if (e->deadline <= now) {
+        // Only a level-0 slot is one exact tick; a higher slot's entries
+        // are re-filed lower, so entries due in one big jump still fire in
+        // deadline order.
+        if (s->level == 0 && e->deadline <= now) {
           // Marked before fire() runs: fire may end the entry's life
           // (a woken task can finish and free it), so the wheel never
           // touches an entry again once it has fired it.
@@ -129,6 +138,8 @@ std::size_t timer_wheel::advance(std::uint64_t now) {
     }
     if (now > elapsed_) elapsed_ = now;
   }
+  // Counted before firing, so anyone who sees a woken task sees the count.
+  fired_total_.fetch_add(due.size(), std::memory_order_relaxed);
   for (timer_entry* e : due) e->fire(e);
   return due.size();
 }

@@ -1,5 +1,6 @@
 // A hierarchical timer wheel: 6 levels of 64 slots at 1 ms resolution
-// (level l slots are 64^l ms wide, so the wheel spans about 2,000 years).
+// (level l slots are 64^l ms wide; the wheel spans 2^36 ms, about two
+// years; a later deadline waits at the far end and is re-filed from there).
 //
 // An entry sits at the level where its deadline first differs from the
 // wheel's current time, so every entry of a lower level expires before any
@@ -52,6 +53,8 @@ class timer_wheel {
 
   /// Armed entries (any thread; exact only on the owner thread).
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
+  /// Entries fired so far (any thread).
+  std::uint64_t fired_total() const noexcept { return fired_total_.load(std::memory_order_relaxed); }
   /// Unlinks every entry without firing it (runtime shutdown).
   void clear() noexcept;
 
@@ -70,6 +73,7 @@ class timer_wheel {
   mutable std::mutex mu_;
   std::uint64_t elapsed_ = 0;
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::uint64_t> fired_total_{0};
   std::array<std::uint64_t, levels> occupied_{};
   std::array<std::array<timer_entry*, slots>, levels> heads_{};
 };

@@ -180,6 +180,9 @@ std::size_t uring_driver::wait(std::optional<std::chrono::milliseconds> timeout)
     } else {
       io_uring_submit(&ring_);
     }
+  } else if (in_flight_ == 0 && io_uring_sq_ready(&ring_) == 0) {
+    // Nothing submitted, nothing to submit: no syscall. (An armed wake
+    // read may be pending; it only matters to a blocking wait.)
   } else if (flags_ & IORING_SETUP_DEFER_TASKRUN) {
     io_uring_submit_and_get_events(&ring_);
   } else if (io_uring_sq_ready(&ring_)) {

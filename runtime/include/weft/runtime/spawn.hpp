@@ -174,6 +174,10 @@ class [[nodiscard]] join_handle {
  private:
   void drop() noexcept {
     if (!cell_) return;
+    if (cell_->is_complete() && cell_->res.empty()) {  // joined: the usual case
+      std::exchange(cell_, nullptr)->drop_consumed_handle();
+      return;
+    }
     auto prev = cell_->set_flags(detail::task_header::handle_dropped);
     if ((prev & detail::task_header::complete) && cell_->res.has_error())
       detail::report_unjoined_error(cell_, cell_->res.error());

@@ -104,6 +104,19 @@ using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
 
 }  // namespace detail
 
+namespace detail {
+/// now + d, rounded up to the clock's resolution and saturated, so that
+/// "forever" (hours::max()) does not overflow into the past.
+template <class Rep, class Period>
+clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  const clock::time_point now = clock::now();
+  if (d <= d.zero()) return now;
+  using wide = std::chrono::duration<long double>;
+  if (wide(d) >= wide(clock::time_point::max() - now)) return clock::time_point::max();
+  return now + std::chrono::ceil<clock::duration>(d);
+}
+}  // namespace detail
+
 /// Suspends the task until `deadline` (at once if it has passed).
 inline detail::sleep_awaiter sleep_until(clock::time_point deadline) noexcept {
   return detail::sleep_awaiter(deadline);
@@ -112,7 +125,7 @@ inline detail::sleep_awaiter sleep_until(clock::time_point deadline) noexcept {
 /// Suspends the task for at least `d`.
 template <class Rep, class Period>
 detail::sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
-  return detail::sleep_awaiter(clock::now() + std::chrono::ceil<clock::duration>(d));
+  return detail::sleep_awaiter(detail::deadline_after(d));
 }
 
 /// Runs `op` (any awaitable: a task, an I/O operation, a join handle, a
@@ -141,10 +154,11 @@ task<detail::await_result_t<Awaitable>> with_deadline(clock::time_point deadline
 
 template <class Rep, class Period, class Awaitable>
 auto with_timeout(std::chrono::duration<Rep, Period> d, Awaitable op) {
-  return with_deadline(clock::now() + std::chrono::ceil<clock::duration>(d), std::move(op));
+  return with_deadline(detail::deadline_after(d), std::move(op));
 }
 
-/// What interval::next() does after it fell behind (the task was late).
+/// What interval::next() does after it fell behind: a tick is missed when
+/// the task gets to it more than 5 ms after it was due (as in Tokio).
 enum class missed_tick { burst, delay, skip };
 
 /// Periodic ticks: the first next() completes at once, then one per period.

@@ -72,7 +72,17 @@ decltype(auto) consume(result<T>& r) {
     r.reset();
     std::rethrow_exception(e);
   }
-  return r.get();
+  if constexpr (std::is_void_v<T>) {
+    r.reset();
+  } else if constexpr (std::is_reference_v<T>) {
+    T& v = r.get();
+    r.reset();
+    return static_cast<T&>(v);
+  } else {
+    T v = r.get();
+    r.reset();
+    return v;
+  }
 }
 
 template <class T>

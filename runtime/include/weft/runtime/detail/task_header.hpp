@@ -6,11 +6,11 @@
 // destroyed as soon as the task completes; the cell lives on, holding the
 // result, until the join handle is gone.
 //
-// References to a cell: the join handle, the frame (until completion or
-// shutdown), the first run-queue entry (which may go stale when the joiner
-// claims a not-yet-started task and runs it inline), and the registry of
-// the worker that spawned it (so shutdown can find every unfinished task;
-// that worker drops finished cells from it now and then).
+// References to a cell: the join handle, the first run-queue entry (which
+// may go stale when the joiner claims a not-yet-started task and runs it
+// inline), and the registry of the worker that spawned it, which holds the
+// frame's reference too: shutdown finds every unfinished task there, and
+// that worker drops finished cells from it now and then.
 #pragma once
 
 #include <atomic>
@@ -49,7 +49,7 @@ struct task_header {
 
   std::coroutine_handle<> resume_point;  // where the task continues when run
   std::coroutine_handle<> root;          // the spawned frame, until completion
-  std::atomic<std::uint32_t> state{4 * ref_unit};  // handle, frame, first queue entry, registry
+  std::atomic<std::uint32_t> state{3 * ref_unit};  // handle, first queue entry, registry
   std::uint32_t rt_id = 0;                         // the owning runtime (see runtime_of)
   std::atomic<join_listener*> joiner{nullptr};
   stop_scope root_scope;
@@ -65,6 +65,12 @@ struct task_header {
   bool is_complete() const noexcept { return state.load(std::memory_order_acquire) & complete; }
   void release() noexcept {
     if (state.fetch_sub(ref_unit, std::memory_order_acq_rel) < 2 * ref_unit) ops->destroy(this);
+  }
+  /// Marks the handle dropped and drops its reference in one step (for a
+  /// handle whose result was consumed: nothing left to report).
+  void drop_consumed_handle() noexcept {
+    constexpr std::uint32_t delta = handle_dropped - ref_unit;  // wraps: adds the flag, subtracts a ref
+    if (state.fetch_add(delta, std::memory_order_acq_rel) < 2 * ref_unit) ops->destroy(this);
   }
 };
 

@@ -19,6 +19,8 @@ struct timer_entry {
   /// a task inline. The wheel does not touch the entry after calling it.
   void (*fire)(timer_entry*) noexcept = nullptr;
   std::atomic<std::uint8_t> state{idle};
+  std::uint8_t level = 0;  // where the wheel filed it
+  std::uint8_t slot = 0;
 
   static constexpr std::uint8_t idle = 0, linked = 1, fired = 2;
 };
