@@ -175,9 +175,10 @@ void* frame_alloc(std::size_t size) {
 
 void frame_free(void* p, std::size_t size) noexcept {
 #ifdef WEFT_FRAME_POOL_DISABLED
-  ::operator delete(p, size);
+  (void)size;
+  ::operator delete(p);
 #else
-  if (size > max_pooled || size == 0) return ::operator delete(p, size);
+  if (size > max_pooled || size == 0) return ::operator delete(p);
   const std::size_t cls = class_of(size);
   auto* b = static_cast<free_block*>(p);
   if (cache.flushed) return give_back_one(cls, b);

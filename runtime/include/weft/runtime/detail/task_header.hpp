@@ -114,12 +114,13 @@ inline std::coroutine_handle<> transfer(std::coroutine_handle<> h) noexcept {
 #endif
 }
 
-/// Resumes h and whatever it transfers to (see transfer()).
+/// Resumes h and whatever it transfers to (see transfer()). Always drains
+/// the trampoline slot, whatever this translation unit's mode: user code
+/// built without optimisation parks handles there even when the library
+/// itself was optimised.
 inline void resume_all(std::coroutine_handle<> h) {
   h.resume();
-#if WEFT_TRAMPOLINE
   while (auto n = std::exchange(this_thread().next, {})) n.resume();
-#endif
 }
 
 /// Makes a suspended task runnable. Never runs it inline.
