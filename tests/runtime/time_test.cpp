@@ -419,8 +419,7 @@ TEST_CASE("interval missed_tick behaviours after a stall", "[time]") {
   }
   SECTION("delay: after the missed tick, the next is one period after it was taken") {
     auto r = rt.block_on(tick_through_stall(weft::missed_tick::delay, period, stall, 4));
-    // The missed tick, delivered late. (Not asserted to be exactly s0 +
-    // period: see the [!mayfail] test of delay's drift below.)
+    // The missed tick, delivered late.
     CHECK(r.scheduled[0] >= r.s0 + period);
     CHECK(r.scheduled[0] <= r.stall_end);
     for (std::size_t i = 1; i < r.scheduled.size(); ++i) {
@@ -451,10 +450,14 @@ TEST_CASE("interval missed_tick behaviours after a stall", "[time]") {
 }
 
 namespace {
-task<std::vector<clock::time_point>> on_time_ticks(weft::missed_tick behavior, clock::duration period, int n) {
+task<std::vector<clock::time_point>> on_time_ticks(weft::missed_tick behavior, clock::duration period, int n,
+                                                   std::vector<clock::time_point>* returned = nullptr) {
   weft::interval iv{period, behavior};
   std::vector<clock::time_point> out;
-  for (int i = 0; i < n; ++i) out.push_back(co_await iv.next());
+  for (int i = 0; i < n; ++i) {
+    out.push_back(co_await iv.next());
+    if (returned) returned->push_back(clock::now());
+  }
   co_return out;
 }
 }  // namespace
@@ -472,20 +475,27 @@ TEST_CASE("interval ticks stay on the grid (burst, skip)", "[time]") {
   }
 }
 
-// missed_tick says what next() does "after it fell behind", but delay sets
-// the next tick to now + period after every tick, late or not. A sleep never
-// wakes early (and usually a little late: 1 ms ticks, rounded up), so an
-// on-time delay interval drifts by that lateness on every tick instead of
-// staying on its grid.
-TEST_CASE("interval with missed_tick::delay does not drift while on time", "[time][!mayfail]") {
+// Regression: missed_tick says what next() does after it fell behind, but
+// delay set the next tick to now + period after every tick, late or not; as
+// a sleep never wakes early (and usually ~1 ms late), an on-time delay
+// interval drifted on every tick (fixed in 2139b08: a tick is missed when
+// taken more than 5 ms late, as in Tokio). Only ticks taken on time (by
+// this task's own clock, which reads later than next()'s) are checked, so
+// a loaded machine cannot fail it.
+TEST_CASE("interval with missed_tick::delay does not drift while on time", "[time]") {
   weft::runtime rt{{.workers = 2}};
   constexpr auto period = 10ms;
-  auto ticks = rt.block_on(on_time_ticks(weft::missed_tick::delay, period, 8));
+  std::vector<clock::time_point> returned;
+  auto ticks = rt.block_on(on_time_ticks(weft::missed_tick::delay, period, 8, &returned));
+  int checked = 0;
   for (std::size_t i = 1; i < ticks.size(); ++i) {
-    INFO("tick " << i << " is " << std::chrono::duration_cast<std::chrono::microseconds>(ticks[i] - ticks[0]).count()
-                 << " us after the first");
-    CHECK(ticks[i] - ticks[0] == static_cast<int>(i) * period);
+    if (returned[i - 1] > ticks[i - 1] + 4ms) continue;  // the previous tick was (nearly) late
+    ++checked;
+    INFO("tick " << i << " is " << std::chrono::duration_cast<std::chrono::microseconds>(ticks[i] - ticks[i - 1]).count()
+                 << " us after the one before");
+    CHECK(ticks[i] - ticks[i - 1] == period);
   }
+  if (checked == 0) WARN("every tick was late on this machine; nothing checked");
 }
 
 // ---------------------------------------------------------------- with_timeout
@@ -719,10 +729,11 @@ task<void> sleep_forever_then_more() {
 }
 }  // namespace
 
-// A sleep longer than the wheel's span (about 2.2 years; e.g. a "forever"
-// sleep) is clamped into the level-5 slot the wheel's time is in, which
-// timer_wheel::advance() then re-files into itself forever.
-TEST_CASE("a very long sleep does not hang the worker", "[time][!mayfail]") {
+// Regression: a sleep longer than the wheel's span (2.2 years; e.g. a
+// "forever" sleep) was clamped into the level-5 slot the wheel's time is in,
+// which timer_wheel::advance() then re-filed into itself forever (fixed in
+// 2139b08). Run in a child so that a hang fails the test.
+TEST_CASE("a very long sleep does not hang the worker", "[time]") {
   auto outcome = run_in_child(
       [] {
         weft::runtime rt{{.workers = 1}};
@@ -749,12 +760,11 @@ task<bool> huge_durations() {
 }
 }  // namespace
 
-// sleep_for and with_timeout compute clock::now() + d without saturating:
-// for d = nanoseconds::max() (or hours::max(), which overflows nanoseconds)
-// the deadline wraps into the past, so a "forever" sleep ends at once and a
-// "no timeout" with_timeout times out at once. (std::this_thread::sleep_for
-// saturates instead.)
-TEST_CASE("sleep_for and with_timeout with the largest duration", "[time][!mayfail]") {
+// Regression: sleep_for and with_timeout computed clock::now() + d without
+// saturating: for d = nanoseconds::max() the deadline overflowed (UB) into
+// the past, so a "forever" sleep ended at once and a "no timeout"
+// with_timeout timed out at once (fixed in 2139b08).
+TEST_CASE("sleep_for and with_timeout with the largest duration", "[time]") {
   auto outcome = run_in_child(
       [] {
         weft::runtime rt{{.workers = 1}};

@@ -218,9 +218,10 @@ TEST_CASE("timer_wheel fires each entry at the first big-jump advance past its d
   }
 }
 
-// Within one advance() that covers several deadlines, the entries of one
-// higher-level slot come out in list (insertion) order, not in deadline order.
-TEST_CASE("timer_wheel fires in deadline order within one big-jump advance", "[timer][!mayfail]") {
+// Regression: within one advance() that covered several deadlines, the
+// entries of one higher-level slot came out in list (insertion) order, not
+// in deadline order (fixed in 2139b08).
+TEST_CASE("timer_wheel fires in deadline order within one big-jump advance", "[timer]") {
   harness h;
   probe& a = h.make();
   probe& b = h.make();
@@ -235,9 +236,14 @@ TEST_CASE("timer_wheel fires in deadline order within one big-jump advance", "[t
   CHECK(std::is_sorted(order.begin(), order.end()));
 }
 
-TEST_CASE("timer_wheel: 100,000 random deadlines on every level fire once, in time", "[timer]") {
+namespace {
+// 100,000 random deadlines over all six levels. Half are armed with the
+// wheel at tick 0, half as the wheel advances (relative to its time). With
+// `far_later`, those later ones reach up to the full span and (rarely)
+// beyond it.
+void random_deadlines(bool far_later, std::uint64_t seed) {
   harness h;
-  std::mt19937_64 rng(12345);
+  std::mt19937_64 rng(seed);
   constexpr std::size_t n = 100'000;
   std::deque<probe>& ps = h.block(n);
 
@@ -249,7 +255,7 @@ TEST_CASE("timer_wheel: 100,000 random deadlines on every level fire once, in ti
   };
   const std::vector<std::uint64_t> far = {pow64(3), pow64(3) - 1, pow64(3) + 1, pow64(4), pow64(4) + 17,
                                           pow64(5), pow64(5) - 1, pow64(5) + 1, 63 * pow64(5), span - 1,
-                                          span, 0, 1, 63, 64};
+                                          span, 2 * span, 5 * span, 0, 1, 63, 64};
   std::size_t k = 0;
   for (std::uint64_t d : far) h.arm(ps[k++], d);
   // Half armed up front (the wheel at tick 0)...
@@ -258,7 +264,6 @@ TEST_CASE("timer_wheel: 100,000 random deadlines on every level fire once, in ti
 
   // ...the other half armed as time goes by, relative to the advancing
   // time, which exercises entries filed against a non-zero wheel time.
-  // (Their distance stays below 63 * 64^5: see the [!mayfail] wrap test.)
   std::size_t armed = n / 2;
   std::size_t fired_total = 0;
   std::uint64_t now = 0, prev = 0;
@@ -273,7 +278,9 @@ TEST_CASE("timer_wheel: 100,000 random deadlines on every level fire once, in ti
     if (armed < n && rng() % 4 == 0) {
       const std::size_t burst = std::min<std::size_t>(n - armed, 1 + rng() % 50);
       for (std::size_t j = 0; j < burst; ++j, ++armed) {
-        std::uint64_t off = random_offset() % (63 * pow64(5));
+        std::uint64_t off = random_offset();
+        if (!far_later) off %= 63 * pow64(5);  // see the [!mayfail] test below
+        else if (rng() % 1000 == 0) off = span + 1 + rng() % (3 * span);
         h.arm(ps[armed], now + off);
         ps[armed].seq = advances;
         pending.insert(ps[armed].want);
@@ -335,6 +342,46 @@ TEST_CASE("timer_wheel: 100,000 random deadlines on every level fire once, in ti
   CHECK(h.wheel.size() == 0);
   CHECK_FALSE(h.wheel.next_expiry().has_value());
   for (auto& p : ps) REQUIRE(p.fires == 1);
+}
+}  // namespace
+
+TEST_CASE("timer_wheel: 100,000 random deadlines on every level fire once, in time", "[timer]") {
+  random_deadlines(false, 12345);
+}
+
+// An entry armed at nearly the full span (or beyond it, clamped there) from
+// a wheel time that is not a multiple of 64^5 files into the top-level slot
+// the wheel's time is in (for the next lap). next_slot() starts its search
+// at that slot, so it returns it (2^36 ms away) before the later slots of
+// the current lap: next_expiry() is later than the earliest deadline, and
+// advance() stops at it, so the earlier top-level entries fire only about
+// 2.2 years late.
+TEST_CASE("timer_wheel: a far entry in the current top-level slot does not hide earlier ones", "[timer][!mayfail]") {
+  harness h;
+  h.advance(1000);
+  probe& far = h.make();
+  h.arm(far, 1000 + span);  // in level 5, slot 0: the current one, next lap
+  probe& forever = h.make();
+  h.arm(forever, 10 * span);  // beyond the span: waits at the far end
+  probe& mid = h.make();
+  h.arm(mid, 3 * pow64(5));  // level 5, slot 3: 37 days away
+  auto ne = h.wheel.next_expiry();
+  REQUIRE(ne.has_value());
+  CHECK(*ne <= 3 * pow64(5));
+  // Walking from expiry to expiry reaches `mid` at its deadline.
+  for (int steps = 0; steps < 1000 && mid.fires == 0; ++steps) {
+    auto t = h.wheel.next_expiry();
+    if (!t || *t > 3 * pow64(5)) break;
+    h.advance(*t);
+  }
+  h.advance(3 * pow64(5));
+  CHECK(mid.fires == 1);
+  CHECK(far.fires == 0);
+  CHECK(forever.fires == 0);
+}
+
+TEST_CASE("timer_wheel: 100,000 random deadlines, later ones up to the full span and beyond", "[timer][!mayfail]") {
+  random_deadlines(true, 54321);
 }
 
 TEST_CASE("timer_wheel next_expiry is exact on level 0 and a lower bound above", "[timer]") {
@@ -481,12 +528,13 @@ TEST_CASE("timer_wheel size bookkeeping and clear", "[timer]") {
   CHECK(h.wheel.size() == 0);
 }
 
-// An entry whose distance from the wheel's time is close to the full span
-// (about 2^36 ms, 2.2 years: e.g. sleep_until(time_point::max()), which is
-// clamped to the span) lands in the level-5 slot the wheel's time is in. With
-// the wheel not at tick 0, next_slot() reports that slot as due now and
-// advance() re-files the entry into the same slot forever, holding the lock.
-TEST_CASE("timer_wheel: a deadline near the full span after the wheel moved does not hang", "[timer][!mayfail]") {
+// Regression: an entry whose distance from the wheel's time is close to the
+// full span (2^36 ms, 2.2 years; e.g. sleep_until(time_point::max()), which
+// was clamped to the span) landed in the level-5 slot the wheel's time is
+// in; with the wheel not at tick 0, next_slot() reported that slot as due now
+// and advance() re-filed the entry into the same slot forever, holding the
+// lock (fixed in 2139b08). Run in a child so that a hang fails the test.
+TEST_CASE("timer_wheel: a deadline near the full span after the wheel moved does not hang", "[timer]") {
   auto outcome = run_in_child(
       [] {
         harness h;
@@ -509,10 +557,10 @@ TEST_CASE("timer_wheel: a deadline near the full span after the wheel moved does
   CHECK(outcome == child_outcome::passed);
 }
 
-// Deadlines beyond the span are clamped to it: the entry fires before its
-// deadline (the header promises "never early", and says the wheel spans
-// about 2,000 years; six levels of 64 slots of 1 ms span 2^36 ms = 2.2 years).
-TEST_CASE("timer_wheel never fires a deadline beyond the span early", "[timer][!mayfail]") {
+// Regression: deadlines beyond the span (six levels of 64 slots of 1 ms:
+// 2^36 ms, 2.2 years) were clamped to it, so the entry fired early (fixed in
+// 2139b08).
+TEST_CASE("timer_wheel never fires a deadline beyond the span early", "[timer]") {
   harness h;
   probe& p = h.make();
   h.arm(p, 2 * pow64(6));
