@@ -84,9 +84,12 @@ std::optional<timer_wheel::slot_ref> timer_wheel::next_slot() const noexcept {
     const std::uint64_t slot_range = std::uint64_t{1} << (6 * level);
     const std::uint64_t level_range = slot_range << 6;
     const int now_slot = static_cast<int>((elapsed_ >> (6 * level)) & slot_mask);
-    // Rotate so bit 0 is the current slot; the first set bit is the next one.
-    std::uint64_t rotated = std::rotr(occupied_[level], now_slot);
-    int slot = (now_slot + std::countr_zero(rotated)) % slots;
+    // Rotate so bit 0 is where the search starts; the first set bit is the
+    // next slot. The top level starts after the current slot: an entry in
+    // the current top-level slot belongs to the next lap, after all others.
+    const int from = level == levels - 1 ? (now_slot + 1) % slots : now_slot;
+    std::uint64_t rotated = std::rotr(occupied_[level], from);
+    int slot = (from + std::countr_zero(rotated)) % slots;
     std::uint64_t level_start = elapsed_ & ~(level_range - 1);
     std::uint64_t deadline = level_start + static_cast<std::uint64_t>(slot) * slot_range;
     // Only the top level wraps: an entry there in a slot at or before the

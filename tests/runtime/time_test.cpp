@@ -774,3 +774,13 @@ TEST_CASE("sleep_for and with_timeout with the largest duration", "[time]") {
   INFO("child " << name(outcome));
   CHECK(outcome == child_outcome::passed);
 }
+
+TEST_CASE("with_timeout takes a sleep awaiter directly", "[time]") {
+  weft::runtime rt{{.workers = 1}};
+  rt.block_on([]() -> task<void> {
+    // The deadline passes first: timeout_error.
+    CO_REQUIRE_THROWS_AS(co_await weft::with_timeout(5ms, weft::sleep_for(10s)), weft::timeout_error);
+    // The sleep ends first: no error.
+    co_await weft::with_timeout(10s, weft::sleep_for(1ms));
+  }());
+}

@@ -41,6 +41,8 @@ class sleep_awaiter : stop_callback {
  public:
   explicit sleep_awaiter(clock::time_point deadline) noexcept
       : stop_callback{&on_stop}, deadline_(deadline) {}
+  /// Movable until awaited (so it can be passed to with_timeout).
+  sleep_awaiter(sleep_awaiter&& o) noexcept : stop_callback{&on_stop}, deadline_(o.deadline_) {}
   sleep_awaiter(const sleep_awaiter&) = delete;
   ~sleep_awaiter() {
     if (entry_.state.load(std::memory_order_relaxed) == timer_entry::linked) disarm_timer(&entry_);
