@@ -75,8 +75,7 @@ inline void rethrow_if(const std::exception_ptr& e) {
 
 auto ms_of(clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-// A sleep wrapped in a task (sleep_awaiter itself is not movable, so it
-// cannot be handed to with_timeout directly).
+// A sleep wrapped in a task.
 task<void> nap(clock::duration d) { co_await weft::sleep_for(d); }
 
 template <class T>
@@ -779,7 +778,7 @@ TEST_CASE("with_timeout takes a sleep awaiter directly", "[time]") {
   weft::runtime rt{{.workers = 1}};
   rt.block_on([]() -> task<void> {
     // The deadline passes first: timeout_error.
-    CO_REQUIRE_THROWS_AS(co_await weft::with_timeout(5ms, weft::sleep_for(10s)), weft::timeout_error);
+    CO_REQUIRE_THROWS_AS(weft::with_timeout(5ms, weft::sleep_for(10s)), weft::timeout_error);
     // The sleep ends first: no error.
     co_await weft::with_timeout(10s, weft::sleep_for(1ms));
   }());
