@@ -26,25 +26,36 @@ class local_queue {
  public:
   using entry = std::uintptr_t;
 
+  struct push_result {
+    bool overflowed = false;  // entries went to `overflow` instead
+    bool was_empty = false;   // the queue was empty: sleeping workers may need a nudge
+  };
+
   /// Owner only. Pushes e; if full, moves half the queue plus e into
-  /// `overflow(entries, n)` and returns true.
+  /// `overflow(entries, n)`.
   template <class Overflow>
-  bool push_back(entry e, Overflow&& overflow) {
+  push_result push_back(entry e, Overflow&& overflow) {
     for (;;) {
       std::uint64_t head = head_.load(std::memory_order_acquire);
       auto [steal, real] = unpack(head);
       std::uint32_t tail = tail_.load(std::memory_order_relaxed);
       if (tail - steal < Capacity) {
         slots_[tail & mask].store(e, std::memory_order_relaxed);
-        // seq_cst: a pusher then reads the idle count without a fence of
-        // its own, and a worker going to sleep (which counts itself idle
-        // first, then looks at the queues) cannot miss this entry.
+        if (real != tail) {
+          tail_.store(tail + 1, std::memory_order_release);
+          return {};
+        }
+        // Empty before: seq_cst, so the pusher may then read the idle
+        // count without a fence, and a worker going to sleep (which counts
+        // itself idle first, then looks at the queues) cannot miss it.
+        // Pushing onto a non-empty queue needs neither: a worker sees the
+        // queue non-empty and does not go to sleep.
         tail_.store(tail + 1, std::memory_order_seq_cst);
-        return false;
+        return {false, true};
       }
       if (steal != real) {  // a thief is copying: just overflow this one entry
         overflow(&e, 1);
-        return true;
+        return {true, false};
       }
       // Claim the oldest half for the inject queue.
       constexpr std::uint32_t half = Capacity / 2;
@@ -57,7 +68,7 @@ class local_queue {
         batch[i] = slots_[(real + i) & mask].load(std::memory_order_relaxed);
       batch[half] = e;
       overflow(batch.data(), half + 1);
-      return true;
+      return {true, false};
     }
   }
 

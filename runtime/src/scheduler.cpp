@@ -222,9 +222,13 @@ void worker::schedule_local(std::uintptr_t entry, bool lifo, bool notify) {
     entry = prev;
   }
   if (queue_.size() >= queue_capacity) compact();
-  if (queue_.push_back(entry, [&](const std::uintptr_t* es, std::size_t n) { rt_.inject.push(es, n); }))
+  auto pushed = queue_.push_back(entry, [&](const std::uintptr_t* es, std::size_t n) { rt_.inject.push(es, n); });
+  if (pushed.overflowed) {
     worker_counters::bump(counters_.overflows);
-  if (notify) rt_.notify_parked_after_push();
+    if (notify) rt_.notify_parked();  // the inject queue's push is no seq_cst store
+  } else if (notify && pushed.was_empty) {
+    rt_.notify_parked_after_push();
+  }
 }
 
 void worker::compact() {

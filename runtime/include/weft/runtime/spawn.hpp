@@ -55,7 +55,7 @@ struct cell_ops_for {
 template <class T>
 task_cell<T>* make_cell(task<T>&& t) {
   assert(t.valid() && "spawning an empty task");
-  auto* cell = ::new (frame_alloc(sizeof(task_cell<T>))) task_cell<T>();
+  auto* cell = ::new (frame_alloc(sizeof(task_cell<T>))) task_cell<T>;  // default-init: no memset
   auto h = t.release();
   h.promise().cell_ = cell;
   cell->root = h;
