@@ -36,53 +36,17 @@
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/yield.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using weft::task;
 using clk = std::chrono::steady_clock;
+using namespace weft_test;
 
 // ---------------------------------------------------------------- helpers
 
-// GCC 12 evaluates a co_await written inside CHECK(...) or REQUIRE(...) three
-// times, not once: the macro repeats its expression in a `false && (expr)`
-// that GCC's coroutine lowering does not short-circuit. So every co_await in
-// this file happens outside the assertion macros, through these helpers.
-template <class Awaitable>
-task<std::exception_ptr> error_of(Awaitable a) {
-  try {
-    (void)co_await std::move(a);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
-
-inline void rethrow_if(const std::exception_ptr& e) {
-  if (e) std::rethrow_exception(e);
-}
-
-#define CO_CHECK_EQ(expr, expected)   \
-  do {                                \
-    auto co_value_ = co_await(expr);  \
-    INFO("co_await " #expr);          \
-    CHECK(co_value_ == (expected));   \
-  } while (false)
-
-#define CO_REQUIRE_EQ(expr, expected) \
-  do {                                \
-    auto co_value_ = co_await(expr);  \
-    INFO("co_await " #expr);          \
-    REQUIRE(co_value_ == (expected)); \
-  } while (false)
-
-#define CO_REQUIRE_THROWS_AS(expr, exception)                  \
-  do {                                                         \
-    std::exception_ptr co_error_ = co_await error_of(expr);    \
-    INFO("co_await " #expr);                                   \
-    REQUIRE_THROWS_AS(rethrow_if(co_error_), exception);       \
-  } while (false)
 
 
 struct fd_guard {

@@ -27,51 +27,14 @@
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/time.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using weft::clock;
 using weft::task;
-
-// GCC 12 evaluates a co_await written inside CHECK(...) or REQUIRE(...) three
-// times, not once: the macro repeats its expression in a `false && (expr)`
-// that GCC's coroutine lowering does not short-circuit. So every co_await in
-// this file happens outside the assertion macros, through these helpers.
-template <class Awaitable>
-task<std::exception_ptr> error_of(Awaitable a) {
-  try {
-    (void)co_await std::move(a);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
-
-inline void rethrow_if(const std::exception_ptr& e) {
-  if (e) std::rethrow_exception(e);
-}
-
-#define CO_CHECK_EQ(expr, expected)   \
-  do {                                \
-    auto co_value_ = co_await(expr);  \
-    INFO("co_await " #expr);          \
-    CHECK(co_value_ == (expected));   \
-  } while (false)
-
-#define CO_REQUIRE_EQ(expr, expected) \
-  do {                                \
-    auto co_value_ = co_await(expr);  \
-    INFO("co_await " #expr);          \
-    REQUIRE(co_value_ == (expected)); \
-  } while (false)
-
-#define CO_REQUIRE_THROWS_AS(expr, exception)                  \
-  do {                                                         \
-    std::exception_ptr co_error_ = co_await error_of(expr);    \
-    INFO("co_await " #expr);                                   \
-    REQUIRE_THROWS_AS(rethrow_if(co_error_), exception);       \
-  } while (false)
+using namespace weft_test;
 
 auto ms_of(clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -88,48 +51,6 @@ task<T> value_after(clock::duration d, T v) {
 task<void> stall_worker(clock::duration d) {
   std::this_thread::sleep_for(d);
   co_return;
-}
-
-enum class child_outcome { passed, failed, hung, crashed };
-
-const char* name(child_outcome o) {
-  switch (o) {
-    case child_outcome::passed: return "passed";
-    case child_outcome::failed: return "failed";
-    case child_outcome::hung: return "hung (killed after the time limit)";
-    case child_outcome::crashed: return "crashed";
-  }
-  return "?";
-}
-
-// Runs body in a forked child so that a hang is a test failure, not a
-// stuck test run. (Only from the test's main thread, with no runtime alive.)
-child_outcome run_in_child(const std::function<bool()>& body, std::chrono::seconds limit) {
-  pid_t pid = ::fork();
-  if (pid < 0) return child_outcome::crashed;
-  if (pid == 0) {
-    bool ok = false;
-    try {
-      ok = body();
-    } catch (...) {
-      ok = false;
-    }
-    ::_exit(ok ? 0 : 1);
-  }
-  const auto give_up = clock::now() + limit;
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (clock::now() > give_up) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return child_outcome::hung;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? child_outcome::passed : child_outcome::failed;
-  return child_outcome::crashed;
 }
 
 }  // namespace

@@ -22,12 +22,14 @@
 #include <vector>
 
 #include "../../runtime/src/timer_wheel.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 using weft::detail::timer_entry;
 using weft::detail::timer_wheel;
 using namespace std::chrono_literals;
+using namespace weft_test;
 
 constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
 // 64^l ms: the width of one slot of level l.
@@ -88,48 +90,6 @@ std::vector<std::uint64_t> wants(const std::vector<probe*>& ps) {
   return out;
 }
 
-// Runs `body` in a forked child so that a hang (an endless loop in the wheel)
-// is reported as a failure instead of stopping the test run. The body
-// returns true on success.
-enum class child_outcome { passed, failed, hung, crashed };
-
-child_outcome run_in_child(const std::function<bool()>& body, std::chrono::seconds limit) {
-  pid_t pid = ::fork();
-  if (pid < 0) return child_outcome::crashed;
-  if (pid == 0) {
-    bool ok = false;
-    try {
-      ok = body();
-    } catch (...) {
-      ok = false;
-    }
-    ::_exit(ok ? 0 : 1);
-  }
-  const auto give_up = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  for (;;) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (std::chrono::steady_clock::now() > give_up) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return child_outcome::hung;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? child_outcome::passed : child_outcome::failed;
-  return child_outcome::crashed;
-}
-
-const char* name(child_outcome o) {
-  switch (o) {
-    case child_outcome::passed: return "passed";
-    case child_outcome::failed: return "failed";
-    case child_outcome::hung: return "hung (killed after the time limit)";
-    case child_outcome::crashed: return "crashed";
-  }
-  return "?";
-}
 
 }  // namespace
 
