@@ -298,3 +298,16 @@ TEST_CASE("runtime options: names, backends", "[runtime][spawn]") {
   }());
   CHECK(name == "tst-0");
 }
+
+TEST_CASE("a tiny io_uring ring still takes many operations at once", "[runtime][spawn]") {
+  // ring_entries = 4: most submissions find the ring full and flush it first.
+  weft::runtime rt{{.workers = 1, .io = weft::io_backend::io_uring, .ring_entries = 4}};
+  int done = rt.block_on([]() -> weft::task<int> {
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < 64; ++i) hs.push_back(weft::spawn(weft::ops::timeout(std::chrono::milliseconds(1))));
+    int ok = 0;
+    for (auto& h : hs) ok += (co_await h) == 0;
+    co_return ok;
+  }());
+  CHECK(done == 64);
+}
