@@ -103,7 +103,8 @@ class [[nodiscard]] join_handle {
     ~awaiter() {
       // Destroyed while still registered (its frame destroyed at shutdown).
       detail::join_listener* expected = this;
-      if (node_.task) cell_->joiner.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+      if (node_.task && cell_->joiner.load(std::memory_order_relaxed) == this)
+        cell_->joiner.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
     }
 
     bool await_ready() const noexcept { return cell_->is_complete(); }
