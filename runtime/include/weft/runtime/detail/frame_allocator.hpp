@@ -2,7 +2,8 @@
 //
 // Every spawn allocates a task cell and a coroutine frame; going to malloc for
 // each is the largest single cost of a spawn. Small blocks (<= 1 KiB) come from
-// per-thread free lists, one per 16-byte size class, carved from 64 KiB chunks.
+// per-thread free lists, one per 16-byte size class, carved from chunks: 64 KiB
+// ones first, then 2 MiB huge-page ones for threads that allocate a lot.
 // A thread whose list grows past a cap (a consumer freeing what a producer
 // allocated) hands a batch to a global per-class pool, where allocating threads
 // pick it up, so memory stays bounded under producer/consumer patterns.
