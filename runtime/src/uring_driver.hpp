@@ -43,8 +43,6 @@ class uring_driver final : public driver {
   std::uint64_t track(io_uring_sqe* sqe, uring_completion* c) noexcept;
   /// Requests cancellation of the operation tagged `tag`. Any thread.
   void cancel(std::uint64_t tag) noexcept;
-  /// The setup flags the kernel accepted.
-  unsigned setup_flags() const noexcept { return flags_; }
 
  private:
   static constexpr std::uint64_t wake_tag = 1;
