@@ -22,4 +22,12 @@ class timeout_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown by channel::send() when the channel is (or gets) closed, and by a
+/// oneshot receiver whose sender went away without sending.
+class channel_closed : public std::runtime_error {
+ public:
+  channel_closed() : std::runtime_error("weft: channel closed") {}
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace weft

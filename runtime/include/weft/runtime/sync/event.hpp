@@ -1,0 +1,74 @@
+// weft::event: a flag tasks can wait for (Python's threading.Event).
+//
+//   weft::event stop;
+//   // worker:   while (!stop.is_set()) { ... }   or   co_await stop.wait();
+//   // elsewhere: stop.set();                         wakes every waiter
+//
+// set() wakes all current waiters and lets later wait()s pass until
+// clear(). Any thread may call set() and clear().
+// Cancellation: a task cancelled in wait() throws operation_cancelled
+// unless the event was set first.
+#pragma once
+
+#include <coroutine>
+
+#include "weft/runtime/sync/detail/wait_queue.hpp"
+
+namespace weft {
+
+namespace detail {
+struct event_state : wait_target {
+  event_state() noexcept : wait_target(&cancel) {}
+  bool pass_or_enqueue(waiter& w) noexcept {
+    if (set) return true;
+    waiters.push_back(&w);
+    return false;
+  }
+  static void cancel(wait_target* t, waiter* w, wake_batch&) noexcept {
+    static_cast<event_state*>(t)->waiters.remove(w);
+  }
+  bool set = false;
+  wait_list waiters;
+};
+}  // namespace detail
+
+class event {
+ public:
+  event() noexcept = default;
+  explicit event(bool initially_set) noexcept { st_.set = initially_set; }
+  event(const event&) = delete;
+  event& operator=(const event&) = delete;
+
+  class [[nodiscard]] wait_awaiter : detail::task_wait {
+   public:
+    explicit wait_awaiter(event& e) noexcept : task_wait(e.st_), e_(e) {}
+    wait_awaiter(wait_awaiter&&) noexcept = default;
+    bool await_ready() noexcept { return fast_ = e_.is_set(); }
+    bool await_suspend(std::coroutine_handle<> h) {
+      return suspend_task(h, "weft::event::wait", [this](detail::waiter& w) { return e_.st_.pass_or_enqueue(w); });
+    }
+    void await_resume() {
+      if (!fast_) finish_wait();
+    }
+
+   private:
+    event& e_;
+    bool fast_ = false;
+  };
+
+  /// Sets the flag and wakes every waiter.
+  void set() noexcept;
+  /// Clears the flag: later wait()s wait again.
+  void clear() noexcept;
+  bool is_set() const noexcept;
+  /// Waits until the flag is set (at once if it is).
+  wait_awaiter wait() noexcept { return wait_awaiter(*this); }
+  /// wait() for a plain thread: blocks it. Throws std::logic_error on a
+  /// runtime worker thread.
+  void blocking_wait();
+
+ private:
+  mutable detail::event_state st_;
+};
+
+}  // namespace weft
