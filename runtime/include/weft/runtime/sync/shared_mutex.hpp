@@ -50,7 +50,7 @@ class shared_mutex {
     explicit lock_awaiter(shared_mutex& m) noexcept : task_wait(m.st_), m_(m) { w_.kind = Kind; }
     lock_awaiter(lock_awaiter&& o) noexcept : task_wait(std::move(o)), m_(o.m_) { w_.kind = Kind; }
     ~lock_awaiter() {
-      if (granted() && !consumed_) Guard(m_, std::adopt_lock);  // frame destroyed before it resumed
+      if (granted() && !consumed_) Guard release(m_, std::adopt_lock);  // frame destroyed before it resumed
     }
     bool await_ready() noexcept { return fast_ = m_.try_take(Kind); }
     bool await_suspend(std::coroutine_handle<> h) {
