@@ -1,6 +1,8 @@
 // Umbrella header: everything in weft's runtime module.
 #pragma once
 
+#include "weft/runtime/as_completed.hpp"
+#include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/metrics.hpp"
 #include "weft/runtime/ops.hpp"

@@ -95,7 +95,9 @@ io_backend choose_backend(io_backend wanted) {
 }  // namespace
 
 runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
-    : owner(o), options(std::move(opts)) {
+    : owner(o),
+      options(std::move(opts)),
+      blocking(options.thread_name, options.max_blocking_threads, options.blocking_keep_alive) {
   backend = choose_backend(options.io);
   id = table.add(this);
   unsigned n = options.workers ? options.workers : std::thread::hardware_concurrency();
@@ -121,6 +123,9 @@ runtime_impl::~runtime_impl() {
 
 void runtime_impl::shutdown() noexcept {
   if (destroying_) return;
+  // First, while the workers still run: the tasks of dropped and running
+  // jobs wake and end normally.
+  blocking.shutdown();
   stopping.store(true, std::memory_order_release);
   for (auto& w : workers) w->driver_->unpark();
   for (auto& w : workers) w->join();

@@ -429,6 +429,10 @@ runtime_metrics runtime_impl::metrics() const {
   worker_metrics t = m.total();
   const std::uint64_t spawned = t.tasks_spawned + external_spawns.load(std::memory_order_relaxed);
   m.live_tasks = spawned > t.tasks_completed ? spawned - t.tasks_completed : 0;
+  const blocking_pool::figures b = blocking.snapshot();
+  m.blocking_threads = b.threads;
+  m.blocking_idle = b.idle;
+  m.blocking_queue_depth = b.queued;
   return m;
 }
 

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "blocking_pool.hpp"
 #include "driver.hpp"
 #include "inject_queue.hpp"
 #include "local_queue.hpp"
@@ -159,6 +160,7 @@ class runtime_impl {
   task_registry external_registry;
   std::atomic<std::uint64_t> external_spawns{0};
   std::atomic<bool> stopping{false};
+  blocking_pool blocking;  // threads start on first use
 
   // Idle bookkeeping.
   std::atomic<std::uint32_t> num_searching{0};

@@ -33,6 +33,10 @@ struct runtime_metrics {
   std::vector<worker_metrics> workers;
   std::uint64_t inject_queue_depth = 0;
   std::uint64_t live_tasks = 0;  // spawned, not yet finished (approximate while running)
+  // The blocking pool (spawn_blocking), at the time of the snapshot.
+  std::uint64_t blocking_threads = 0;      // pool threads alive, busy or idle
+  std::uint64_t blocking_idle = 0;         // of those, waiting for a job
+  std::uint64_t blocking_queue_depth = 0;  // jobs waiting for a thread
 
   worker_metrics total() const noexcept {
     worker_metrics t;

@@ -13,11 +13,15 @@
 // thread, descriptor or frame outlives the runtime.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
+#include "weft/runtime/blocking.hpp"
 #include "weft/runtime/metrics.hpp"
 #include "weft/runtime/runtime_options.hpp"
 #include "weft/runtime/spawn.hpp"
@@ -57,6 +61,14 @@ class runtime {
     auto* cell = detail::make_cell(std::move(t));
     detail::submit_cell(cell, *impl_);
     return join_handle<T>(cell);
+  }
+
+  /// Runs f(args...) on this runtime's blocking pool, from any thread (see
+  /// weft/runtime/blocking.hpp); weft::spawn_blocking does so from a task.
+  template <class F, class... Args>
+    requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+  join_handle<detail::blocking_result_t<F, Args...>> spawn_blocking(F&& f, Args&&... args) {
+    return spawn(detail::make_blocking_task(std::forward<F>(f), std::forward<Args>(args)...));
   }
 
   unsigned worker_count() const noexcept;

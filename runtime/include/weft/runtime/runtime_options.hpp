@@ -3,6 +3,7 @@
 //   weft::runtime rt{{.workers = 4, .io = weft::io_backend::epoll}};
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -29,6 +30,13 @@ struct runtime_options {
   std::function<void(std::exception_ptr)> unhandled_exception{};
   /// Submission queue entries per io_uring ring.
   unsigned ring_entries = 256;
+  /// Most threads the blocking pool (spawn_blocking) may run at once; jobs
+  /// beyond that queue (FIFO). The pool starts no thread before its first
+  /// job and grows one thread per job that finds none idle. 0 counts as 1.
+  std::size_t max_blocking_threads = 512;
+  /// A blocking-pool thread idle this long exits. Pool threads are named
+  /// "<thread_name>-blk".
+  std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);
 };
 
 }  // namespace weft

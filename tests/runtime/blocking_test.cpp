@@ -1,0 +1,446 @@
+// The blocking pool (spawn_blocking) and as_completed.
+//
+// Timings are only asserted with generous bounds; ordering tests use gaps
+// of tens of milliseconds between completions.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "weft/weft.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using weft::clock;
+using weft::task;
+using namespace weft_test;
+
+// Waits (without blocking the worker) until pred() holds; false after 5 s.
+template <class Pred>
+task<bool> eventually(Pred pred) {
+  const auto give_up = clock::now() + 5s;
+  while (!pred()) {
+    if (clock::now() > give_up) co_return false;
+    co_await weft::sleep_for(1ms);
+  }
+  co_return true;
+}
+
+// Spins (on a pool thread) until flag is set; false after 5 s.
+bool wait_for_flag(const std::atomic<bool>& flag) {
+  const auto give_up = clock::now() + 5s;
+  while (!flag.load()) {
+    if (clock::now() > give_up) return false;
+    std::this_thread::sleep_for(100us);
+  }
+  return true;
+}
+
+task<void> nap(clock::duration d) { co_await weft::sleep_for(d); }
+
+template <class T>
+task<T> value_after(clock::duration d, T v) {
+  co_await weft::sleep_for(d);
+  co_return v;
+}
+
+task<int> fail_after(clock::duration d) {
+  co_await weft::sleep_for(d);
+  throw std::runtime_error("failed on purpose");
+}
+
+int pool_threads_named(const std::string& name) {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+      std::string s;
+      std::getline(comm, s);
+      if (s == name) ++n;
+    }
+    ::closedir(d);
+  }
+  return n;
+}
+
+struct copy_counter {
+  int copies = 0;
+  copy_counter() = default;
+  copy_counter(const copy_counter& o) : copies(o.copies + 1) {}
+  copy_counter(copy_counter&& o) noexcept : copies(o.copies) {}
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- spawn_blocking
+
+TEST_CASE("spawn_blocking returns the result or rethrows", "[runtime][blocking]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    int v = co_await weft::spawn_blocking([](int a, int b) { return a * b; }, 6, 7);
+    CHECK(v == 42);
+    std::string s = co_await weft::spawn_blocking([] { return std::string(1000, 'x'); });
+    CHECK(s.size() == 1000);
+    std::atomic<bool> ran{false};
+    co_await weft::spawn_blocking([&ran] { ran = true; });  // void
+    CHECK(ran.load());
+    CO_REQUIRE_THROWS_AS(weft::spawn_blocking([]() -> int { throw std::runtime_error("boom"); }),
+                         std::runtime_error);
+    // Runs on a pool thread, not on a worker.
+    bool on_worker = co_await weft::spawn_blocking([] { return weft::this_worker().has_value(); });
+    CHECK_FALSE(on_worker);
+  }());
+}
+
+TEST_CASE("spawn_blocking copies or moves its arguments into the job", "[runtime][blocking]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    auto p = std::make_unique<int>(5);
+    int got = co_await weft::spawn_blocking([](std::unique_ptr<int> q) { return *q + 1; }, std::move(p));
+    CHECK(got == 6);
+    CHECK(p == nullptr);
+
+    copy_counter c;  // an lvalue: copied once, then only moved
+    int copies = co_await weft::spawn_blocking([](copy_counter x) { return x.copies; }, c);
+    CHECK(copies == 1);
+    int moved = co_await weft::spawn_blocking([](copy_counter x) { return x.copies; }, copy_counter{});
+    CHECK(moved == 0);
+
+    std::string s = "by value";
+    auto h = weft::spawn_blocking([](std::string own) { own += "!"; return own; }, s);
+    std::string r = co_await h;
+    CHECK(r == "by value!");
+    CHECK(s == "by value");  // the job had its own copy
+  }());
+}
+
+TEST_CASE("the pool grows for many jobs", "[runtime][blocking]") {
+  weft::runtime rt{{.workers = 2}};
+  std::atomic<int> now{0}, most{0};
+  const auto t0 = clock::now();
+  rt.block_on([&]() -> task<void> {
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < 64; ++i)
+      hs.push_back(weft::spawn_blocking([i, &now, &most] {
+        int n = ++now;
+        int m = most.load();
+        while (n > m && !most.compare_exchange_weak(m, n)) {
+        }
+        std::this_thread::sleep_for(20ms);
+        --now;
+        return i;
+      }));
+    int sum = 0;
+    for (auto& h : hs) sum += co_await h;
+    CHECK(sum == 64 * 63 / 2);
+  }());
+  const auto took = clock::now() - t0;
+  INFO("64 jobs of 20 ms took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  // One thread would need 1280 ms; no bound on time (sanitizers make
+  // starting threads slow), but the jobs did overlap.
+  CHECK(took < 64 * 20ms * 4);
+  CHECK(most.load() > 2);
+  // The last threads go back to idle just after waking their tasks.
+  const auto give_up = clock::now() + 5s;
+  while (rt.metrics().blocking_idle != rt.metrics().blocking_threads && clock::now() < give_up)
+    std::this_thread::sleep_for(1ms);
+  const auto m = rt.metrics();
+  CHECK(m.blocking_threads > 2);
+  CHECK(m.blocking_threads <= 64);
+  CHECK(m.blocking_idle == m.blocking_threads);  // all idle until the keep-alive
+  CHECK(m.blocking_queue_depth == 0);
+  CHECK(m.workers.size() == 2);
+}
+
+TEST_CASE("max_blocking_threads caps concurrency; the rest queue", "[runtime][blocking]") {
+  weft::runtime rt{{.workers = 2, .max_blocking_threads = 2}};
+  std::atomic<int> now{0}, most{0};
+  std::uint64_t deepest_queue = 0;
+  rt.block_on([&]() -> task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 8; ++i)
+      hs.push_back(weft::spawn_blocking([&] {
+        int n = ++now;
+        int m = most.load();
+        while (n > m && !most.compare_exchange_weak(m, n)) {
+        }
+        std::this_thread::sleep_for(30ms);
+        --now;
+      }));
+    co_await weft::sleep_for(10ms);
+    deepest_queue = weft::runtime::current()->metrics().blocking_queue_depth;
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(most.load() == 2);
+  CHECK(deepest_queue >= 1);
+  CHECK(rt.metrics().blocking_threads == 2);
+}
+
+TEST_CASE("idle pool threads exit after the keep-alive", "[runtime][blocking]") {
+  weft::runtime rt{{.workers = 2, .thread_name = "idletest", .blocking_keep_alive = 50ms}};
+  rt.block_on([]() -> task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 3; ++i) hs.push_back(weft::spawn_blocking([] { std::this_thread::sleep_for(20ms); }));
+    for (auto& h : hs) co_await h;
+  }());
+  CHECK(rt.metrics().blocking_threads >= 1);
+  const auto give_up = clock::now() + 5s;
+  while (rt.metrics().blocking_threads != 0 && clock::now() < give_up) std::this_thread::sleep_for(5ms);
+  CHECK(rt.metrics().blocking_threads == 0);
+  CHECK(rt.metrics().blocking_idle == 0);
+  // And the pool starts threads again afterwards.
+  int v = rt.block_on([]() -> task<int> { co_return co_await weft::spawn_blocking([] { return 3; }); }());
+  CHECK(v == 3);
+}
+
+TEST_CASE("cancelling a queued job drops it", "[runtime][blocking][cancel]") {
+  weft::runtime rt{{.workers = 2, .max_blocking_threads = 1}};
+  std::atomic<bool> first_started{false}, release{false}, second_ran{false};
+  rt.block_on([&]() -> task<void> {
+    auto first = weft::spawn_blocking([&] {
+      first_started = true;
+      return wait_for_flag(release);
+    });
+    auto second = weft::spawn_blocking([&] { second_ran = true; });
+    weft::runtime& r = *weft::runtime::current();
+    // The one thread runs the first job, so the queued one is the second.
+    bool queued = co_await eventually([&] { return first_started && r.metrics().blocking_queue_depth == 1; });
+    REQUIRE(queued);
+    second.cancel();
+    CO_REQUIRE_THROWS_AS(std::move(second), weft::operation_cancelled);
+    CHECK(r.metrics().blocking_queue_depth == 0);
+    release = true;
+    bool ok = co_await first;
+    CHECK(ok);
+    // A later job still runs: the one thread was not lost.
+    int v = co_await weft::spawn_blocking([] { return 1; });
+    CHECK(v == 1);
+  }());
+  CHECK_FALSE(second_ran.load());
+}
+
+TEST_CASE("cancelling a running job has no effect", "[runtime][blocking][cancel]") {
+  weft::runtime rt{{.workers = 2}};
+  std::atomic<bool> started{false}, release{false};
+  rt.block_on([&]() -> task<void> {
+    auto h = weft::spawn_blocking([&] {
+      started = true;
+      wait_for_flag(release);
+      return 99;
+    });
+    bool up = co_await eventually([&] { return started.load(); });
+    REQUIRE(up);
+    h.cancel();
+    release = true;
+    int v = co_await h;
+    CHECK(v == 99);
+  }());
+}
+
+TEST_CASE("a cancelled task never queues its job", "[runtime][blocking][cancel]") {
+  weft::runtime rt{{.workers = 1}};
+  std::atomic<bool> ran{false};
+  rt.block_on([&]() -> task<void> {
+    // On one worker the spawned body cannot start before cancel().
+    auto h = weft::spawn_blocking([&] { ran = true; });
+    h.cancel();
+    CO_REQUIRE_THROWS_AS(std::move(h), weft::operation_cancelled);
+  }());
+  CHECK_FALSE(ran.load());
+}
+
+TEST_CASE("shutdown drops queued jobs, waits for running ones, joins the threads", "[runtime][blocking]") {
+  std::atomic<bool> started{false}, finished{false}, queued_ran{false};
+  {
+    weft::runtime rt{{.workers = 2, .thread_name = "shut", .max_blocking_threads = 1}};
+    auto running = rt.spawn_blocking([&] {
+      started = true;
+      std::this_thread::sleep_for(100ms);
+      finished = true;
+    });
+    auto queued = rt.spawn_blocking([&] { queued_ran = true; });
+    const auto give_up = clock::now() + 5s;
+    while (!(started && rt.metrics().blocking_queue_depth == 1) && clock::now() < give_up)
+      std::this_thread::sleep_for(1ms);
+    REQUIRE(started.load());
+    CHECK(pool_threads_named("shut-blk") == 1);
+  }
+  CHECK(finished.load());
+  CHECK_FALSE(queued_ran.load());
+  CHECK(pool_threads_named("shut-blk") == 0);
+}
+
+TEST_CASE("runtime::spawn_blocking from outside the runtime", "[runtime][blocking]") {
+  weft::runtime rt{{.workers = 2, .thread_name = "outer"}};
+  auto h = rt.spawn_blocking(
+      [](int x) {
+        char name[16] = {};
+        pthread_getname_np(pthread_self(), name, sizeof name);
+        return std::string(name) + ":" + std::to_string(x * 2);
+      },
+      21);
+  std::string r = rt.block_on([](weft::join_handle<std::string> h) -> task<std::string> {
+    co_return co_await h;
+  }(std::move(h)));
+  CHECK(r == "outer-blk:42");
+  CHECK(rt.metrics().blocking_threads == 1);
+}
+
+// ---------------------------------------------------------------- as_completed
+
+TEST_CASE("as_completed yields in completion order", "[runtime][as_completed]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    std::vector<weft::join_handle<int>> hs;
+    for (auto [ms, v] : {std::pair{120, 0}, {10, 1}, {60, 2}})
+      hs.push_back(weft::spawn_blocking([ms = ms, v = v] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        return v * 10;
+      }));
+    auto stream = weft::as_completed(std::move(hs));
+    CHECK(stream.remaining() == 3);
+    std::vector<std::size_t> order;
+    while (auto done = co_await stream.next()) {
+      int v = co_await done->handle;
+      CHECK(v == static_cast<int>(done->index) * 10);
+      order.push_back(done->index);
+    }
+    CHECK(order == std::vector<std::size_t>{1, 2, 0});
+    CHECK(stream.remaining() == 0);
+    auto again = co_await stream.next();
+    CHECK_FALSE(again.has_value());
+  }());
+}
+
+TEST_CASE("as_completed mixes tasks and blocking jobs; errors stay per entry", "[runtime][as_completed]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    std::vector<weft::join_handle<int>> hs;
+    hs.push_back(weft::spawn(value_after(40ms, 1)));
+    hs.push_back(weft::spawn_blocking([] {
+      std::this_thread::sleep_for(5ms);
+      return 2;
+    }));
+    hs.push_back(weft::spawn(fail_after(20ms)));
+    hs.push_back(weft::spawn_blocking([]() -> int { throw std::logic_error("blocking failure"); }));
+    auto stream = weft::as_completed(std::move(hs));
+    int sum = 0, runtime_errors = 0, logic_errors = 0, seen = 0;
+    while (auto done = co_await stream.next()) {
+      ++seen;
+      try {
+        sum += co_await done->handle;
+      } catch (const std::runtime_error&) {
+        ++runtime_errors;
+        CHECK(done->index == 2);
+      } catch (const std::logic_error&) {
+        ++logic_errors;
+        CHECK(done->index == 3);
+      }
+    }
+    CHECK(seen == 4);
+    CHECK(sum == 3);
+    CHECK(runtime_errors == 1);
+    CHECK(logic_errors == 1);
+  }());
+}
+
+TEST_CASE("as_completed: handles finished already come first; empty input", "[runtime][as_completed]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    {
+      auto stream = weft::as_completed(std::vector<weft::join_handle<void>>{});
+      auto none = co_await stream.next();
+      CHECK_FALSE(none.has_value());
+    }
+    std::vector<weft::join_handle<void>> hs;
+    hs.push_back(weft::spawn(nap(80ms)));
+    hs.push_back(weft::spawn(nap(0ms)));
+    hs.push_back(weft::spawn_blocking([] {}));
+    bool finished = co_await eventually([&] { return hs[1].is_finished() && hs[2].is_finished(); });
+    REQUIRE(finished);
+    auto stream = weft::as_completed(std::move(hs));
+    std::vector<std::size_t> order;
+    while (auto done = co_await stream.next()) {
+      co_await done->handle;
+      order.push_back(done->index);
+    }
+    CHECK(order == std::vector<std::size_t>{1, 2, 0});
+  }());
+}
+
+TEST_CASE("as_completed: cancelling the waiter leaves the handles in the stream", "[runtime][as_completed][cancel]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    std::vector<weft::join_handle<int>> hs;
+    hs.push_back(weft::spawn(value_after(100ms, 7)));
+    auto stream = weft::as_completed(std::move(hs));
+    CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, stream.next()), weft::timeout_error);
+    CHECK(stream.remaining() == 1);
+    auto done = co_await stream.next();
+    REQUIRE(done.has_value());
+    int v = co_await done->handle;
+    CHECK(v == 7);
+
+    // The same through cancel() on a task that waits in next().
+    std::vector<weft::join_handle<int>> more;
+    more.push_back(weft::spawn(value_after(10s, 1)));
+    auto waiter = weft::spawn([](std::vector<weft::join_handle<int>> hs) -> task<std::size_t> {
+      auto s = weft::as_completed(std::move(hs));
+      auto d = co_await s.next();
+      co_return d ? d->index : 99;
+    }(std::move(more)));
+    co_await weft::sleep_for(10ms);
+    waiter.cancel();
+    CO_REQUIRE_THROWS_AS(std::move(waiter), weft::operation_cancelled);
+  }());
+}
+
+TEST_CASE("as_completed: dropping a stream early detaches the rest", "[runtime][as_completed]") {
+  std::atomic<int> reported{0};
+  weft::runtime rt{{.workers = 2, .unhandled_exception = [&](std::exception_ptr) { ++reported; }}};
+  std::atomic<bool> slow_done{false};
+  rt.block_on([&]() -> task<void> {
+    {
+      std::vector<weft::join_handle<int>> hs;
+      hs.push_back(weft::spawn(value_after(0ms, 1)));
+      hs.push_back(weft::spawn(fail_after(30ms)));
+      hs.push_back(weft::spawn_blocking([&] {
+        std::this_thread::sleep_for(40ms);
+        slow_done = true;
+        return 3;
+      }));
+      auto stream = weft::as_completed(std::move(hs));
+      auto first = co_await stream.next();
+      REQUIRE(first.has_value());
+      CHECK(first->index == 0);
+    }  // the stream goes with two tasks unfinished
+    bool both = co_await eventually([&] { return slow_done.load() && reported.load() == 1; });
+    CHECK(both);
+  }());
+  CHECK(reported.load() == 1);
+
+  // Many streams dropped while their tasks finish: the teardown races them.
+  rt.block_on([]() -> task<void> {
+    for (int round = 0; round < 50; ++round) {
+      std::vector<weft::join_handle<int>> hs;
+      for (int i = 0; i < 4; ++i) hs.push_back(weft::spawn(value_after(0ms, i)));
+      hs.push_back(weft::spawn_blocking([] { return 9; }));
+      auto stream = weft::as_completed(std::move(hs));
+      if (round % 2) (void)co_await stream.next();
+    }
+  }());
+}
