@@ -2,6 +2,7 @@
 #pragma once
 
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/fiber.hpp"
 #include "weft/runtime/metrics.hpp"
 #include "weft/runtime/ops.hpp"
 #include "weft/runtime/runtime.hpp"
