@@ -115,15 +115,16 @@ class fiber_core {
   alignas(void*) unsigned char to_driver_[sizeof(void*)];  // boost::context::fiber
   await_request* request_ = nullptr;
   bool started_ = false, finished_ = false, unwinding_ = false;
-  // Sanitizer and exception-handling state, saved across switches.
-  const void* stack_bottom_ = nullptr;
-  std::size_t stack_usable_ = 0;
-  void* fake_stack_fiber_ = nullptr;
-  void* fake_stack_driver_ = nullptr;
-  const void* driver_stack_bottom_ = nullptr;
-  std::size_t driver_stack_size_ = 0;
-  void* tsan_fiber_ = nullptr;
-  void* tsan_driver_ = nullptr;
+  // Sanitizer and exception-handling state, saved across switches (the
+  // sanitizer fields are used only in sanitized builds of fiber.cpp).
+  [[maybe_unused]] const void* stack_bottom_ = nullptr;
+  [[maybe_unused]] std::size_t stack_usable_ = 0;
+  [[maybe_unused]] void* fake_stack_fiber_ = nullptr;
+  [[maybe_unused]] void* fake_stack_driver_ = nullptr;
+  [[maybe_unused]] const void* driver_stack_bottom_ = nullptr;
+  [[maybe_unused]] std::size_t driver_stack_size_ = 0;
+  [[maybe_unused]] void* tsan_fiber_ = nullptr;
+  [[maybe_unused]] void* tsan_driver_ = nullptr;
   void* eh_saved_[2] = {nullptr, nullptr};  // the fiber's __cxa_eh_globals
 };
 
