@@ -4,6 +4,7 @@
 #include "weft/runtime/as_completed.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/fiber.hpp"
 #include "weft/runtime/metrics.hpp"
 #include "weft/runtime/ops.hpp"
 #include "weft/runtime/runtime.hpp"
