@@ -626,3 +626,76 @@ TEST_CASE("a task waiting on a primitive is destroyed cleanly at shutdown", "[sy
   e.set();
   e.blocking_wait();
 }
+
+// ------------------------------------------------------------------ fibers
+
+namespace {
+// Plain functions (not coroutines) that wait through weft::await.
+void fiber_increment(weft::mutex& m, long& counter, int times) {
+  for (int i = 0; i < times; ++i) {
+    auto guard = weft::await(m.lock());
+    long v = counter;
+    if (i % 64 == 0) weft::await(weft::yield_now());  // hold it across a suspension
+    counter = v + 1;
+  }
+}
+
+long fiber_consume(weft::channel<int>& ch) {
+  long sum = 0;
+  while (auto v = weft::await(ch.recv())) sum += *v;
+  return sum;
+}
+
+task<void> fibers_and_tasks_share_primitives() {
+  weft::mutex m;
+  long counter = 0;
+  std::vector<weft::join_handle<void>> hs;
+  for (int i = 0; i < 3; ++i) {
+    hs.push_back(weft::spawn_fiber([&] { fiber_increment(m, counter, 5'000); }));
+    hs.push_back(weft::spawn(increment(m, counter, 5'000)));
+  }
+  for (auto& h : hs) co_await h;
+  CHECK(counter == 30'000);
+
+  // A channel between a task producer and fiber consumers, closed at the end.
+  weft::channel<int> ch{4};
+  auto c1 = weft::spawn_fiber([&] { return fiber_consume(ch); });
+  auto c2 = weft::spawn_fiber([&] { return fiber_consume(ch); });
+  for (int i = 1; i <= 1000; ++i) co_await ch.send(i);
+  ch.close();
+  const long a = co_await c1;
+  const long b = co_await c2;
+  CHECK(a + b == 500'500);
+
+  // A condition variable with a fiber waiting and a task notifying.
+  weft::condition_variable cv;
+  bool ready = false;
+  auto waiter = weft::spawn_fiber([&] {
+    auto lk = weft::await(m.lock());
+    weft::await(cv.wait(lk, [&] { return ready; }));
+    return lk.owns_lock();
+  });
+  co_await weft::sleep_for(2ms);
+  {
+    auto lk = co_await m.lock();
+    ready = true;
+  }
+  cv.notify_all();
+  const bool relocked = co_await waiter;
+  CHECK(relocked);
+
+  // Cancelling a fiber waiting on a semaphore: it leaves the queue.
+  weft::semaphore s{0};
+  auto stuck = weft::spawn_fiber([&] { weft::await(s.acquire()); });
+  co_await weft::sleep_for(2ms);
+  stuck.cancel();
+  CO_REQUIRE_THROWS_AS(std::move(stuck), weft::operation_cancelled);
+  s.release();
+  CHECK(s.available() == 1);
+}
+}  // namespace
+
+TEST_CASE("fibers and tasks share mutexes, channels and condition variables", "[sync][fiber]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on(fibers_and_tasks_share_primitives());
+}
