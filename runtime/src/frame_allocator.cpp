@@ -28,7 +28,7 @@ constexpr std::size_t small_chunk = 64 * 1024;
 constexpr std::size_t huge_chunk = 2 * 1024 * 1024;
 // A thread that has carved this much gets huge-page chunks from then on.
 constexpr std::size_t huge_after = 1024 * 1024;
-constexpr std::size_t local_cap_bytes = 256 * 1024;  // per class, per thread
+[[maybe_unused]] constexpr std::size_t local_cap_bytes = 256 * 1024;  // per class, per thread
 
 struct free_block {
   free_block* next;
@@ -52,8 +52,8 @@ global_pool& pool() {
   return *p;
 }
 
-std::size_t class_of(std::size_t size) { return (size + granule - 1) / granule - 1; }
-std::size_t class_size(std::size_t cls) { return (cls + 1) * granule; }
+[[maybe_unused]] std::size_t class_of(std::size_t size) { return (size + granule - 1) / granule - 1; }
+[[maybe_unused]] std::size_t class_size(std::size_t cls) { return (cls + 1) * granule; }
 
 // Threads that spawn a lot touch a lot of fresh memory, and a page fault
 // per 4 KiB dominates a spawn burst on virtual machines. Past the first
@@ -145,7 +145,7 @@ struct cache_guard {
 };
 thread_local cache_guard guard;
 
-void give_back_one(std::size_t cls, free_block* b) {
+[[maybe_unused]] void give_back_one(std::size_t cls, free_block* b) {
   b->next = nullptr;
   auto& g = pool();
   std::lock_guard lock(g.mu);
