@@ -19,6 +19,7 @@ namespace weft {
 namespace detail {
 struct event_state : wait_target {
   event_state() noexcept : wait_target(&cancel) {}
+  bool open() const noexcept { return set; }
   bool pass_or_enqueue(waiter& w) noexcept {
     if (set) return true;
     waiters.push_back(&w);
@@ -39,22 +40,7 @@ class event {
   event(const event&) = delete;
   event& operator=(const event&) = delete;
 
-  class [[nodiscard]] wait_awaiter : detail::task_wait {
-   public:
-    explicit wait_awaiter(event& e) noexcept : task_wait(e.st_), e_(e) {}
-    wait_awaiter(wait_awaiter&&) noexcept = default;
-    bool await_ready() noexcept { return fast_ = e_.is_set(); }
-    bool await_suspend(std::coroutine_handle<> h) {
-      return suspend_task(h, "weft::event::wait", [this](detail::waiter& w) { return e_.st_.pass_or_enqueue(w); });
-    }
-    void await_resume() {
-      if (!fast_) finish_wait();
-    }
-
-   private:
-    event& e_;
-    bool fast_ = false;
-  };
+  using wait_awaiter = detail::gate_awaiter<detail::event_state>;
 
   /// Sets the flag and wakes every waiter.
   void set() noexcept;
@@ -62,7 +48,7 @@ class event {
   void clear() noexcept;
   bool is_set() const noexcept;
   /// Waits until the flag is set (at once if it is).
-  wait_awaiter wait() noexcept { return wait_awaiter(*this); }
+  wait_awaiter wait() noexcept { return wait_awaiter(st_, "weft::event::wait"); }
   /// wait() for a plain thread: blocks it. Throws std::logic_error on a
   /// runtime worker thread.
   void blocking_wait();

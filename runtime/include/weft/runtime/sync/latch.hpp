@@ -20,6 +20,7 @@ namespace weft {
 namespace detail {
 struct latch_state : wait_target {
   explicit latch_state(std::ptrdiff_t n) noexcept : wait_target(&cancel), count(n) {}
+  bool open() const noexcept { return count == 0; }
   bool pass_or_enqueue(waiter& w) noexcept {
     if (count == 0) return true;
     waiters.push_back(&w);
@@ -40,28 +41,13 @@ class latch {
   latch(const latch&) = delete;
   latch& operator=(const latch&) = delete;
 
-  class [[nodiscard]] wait_awaiter : detail::task_wait {
-   public:
-    explicit wait_awaiter(latch& l) noexcept : task_wait(l.st_), l_(l) {}
-    wait_awaiter(wait_awaiter&&) noexcept = default;
-    bool await_ready() noexcept { return fast_ = l_.try_wait(); }
-    bool await_suspend(std::coroutine_handle<> h) {
-      return suspend_task(h, "weft::latch::wait", [this](detail::waiter& w) { return l_.st_.pass_or_enqueue(w); });
-    }
-    void await_resume() {
-      if (!fast_) finish_wait();
-    }
-
-   private:
-    latch& l_;
-    bool fast_ = false;
-  };
+  using wait_awaiter = detail::gate_awaiter<detail::latch_state>;
 
   /// Decrements the count by n; at zero every waiter is woken.
   void count_down(std::ptrdiff_t n = 1);
   /// True once the count is zero.
   bool try_wait() const noexcept;
-  wait_awaiter wait() noexcept { return wait_awaiter(*this); }
+  wait_awaiter wait() noexcept { return wait_awaiter(st_, "weft::latch::wait"); }
   /// count_down(n) at once, then returns wait() to be awaited.
   wait_awaiter arrive_and_wait(std::ptrdiff_t n = 1) {
     count_down(n);

@@ -14,23 +14,27 @@
 
 namespace weft {
 
-template <class Mutex>
-class [[nodiscard]] unique_lock {
+namespace detail {
+
+/// The one guard behind unique_lock and shared_lock: owns a lock on a
+/// mutex (exclusive or shared) and releases it when it goes away.
+template <class Mutex, bool Shared>
+class [[nodiscard]] basic_lock {
  public:
   using mutex_type = Mutex;
 
-  unique_lock() noexcept = default;
+  basic_lock() noexcept = default;
   /// Takes over a lock the caller already holds.
-  unique_lock(Mutex& m, std::adopt_lock_t) noexcept : m_(&m) {}
-  unique_lock(unique_lock&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
-  unique_lock& operator=(unique_lock&& o) noexcept {
+  basic_lock(Mutex& m, std::adopt_lock_t) noexcept : m_(&m) {}
+  basic_lock(basic_lock&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  basic_lock& operator=(basic_lock&& o) noexcept {
     if (this != &o) {
       reset();
       m_ = std::exchange(o.m_, nullptr);
     }
     return *this;
   }
-  ~unique_lock() { reset(); }
+  ~basic_lock() { reset(); }
 
   bool owns_lock() const noexcept { return m_ != nullptr; }
   explicit operator bool() const noexcept { return owns_lock(); }
@@ -43,39 +47,22 @@ class [[nodiscard]] unique_lock {
 
  private:
   void reset() noexcept {
-    if (Mutex* m = std::exchange(m_, nullptr)) m->unlock();
+    Mutex* m = std::exchange(m_, nullptr);
+    if (!m) return;
+    if constexpr (Shared) m->unlock_shared();
+    else m->unlock();
   }
   Mutex* m_ = nullptr;
 };
 
+}  // namespace detail
+
+/// Exclusive ownership: unlock() when it goes away.
 template <class Mutex>
-class [[nodiscard]] shared_lock {
- public:
-  using mutex_type = Mutex;
+using unique_lock = detail::basic_lock<Mutex, false>;
 
-  shared_lock() noexcept = default;
-  shared_lock(Mutex& m, std::adopt_lock_t) noexcept : m_(&m) {}
-  shared_lock(shared_lock&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
-  shared_lock& operator=(shared_lock&& o) noexcept {
-    if (this != &o) {
-      reset();
-      m_ = std::exchange(o.m_, nullptr);
-    }
-    return *this;
-  }
-  ~shared_lock() { reset(); }
-
-  bool owns_lock() const noexcept { return m_ != nullptr; }
-  explicit operator bool() const noexcept { return owns_lock(); }
-  Mutex* mutex() const noexcept { return m_; }
-  void unlock() noexcept { reset(); }
-  Mutex* release() noexcept { return std::exchange(m_, nullptr); }
-
- private:
-  void reset() noexcept {
-    if (Mutex* m = std::exchange(m_, nullptr)) m->unlock_shared();
-  }
-  Mutex* m_ = nullptr;
-};
+/// Shared ownership: unlock_shared() when it goes away.
+template <class Mutex>
+using shared_lock = detail::basic_lock<Mutex, true>;
 
 }  // namespace weft

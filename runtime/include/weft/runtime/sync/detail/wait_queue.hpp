@@ -268,6 +268,31 @@ class task_wait : stop_callback {
   bool cancellable_ = true;
 };
 
+/// The awaiter of a gate-like primitive (event, latch): passes at once when
+/// the gate is open, otherwise queues until it opens. State provides
+/// `bool open() const` and `bool pass_or_enqueue(waiter&)`, under its lock.
+template <class State>
+class gate_awaiter : task_wait {
+ public:
+  gate_awaiter(State& st, const char* what) noexcept : task_wait(st), st_(st), what_(what) {}
+  gate_awaiter(gate_awaiter&& o) noexcept : task_wait(std::move(o)), st_(o.st_), what_(o.what_) {}
+  bool await_ready() noexcept {
+    std::lock_guard lock(st_.lock);
+    return fast_ = st_.open();
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    return suspend_task(h, what_, [this](waiter& w) { return st_.pass_or_enqueue(w); });
+  }
+  void await_resume() {
+    if (!fast_) finish_wait();
+  }
+
+ private:
+  State& st_;
+  const char* what_;
+  bool fast_ = false;
+};
+
 /// The thread side: blocks the calling (non-worker) thread until granted.
 /// try_or_enqueue is as for task_wait::suspend_task.
 template <class TryOrEnqueue>
