@@ -94,7 +94,11 @@ while IFS= read -r name || [ -n "$name" ]; do
   exe="$BUILD/bench/bench_$name"
   [ -x "$exe" ] || { log "missing $exe"; exit 1; }
   case "$exe" in *[[:space:]]*) log "build path must not contain spaces: $exe"; exit 1 ;; esac
-  entries+=("weft.$name|$exe")
+  case "$name" in
+    # One program, two workloads (the harness keeps one RESULT line a run).
+    fiber_switch) entries+=("weft.fiber_switch|$exe switch" "weft.fiber_spawn|$exe spawn") ;;
+    *) entries+=("weft.$name|$exe") ;;
+  esac
 done < "$ROOT/bench/benches.txt"
 log "weft entries: ${entries[*]}"
 # Peers of the sync workloads ($BIN is expanded by run.sh).
