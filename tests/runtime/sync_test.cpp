@@ -4,6 +4,11 @@
 // Catch2 assertions are not thread-safe: tasks running concurrently on
 // several workers record what they saw in atomics or vectors, and the
 // assertions run afterwards in one place.
+//
+// Tests that need waiters queued in a known order run on ONE worker: there,
+// a spawned task runs until it suspends in the queue before the spawner
+// (which sleeps) goes on, whatever the machine's load. With two workers a
+// thread preempted between "spawned" and "queued" reorders them.
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -96,7 +101,7 @@ task<std::vector<int>> mutex_fifo_order() {
 }  // namespace
 
 TEST_CASE("mutex: guards, try_lock, FIFO hand-off", "[sync][mutex]") {
-  weft::runtime rt{{.workers = 2}};
+  weft::runtime rt{{.workers = 1}};
   rt.block_on(mutex_basics());
   CHECK(rt.block_on(mutex_fifo_order()) == std::vector<int>{0, 1, 2, 3, 4});
 }
@@ -170,7 +175,7 @@ task<void> mutex_lock_with_timeout() {
 }  // namespace
 
 TEST_CASE("mutex: cancelled and timed-out waiters", "[sync][mutex][cancel]") {
-  weft::runtime rt{{.workers = 2}};
+  weft::runtime rt{{.workers = 1}};
   rt.block_on(mutex_cancel_waiter());
   rt.block_on(mutex_lock_with_timeout());
 }
@@ -257,8 +262,9 @@ TEST_CASE("shared_mutex: readers share, writers exclude, FIFO between kinds", "[
   rt.block_on(shared_mutex_readers_and_writers(max_readers, overlap));
   CHECK_FALSE(overlap.load());
   CHECK(max_readers.load() >= 1);
-  CHECK(rt.block_on(shared_mutex_fifo()) == std::vector<char>{'W', 'R'});
-  rt.block_on(shared_mutex_cancel_head_writer());
+  weft::runtime one{{.workers = 1}};
+  CHECK(one.block_on(shared_mutex_fifo()) == std::vector<char>{'W', 'R'});
+  one.block_on(shared_mutex_cancel_head_writer());
 }
 
 TEST_CASE("shared_mutex: blocking locks from plain threads", "[sync][shared_mutex]") {
@@ -363,8 +369,9 @@ TEST_CASE("semaphore: the bound is never exceeded", "[sync][semaphore]") {
 }
 
 TEST_CASE("semaphore: release(n), cancelled waiters eat no permits", "[sync][semaphore][cancel]") {
+  weft::runtime one{{.workers = 1}};
+  one.block_on(semaphore_release_many_and_cancel());
   weft::runtime rt{{.workers = 2}};
-  rt.block_on(semaphore_release_many_and_cancel());
   rt.block_on(semaphore_cancel_race());
 }
 
@@ -592,7 +599,8 @@ TEST_CASE("barrier: phases, completion, drop, cancellation", "[sync][barrier]") 
   auto phases = rt.block_on(barrier_phases());
   REQUIRE(phases.size() == 50);
   for (int i = 0; i < 50; ++i) CHECK(phases[i] == i);
-  rt.block_on(barrier_drop_and_cancel());
+  weft::runtime one{{.workers = 1}};
+  one.block_on(barrier_drop_and_cancel());
   // Plain threads.
   weft::barrier b{3};
   std::atomic<int> leaders{0};
