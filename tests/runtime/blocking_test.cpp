@@ -215,10 +215,14 @@ TEST_CASE("cancelling a queued job drops it", "[runtime][blocking][cancel]") {
       first_started = true;
       return wait_for_flag(release);
     });
-    auto second = weft::spawn_blocking([&] { second_ran = true; });
     weft::runtime& r = *weft::runtime::current();
-    // The one thread runs the first job, so the queued one is the second.
-    bool queued = co_await eventually([&] { return first_started && r.metrics().blocking_queue_depth == 1; });
+    // Submit the second only once the first runs (the tasks that submit
+    // them may run in either order on two workers): the one thread is busy,
+    // so the second is queued.
+    bool running = co_await eventually([&] { return first_started.load(); });
+    REQUIRE(running);
+    auto second = weft::spawn_blocking([&] { second_ran = true; });
+    bool queued = co_await eventually([&] { return r.metrics().blocking_queue_depth == 1; });
     REQUIRE(queued);
     second.cancel();
     CO_REQUIRE_THROWS_AS(std::move(second), weft::operation_cancelled);
@@ -272,11 +276,14 @@ TEST_CASE("shutdown drops queued jobs, waits for running ones, joins the threads
       std::this_thread::sleep_for(100ms);
       finished = true;
     });
-    auto queued = rt.spawn_blocking([&] { queued_ran = true; });
+    // Only once the first job runs is the second submitted: the two tasks
+    // that submit them may run in either order on two workers.
     const auto give_up = clock::now() + 5s;
-    while (!(started && rt.metrics().blocking_queue_depth == 1) && clock::now() < give_up)
-      std::this_thread::sleep_for(1ms);
+    while (!started && clock::now() < give_up) std::this_thread::sleep_for(1ms);
     REQUIRE(started.load());
+    auto queued = rt.spawn_blocking([&] { queued_ran = true; });
+    while (rt.metrics().blocking_queue_depth != 1 && clock::now() < give_up) std::this_thread::sleep_for(1ms);
+    REQUIRE(rt.metrics().blocking_queue_depth == 1);
     CHECK(pool_threads_named("shut-blk") == 1);
   }
   CHECK(finished.load());
@@ -306,7 +313,7 @@ TEST_CASE("as_completed yields in completion order", "[runtime][as_completed]") 
   weft::runtime rt{{.workers = 2}};
   rt.block_on([]() -> task<void> {
     std::vector<weft::join_handle<int>> hs;
-    for (auto [ms, v] : {std::pair{120, 0}, {10, 1}, {60, 2}})
+    for (auto [ms, v] : {std::pair{200, 0}, {10, 1}, {100, 2}})
       hs.push_back(weft::spawn_blocking([ms = ms, v = v] {
         std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         return v * 10;
