@@ -1,4 +1,4 @@
-// Umbrella header: everything in weft's runtime module.
+// Umbrella header: everything in weft (the runtime and io modules).
 #pragma once
 
 #include "weft/runtime/as_completed.hpp"
@@ -17,3 +17,4 @@
 #include "weft/runtime/when_all.hpp"
 #include "weft/runtime/when_any.hpp"
 #include "weft/runtime/yield.hpp"
+#include "weft/io.hpp"

@@ -281,4 +281,11 @@ void cancel(int fd) {
   for (auto& other : w->rt().workers) other->drv().cancel_fd(fd);
 }
 
+bool try_cancel(int fd) noexcept {
+  detail::worker* w = detail::this_worker_ptr();
+  if (!w) return false;
+  for (auto& other : w->rt().workers) other->drv().cancel_fd(fd);
+  return true;
+}
+
 }  // namespace weft::ops

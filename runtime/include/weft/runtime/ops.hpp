@@ -54,5 +54,8 @@ task<int> close(int fd);
 /// runtime, finish with -ECANCELED (for example before closing a socket
 /// other tasks are blocked on). Returns at once.
 void cancel(int fd);
+/// As cancel(), but does nothing (and returns false) outside a runtime
+/// worker: for destructors that may run anywhere.
+bool try_cancel(int fd) noexcept;
 
 }  // namespace weft::ops

@@ -49,6 +49,9 @@ class event {
   bool is_set() const noexcept;
   /// Waits until the flag is set (at once if it is).
   wait_awaiter wait() noexcept { return wait_awaiter(st_, "weft::event::wait"); }
+  /// wait() that ignores cancellation, for cleanup that must complete (a
+  /// cancelled server waiting for its connection tasks to end).
+  wait_awaiter wait_uncancellable() noexcept { return wait_awaiter(st_, "weft::event::wait", false); }
   /// wait() for a plain thread: blocks it. Throws std::logic_error on a
   /// runtime worker thread.
   void blocking_wait();

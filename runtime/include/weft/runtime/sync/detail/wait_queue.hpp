@@ -274,7 +274,10 @@ class task_wait : stop_callback {
 template <class State>
 class gate_awaiter : task_wait {
  public:
-  gate_awaiter(State& st, const char* what) noexcept : task_wait(st), st_(st), what_(what) {}
+  gate_awaiter(State& st, const char* what, bool cancellable = true) noexcept
+      : task_wait(st), st_(st), what_(what) {
+    set_cancellable(cancellable);
+  }
   gate_awaiter(gate_awaiter&& o) noexcept : task_wait(std::move(o)), st_(o.st_), what_(o.what_) {}
   bool await_ready() noexcept {
     std::lock_guard lock(st_.lock);

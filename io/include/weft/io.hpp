@@ -1,0 +1,11 @@
+// Umbrella header: everything in weft's io module.
+#pragma once
+
+#include "weft/io/address.hpp"
+#include "weft/io/deadline.hpp"
+#include "weft/io/serve.hpp"
+#include "weft/io/socket.hpp"
+#include "weft/io/stream.hpp"
+#include "weft/io/tcp.hpp"
+#include "weft/io/udp.hpp"
+#include "weft/io/unix.hpp"

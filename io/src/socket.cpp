@@ -1,0 +1,118 @@
+#include "weft/io/socket.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "error.hpp"
+#include "weft/runtime/ops.hpp"
+
+namespace weft::io {
+
+using detail::check;
+using detail::throw_errno;
+
+// ---------------------------------------------------------------- socket
+
+socket& socket::operator=(socket&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+int socket::release() noexcept { return std::exchange(fd_, -1); }
+
+void socket::cancel() noexcept {
+  if (fd_ >= 0) ops::try_cancel(fd_);
+}
+
+void socket::close() noexcept {
+  if (fd_ < 0) return;
+  // An operation still in flight holds the file open on io_uring (the
+  // connection would outlive close) and never wakes on epoll: end it first.
+  if (pending_.load(std::memory_order_relaxed) > 0) ops::try_cancel(fd_);
+  ::close(std::exchange(fd_, -1));
+}
+
+int socket::open_socket(int family, int type, int protocol) {
+  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw_errno(errno, "socket");
+  return fd;
+}
+
+address socket::local_address() const {
+  address a;
+  *a.size_ptr() = address::capacity;
+  if (::getsockname(fd_, a.data(), a.size_ptr()) < 0) throw_errno(errno, "getsockname");
+  return a;
+}
+
+void socket::set_option(int level, int name, int value) {
+  if (::setsockopt(fd_, level, name, &value, sizeof value) < 0) throw_errno(errno, "setsockopt");
+}
+
+int socket::get_option(int level, int name) const {
+  int value = 0;
+  ::socklen_t len = sizeof value;
+  if (::getsockopt(fd_, level, name, &value, &len) < 0) throw_errno(errno, "getsockopt");
+  return value;
+}
+
+int socket::take_error() const { return get_option(SOL_SOCKET, SO_ERROR); }
+
+// ---------------------------------------------------------------- stream_socket
+
+task<std::size_t> stream_socket::read_some(std::span<std::byte> buf, deadline d) {
+  pending_op op(*this);
+  int r;
+  if (d) r = co_await with_deadline(d.at(), ops::recv(fd_, buf.data(), buf.size()));
+  else r = co_await ops::recv(fd_, buf.data(), buf.size());
+  co_return static_cast<std::size_t>(check(r, "recv"));
+}
+
+task<std::size_t> stream_socket::read(std::span<std::byte> buf, deadline d) {
+  std::size_t total = 0;
+  while (total < buf.size()) {
+    std::size_t n = co_await read_some(buf.subspan(total), d);
+    if (n == 0) break;
+    total += n;
+  }
+  co_return total;
+}
+
+task<std::size_t> stream_socket::write_some(std::span<const std::byte> buf, deadline d) {
+  pending_op op(*this);
+  int r;
+  if (d) r = co_await with_deadline(d.at(), ops::send(fd_, buf.data(), buf.size()));
+  else r = co_await ops::send(fd_, buf.data(), buf.size());
+  co_return static_cast<std::size_t>(check(r, "send"));
+}
+
+task<void> stream_socket::write_all(std::span<const std::byte> buf, deadline d) {
+  while (!buf.empty()) {
+    std::size_t n = co_await write_some(buf, d);
+    buf = buf.subspan(n);
+  }
+}
+
+void stream_socket::shutdown_write() {
+  if (::shutdown(fd_, SHUT_WR) < 0) throw_errno(errno, "shutdown");
+}
+
+void stream_socket::shutdown() {
+  if (::shutdown(fd_, SHUT_RDWR) < 0) throw_errno(errno, "shutdown");
+}
+
+address stream_socket::peer_address() const {
+  address a;
+  *a.size_ptr() = address::capacity;
+  if (::getpeername(fd_, a.data(), a.size_ptr()) < 0) throw_errno(errno, "getpeername");
+  return a;
+}
+
+}  // namespace weft::io
