@@ -75,6 +75,16 @@ task<std::size_t> stream_socket::read_some(std::span<std::byte> buf, deadline d)
   co_return static_cast<std::size_t>(check(r, "recv"));
 }
 
+task<chunk> stream_socket::receive(deadline d) {
+  pending_op op(*this);
+  chunk c;
+  int r;
+  if (d) r = co_await with_deadline(d.at(), ops::recv_pooled(fd_, c));
+  else r = co_await ops::recv_pooled(fd_, c);
+  check(r, "recv");
+  co_return c;
+}
+
 task<std::size_t> stream_socket::read(std::span<std::byte> buf, deadline d) {
   std::size_t total = 0;
   while (total < buf.size()) {

@@ -39,7 +39,9 @@ class driver {
 };
 
 /// Throws std::system_error if the kernel refuses io_uring.
-std::unique_ptr<driver> make_uring_driver(unsigned entries);
+/// With `recv_buffers` provided buffers of `recv_buffer_size` bytes (none
+/// if 0, or if the kernel has no buffer rings).
+std::unique_ptr<driver> make_uring_driver(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size);
 std::unique_ptr<driver> make_epoll_driver();
 /// Whether io_uring_setup works here (probed once, cached).
 bool uring_supported() noexcept;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 
@@ -68,10 +70,15 @@ class uring_awaitable final : detail::uring_completion, detail::stop_callback {
     return throw_if_cancelled(res_, self_);
   }
 
+  /// After completion: the CQE's flags and the driver whose ring completed it.
+  unsigned cqe_flags() const noexcept { return flags_; }
+  detail::uring_driver* driver() const noexcept { return drv_; }
+
  private:
-  static void on_cqe(detail::uring_completion* c, int res, unsigned) noexcept {
+  static void on_cqe(detail::uring_completion* c, int res, unsigned flags) noexcept {
     auto* self = static_cast<uring_awaitable*>(c);
     self->res_ = res;
+    self->flags_ = flags;
     self->node_.wake();
   }
   static void on_stop(detail::stop_callback* c) noexcept {
@@ -85,6 +92,7 @@ class uring_awaitable final : detail::uring_completion, detail::stop_callback {
   detail::wait_node node_;
   std::uint64_t tag_ = 0;
   int res_ = 0;
+  unsigned flags_ = 0;
   bool registered_ = false;
 };
 
@@ -229,6 +237,94 @@ task<int> recvmsg(int fd, ::msghdr* msg, int flags) {
   co_return co_await when_ready(fd, EPOLLIN, [=] {
     return result_of(::recvmsg(fd, msg, flags | MSG_DONTWAIT));
   });
+}
+
+// ---------------------------------------------------------------- pooled receive
+
+void pooled_buffer::reset() noexcept {
+  if (!data_) return;
+  if (owner_) owner_->give_back(owner_, id_);
+  else delete[] (data_ - offset_);
+  data_ = nullptr;
+  size_ = 0;
+  offset_ = 0;
+  owner_ = nullptr;
+}
+
+pooled_buffer pooled_buffer::lent(std::byte* p, std::size_t n, detail::buffer_owner* owner,
+                                  std::uint16_t id) noexcept {
+  pooled_buffer b;
+  b.data_ = p;
+  b.size_ = static_cast<std::uint32_t>(n);
+  b.owner_ = owner;
+  b.id_ = id;
+  return b;
+}
+
+pooled_buffer pooled_buffer::allocated(std::byte* p, std::size_t n) noexcept {
+  pooled_buffer b;
+  b.data_ = p;
+  b.size_ = static_cast<std::uint32_t>(n);
+  return b;
+}
+
+namespace {
+
+/// recv(2) into a buffer allocated for this call: on epoll (where the
+/// data is read into a per-thread scratch buffer, then copied into an
+/// allocation of the received size, so nothing is held while waiting),
+/// and on io_uring when the buffer ring is missing or empty.
+task<int> recv_allocated(int fd, pooled_buffer& out, std::size_t size) {
+  if (on_uring()) {
+    std::unique_ptr<std::byte[]> mem(new std::byte[size]);
+    int r = co_await recv(fd, mem.get(), size, 0);
+    if (r > 0) out = pooled_buffer::allocated(mem.release(), static_cast<std::size_t>(r));
+    co_return r;
+  }
+  thread_local std::unique_ptr<std::byte[]> scratch;
+  thread_local std::size_t scratch_size = 0;
+  for (;;) {
+    if (scratch_size < size) {
+      scratch.reset(new std::byte[size]);
+      scratch_size = size;
+    }
+    int r = result_of(::recv(fd, scratch.get(), size, MSG_DONTWAIT));
+    if (r > 0) {
+      auto* mem = new std::byte[static_cast<std::size_t>(r)];
+      std::memcpy(mem, scratch.get(), static_cast<std::size_t>(r));
+      out = pooled_buffer::allocated(mem, static_cast<std::size_t>(r));
+      co_return r;
+    }
+    if (r == -EINTR) continue;
+    if (r != -EAGAIN && r != -EWOULDBLOCK) co_return r;
+    int ev = co_await readiness(fd, EPOLLIN);
+    if (ev < 0) co_return ev;
+  }
+}
+
+}  // namespace
+
+task<int> recv_pooled(int fd, pooled_buffer& out) {
+  out.reset();
+  detail::worker& w = current_worker();
+  const std::size_t size = w.rt().options.recv_buffer_size;
+  if (w.drv().backend() == io_backend::io_uring &&
+      static_cast<detail::uring_driver&>(w.drv()).has_buffers()) {
+    auto op = uring([=](io_uring_sqe* s) {
+      io_uring_prep_recv(s, fd, nullptr, size, 0);
+      s->flags |= IOSQE_BUFFER_SELECT;
+      s->buf_group = detail::uring_driver::buffer_group;
+    });
+    int r = co_await op;
+    // A buffer the kernel picked is ours to give back, whatever the result.
+    if (op.cqe_flags() & IORING_CQE_F_BUFFER) {
+      pooled_buffer b = op.driver()->lend(op.cqe_flags(), r);
+      if (r > 0) out = std::move(b);
+    }
+    if (r != -ENOBUFS) co_return r;
+    // Every ring buffer is lent out: this one receive allocates its own.
+  }
+  co_return co_await recv_allocated(fd, out, size);
 }
 
 task<int> accept(int fd, ::sockaddr* addr, ::socklen_t* addrlen, int flags) {

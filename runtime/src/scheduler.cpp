@@ -68,7 +68,9 @@ void worker::main() {
   pthread_setname_np(pthread_self(), name.c_str());
   this_thread().worker = this;
   try {
-    driver_ = rt_.backend == io_backend::io_uring ? make_uring_driver(rt_.options.ring_entries)
+    driver_ = rt_.backend == io_backend::io_uring ? make_uring_driver(rt_.options.ring_entries,
+                                                                      rt_.options.recv_buffers,
+                                                                      rt_.options.recv_buffer_size)
                                                   : make_epoll_driver();
   } catch (...) {
     std::lock_guard lock(rt_.start_mu);

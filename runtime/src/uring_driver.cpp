@@ -1,6 +1,7 @@
 #include "uring_driver.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,11 +47,18 @@ bool uring_supported() noexcept {
   return ok;
 }
 
-std::unique_ptr<driver> make_uring_driver(unsigned entries) {
-  return std::make_unique<uring_driver>(entries);
+std::unique_ptr<driver> make_uring_driver(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size) {
+  return std::make_unique<uring_driver>(entries, recv_buffers, recv_buffer_size);
 }
 
-uring_driver::uring_driver(unsigned entries) {
+namespace {
+// The driver owned by this thread: buffers given back here are recycled
+// directly, others are posted to their owner.
+thread_local const uring_driver* tls_driver = nullptr;
+}  // namespace
+
+uring_driver::uring_driver(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size)
+    : buffer_owner{&give_back_buffer} {
   int rc = setup_ring(&ring_, entries, &flags_);
   if (rc < 0) throw std::system_error(-rc, std::system_category(), "io_uring_queue_init");
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -59,11 +67,82 @@ uring_driver::uring_driver(unsigned entries) {
     io_uring_queue_exit(&ring_);
     throw std::system_error(e, std::system_category(), "eventfd");
   }
+  setup_buffers(recv_buffers, recv_buffer_size);
+  tls_driver = this;
 }
 
 uring_driver::~uring_driver() {
-  io_uring_queue_exit(&ring_);
+  if (tls_driver == this) tls_driver = nullptr;
+  io_uring_queue_exit(&ring_);  // unregisters the buffer ring too
   ::close(wake_fd_);
+  if (br_) ::munmap(br_, br_entries_ * sizeof(io_uring_buf));
+  if (buf_mem_) ::munmap(buf_mem_, std::size_t{br_entries_} * buf_size_);
+}
+
+// A ring of `count` buffers the kernel picks from for IOSQE_BUFFER_SELECT
+// receives. The memory is mapped, not touched: pages become resident only
+// as buffers are used. Without kernel support (before 5.19) or with count
+// 0 there is no ring and recv_pooled allocates per call.
+void uring_driver::setup_buffers(unsigned count, unsigned size) noexcept {
+  if (count == 0 || size == 0 || count > 32768 || (count & (count - 1)) != 0) return;
+  const std::size_t ring_bytes = count * sizeof(io_uring_buf);
+  const std::size_t mem_bytes = std::size_t{count} * size;
+  void* ring = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring == MAP_FAILED) return;
+  void* mem = ::mmap(nullptr, mem_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) {
+    ::munmap(ring, ring_bytes);
+    return;
+  }
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uint64_t>(ring);
+  reg.ring_entries = count;
+  reg.bgid = buffer_group;
+  if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+    ::munmap(ring, ring_bytes);
+    ::munmap(mem, mem_bytes);
+    return;
+  }
+  br_ = static_cast<io_uring_buf_ring*>(ring);
+  br_entries_ = count;
+  buf_mem_ = static_cast<std::byte*>(mem);
+  buf_size_ = size;
+  io_uring_buf_ring_init(br_);
+  const int mask = io_uring_buf_ring_mask(count);
+  for (unsigned i = 0; i < count; ++i)
+    io_uring_buf_ring_add(br_, buf_mem_ + std::size_t{i} * size, size, static_cast<std::uint16_t>(i), mask,
+                          static_cast<int>(i));
+  io_uring_buf_ring_advance(br_, static_cast<int>(count));
+}
+
+ops::pooled_buffer uring_driver::lend(unsigned cqe_flags, int len) noexcept {
+  const auto id = static_cast<std::uint16_t>(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+  return ops::pooled_buffer::lent(buf_mem_ + std::size_t{id} * buf_size_, len > 0 ? static_cast<std::size_t>(len) : 0,
+                                  this, id);
+}
+
+void uring_driver::recycle(std::uint16_t id) noexcept {
+  io_uring_buf_ring_add(br_, buf_mem_ + std::size_t{id} * buf_size_, buf_size_, id,
+                        io_uring_buf_ring_mask(br_entries_), 0);
+  io_uring_buf_ring_advance(br_, 1);
+}
+
+void uring_driver::give_back_buffer(buffer_owner* owner, std::uint16_t id) noexcept {
+  auto* self = static_cast<uring_driver*>(owner);
+  if (tls_driver == self) {
+    self->recycle(id);
+    return;
+  }
+  // The ring's producer side belongs to its thread: post it there. No
+  // unpark: the owner takes posts on its next tick, and an exhausted ring
+  // only makes receives fall back to allocated buffers meanwhile.
+  try {
+    std::lock_guard lock(self->posts_mu_);
+    self->returned_.push_back(id);
+  } catch (...) {
+    return;  // out of memory: the buffer is lost to the ring, nothing else
+  }
+  self->has_posts_.store(true, std::memory_order_release);
 }
 
 io_uring_sqe* uring_driver::get_sqe() {
@@ -107,11 +186,14 @@ void uring_driver::cancel_fd(int fd) noexcept {
 void uring_driver::take_posts() {
   if (!has_posts_.load(std::memory_order_acquire)) return;
   std::vector<post> posts;
+  std::vector<std::uint16_t> returned;
   {
     std::lock_guard lock(posts_mu_);
     posts.swap(posts_);
+    returned.swap(returned_);
     has_posts_.store(false, std::memory_order_relaxed);
   }
+  for (std::uint16_t id : returned) recycle(id);
   for (const post& p : posts) {
     io_uring_sqe* sqe = get_sqe();
     if (p.by_fd) io_uring_prep_cancel_fd(sqe, static_cast<int>(p.value), IORING_ASYNC_CANCEL_ALL);

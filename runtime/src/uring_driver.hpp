@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "driver.hpp"
+#include "weft/runtime/ops.hpp"
 
 namespace weft::detail {
 
@@ -24,9 +25,9 @@ struct uring_completion {
   void (*on_cqe)(uring_completion*, int res, unsigned flags) noexcept;
 };
 
-class uring_driver final : public driver {
+class uring_driver final : public driver, buffer_owner {
  public:
-  explicit uring_driver(unsigned entries);
+  uring_driver(unsigned entries, unsigned recv_buffers, unsigned recv_buffer_size);
   ~uring_driver() override;
 
   weft::io_backend backend() const noexcept override { return weft::io_backend::io_uring; }
@@ -44,6 +45,13 @@ class uring_driver final : public driver {
   /// Requests cancellation of the operation tagged `tag`. Any thread.
   void cancel(std::uint64_t tag) noexcept;
 
+  // Provided receive buffers (one buffer group, id 0, per ring).
+  bool has_buffers() const noexcept { return br_ != nullptr; }
+  static constexpr std::uint16_t buffer_group = 0;
+  unsigned buffer_size() const noexcept { return buf_size_; }
+  /// The buffer the kernel filled, from a CQE with IORING_CQE_F_BUFFER.
+  ops::pooled_buffer lend(unsigned cqe_flags, int len) noexcept;
+
  private:
   static constexpr std::uint64_t wake_tag = 1;
   static constexpr std::uint64_t ignore_tag = 0;
@@ -52,6 +60,9 @@ class uring_driver final : public driver {
     std::uint64_t value;
   };
 
+  void setup_buffers(unsigned count, unsigned size) noexcept;
+  void recycle(std::uint16_t id) noexcept;
+  static void give_back_buffer(buffer_owner* self, std::uint16_t id) noexcept;
   void arm_wake();
   void take_posts();
   std::size_t reap() noexcept;
@@ -65,8 +76,14 @@ class uring_driver final : public driver {
   std::uint16_t generation_ = 0;
   bool draining_ = false;
 
+  io_uring_buf_ring* br_ = nullptr;
+  unsigned br_entries_ = 0;
+  std::byte* buf_mem_ = nullptr;
+  unsigned buf_size_ = 0;
+
   std::mutex posts_mu_;
   std::vector<post> posts_;
+  std::vector<std::uint16_t> returned_;  // buffers given back on other threads
   std::atomic<bool> has_posts_{false};
 };
 

@@ -21,9 +21,14 @@
 
 #include "weft/io/address.hpp"
 #include "weft/io/deadline.hpp"
+#include "weft/runtime/ops.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace weft::io {
+
+/// Received bytes in a buffer lent by the driver (see receive()). Move-only;
+/// destroying it gives the buffer back. Release it before the runtime ends.
+using chunk = ops::pooled_buffer;
 
 class socket {
  public:
@@ -80,6 +85,13 @@ class stream_socket : public socket {
   /// Reads what is available (at least 1 byte, waiting if need be); 0 at
   /// end of stream.
   task<std::size_t> read_some(std::span<std::byte> buf, deadline d = {});
+  /// Reads what is available into a buffer the driver provides only when
+  /// data arrives (io_uring: the worker's provided-buffer ring), so that
+  /// thousands of idle connections waiting here pin no buffer memory. An
+  /// empty chunk means end of stream.
+  ///
+  ///   while (io::chunk c = co_await s.receive()) ...   // see chunk
+  task<chunk> receive(deadline d = {});
   /// Reads until `buf` is full or the stream ends; returns the bytes read.
   task<std::size_t> read(std::span<std::byte> buf, deadline d = {});
   /// Writes some of `buf` (waiting while the peer's window is full).

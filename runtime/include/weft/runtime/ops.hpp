@@ -23,10 +23,69 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <utility>
 
 #include "weft/runtime/task.hpp"
 
+namespace weft::detail {
+/// Whoever lent a pooled_buffer (a driver's provided-buffer ring).
+struct buffer_owner {
+  void (*give_back)(buffer_owner*, std::uint16_t id) noexcept;
+};
+}  // namespace weft::detail
+
 namespace weft::ops {
+
+/// A buffer filled by recv_pooled(). On io_uring it is lent from the
+/// worker's provided-buffer ring (the kernel picks it only when data
+/// arrives, so a connection waiting for data pins no memory); elsewhere it
+/// is allocated for the call. Move-only; destroying it (or reset()) gives
+/// it back. Release it before its runtime ends.
+class pooled_buffer {
+ public:
+  pooled_buffer() noexcept = default;
+  pooled_buffer(pooled_buffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)),
+        offset_(std::exchange(o.offset_, 0)), id_(o.id_), owner_(std::exchange(o.owner_, nullptr)) {}
+  pooled_buffer& operator=(pooled_buffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      offset_ = std::exchange(o.offset_, 0);
+      id_ = o.id_;
+      owner_ = std::exchange(o.owner_, nullptr);
+    }
+    return *this;
+  }
+  ~pooled_buffer() { reset(); }
+
+  const std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  explicit operator bool() const noexcept { return size_ != 0; }
+  std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  /// Drops the first n bytes (a parser consumed them).
+  void consume(std::size_t n) noexcept {
+    data_ += n;
+    size_ -= static_cast<std::uint32_t>(n);
+    offset_ += static_cast<std::uint32_t>(n);
+  }
+  void reset() noexcept;
+
+  /// For the drivers: a buffer lent by `owner` / one from operator new[].
+  static pooled_buffer lent(std::byte* p, std::size_t n, detail::buffer_owner* owner, std::uint16_t id) noexcept;
+  static pooled_buffer allocated(std::byte* p, std::size_t n) noexcept;
+
+ private:
+  std::byte* data_ = nullptr;
+  std::uint32_t size_ = 0;
+  std::uint32_t offset_ = 0;
+  std::uint16_t id_ = 0;
+  detail::buffer_owner* owner_ = nullptr;
+};
+
 
 /// read(2) / pread(2) when offset >= 0.
 task<int> read(int fd, void* buf, std::size_t len, std::int64_t offset = -1);
@@ -37,6 +96,10 @@ task<int> recv(int fd, void* buf, std::size_t len, int flags = 0);
 task<int> send(int fd, const void* buf, std::size_t len, int flags = 0);
 task<int> sendmsg(int fd, const ::msghdr* msg, int flags = 0);
 task<int> recvmsg(int fd, ::msghdr* msg, int flags = 0);
+/// recv(2) into a buffer the driver provides when data arrives (see
+/// pooled_buffer): `out` receives it; the result is its size, 0 at end of
+/// stream, or -errno. Buffers hold runtime_options::recv_buffer_size bytes.
+task<int> recv_pooled(int fd, pooled_buffer& out);
 /// accept4(2): the new fd (non-blocking, close-on-exec by default).
 task<int> accept(int fd, ::sockaddr* addr = nullptr, ::socklen_t* addrlen = nullptr,
                  int flags = SOCK_NONBLOCK | SOCK_CLOEXEC);

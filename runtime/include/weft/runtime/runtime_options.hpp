@@ -30,6 +30,14 @@ struct runtime_options {
   std::function<void(std::exception_ptr)> unhandled_exception{};
   /// Submission queue entries per io_uring ring.
   unsigned ring_entries = 256;
+  /// Receive buffers per worker for ops::recv_pooled (io::stream_socket::
+  /// receive): on io_uring a provided-buffer ring the kernel fills only
+  /// when data arrives, so idle connections pin none (a power of two, at
+  /// most 32768; 0 disables the ring). When all are lent out, receives
+  /// fall back to buffers allocated per call.
+  unsigned recv_buffers = 512;
+  /// Bytes per receive buffer.
+  unsigned recv_buffer_size = 4096;
   /// Most threads the blocking pool (spawn_blocking) may run at once; jobs
   /// beyond that queue (FIFO). The pool starts no thread before its first
   /// job and grows one thread per job that finds none idle. 0 counts as 1.
