@@ -46,8 +46,8 @@ tcp_listener tcp_listener::bind(const address& at, const listen_options& opts) {
 task<tcp_stream> tcp_listener::accept(deadline d) {
   pending_op op(*this);
   int r;
-  if (d) r = co_await with_deadline(d.at(), ops::accept(fd_));
-  else r = co_await ops::accept(fd_);
+  if (d) r = co_await with_deadline(d.at(), queue_.next());
+  else r = co_await queue_.next();
   if (r < 0) throw_errno(-r, "accept");
   co_return tcp_stream(r);
 }

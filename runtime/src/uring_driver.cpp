@@ -239,6 +239,7 @@ std::size_t uring_driver::reap() noexcept {
     auto* c = reinterpret_cast<uring_completion*>(ud & addr_mask);
     ++n;
     if (!draining_) c->on_cqe(c, cqe->res, cqe->flags);
+    else if (c->on_drain) c->on_drain(c, cqe->res, cqe->flags);
   }
   io_uring_cq_advance(&ring_, seen);
   return n;

@@ -23,6 +23,10 @@ namespace weft::detail {
 
 struct uring_completion {
   void (*on_cqe)(uring_completion*, int res, unsigned flags) noexcept;
+  /// Completions during drain() (shutdown) go here instead, if set: for
+  /// records that must release something (a multishot's state) without
+  /// waking any task.
+  void (*on_drain)(uring_completion*, int res, unsigned flags) noexcept = nullptr;
 };
 
 class uring_driver final : public driver, buffer_owner {

@@ -67,3 +67,49 @@ TEST_CASE("tcp: receive() lends driver buffers; echo through them until end of s
   CHECK(echoed == "same");
   CHECK(held > 4);
 }
+
+TEST_CASE("tcp: a burst of connections is accepted in order of arrival, none lost", "[io][tcp]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  weft::runtime rt{io_options(backend)};
+  const int n = 100;  // more than the multishot queue holds before it pauses
+  int served = rt.block_on([n]() -> weft::task<int> {
+    auto listener = io::tcp_listener::bind(io::address::loopback_v4(0), {.backlog = 256});
+    std::vector<io::tcp_stream> clients;
+    for (int i = 0; i < n; ++i) clients.push_back(co_await io::tcp_stream::connect(listener.local_address(), 5s));
+    int count = 0;
+    for (int i = 0; i < n; ++i) {
+      io::tcp_stream s = co_await listener.accept(5s);
+      std::byte b{static_cast<unsigned char>(i)};
+      co_await s.write_all({&b, 1});
+      ++count;
+    }
+    // Every client got exactly one byte from its own accepted stream.
+    for (auto& c : clients) {
+      std::byte b;
+      std::size_t got = co_await c.read_some({&b, 1}, 5s);
+      if (got != 1) co_return -1;
+    }
+    co_return count;
+  }());
+  CHECK(served == n);
+}
+
+TEST_CASE("tcp: closing a listener ends an accept waiting on it with ECANCELED", "[io][tcp]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  weft::runtime rt{io_options(backend, 1)};
+  int err = rt.block_on([]() -> weft::task<int> {
+    auto listener = io::tcp_listener::bind(io::address::loopback_v4(0));
+    auto waiting = weft::spawn([](io::tcp_listener& l) -> weft::task<int> {
+      try {
+        (void)co_await l.accept(10s);
+      } catch (const std::system_error& e) {
+        co_return e.code().value();
+      }
+      co_return 0;
+    }(listener));
+    co_await weft::sleep_for(20ms);  // let it wait
+    listener.close();
+    co_return co_await waiting;
+  }());
+  CHECK(err == ECANCELED);
+}

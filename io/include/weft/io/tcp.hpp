@@ -52,14 +52,34 @@ struct listen_options {
 class tcp_listener : public socket {
  public:
   tcp_listener() noexcept = default;
-  explicit tcp_listener(int fd) noexcept : socket(fd) {}
+  explicit tcp_listener(int fd) noexcept : socket(fd), queue_(fd) {}
+  tcp_listener(tcp_listener&&) noexcept = default;
+  tcp_listener& operator=(tcp_listener&& o) noexcept {
+    queue_ = std::move(o.queue_);
+    socket::operator=(std::move(o));
+    return *this;
+  }
+  ~tcp_listener() { queue_.reset(); }
+
+  /// Stops the standing accept (a task waiting in accept() gets ECANCELED)
+  /// and closes the socket.
+  void close() noexcept {
+    queue_.reset();
+    socket::close();
+  }
 
   /// bind(2) + listen(2); port 0 picks a free port (see local_address()).
   static tcp_listener bind(const address& at, const listen_options& opts = {});
 
   /// The next connection. EMFILE/ENFILE (out of descriptors), ENOBUFS and
-  /// ECONNABORTED throw std::system_error; the listener stays usable.
+  /// ECONNABORTED throw std::system_error; the listener stays usable. On
+  /// io_uring a multishot accept stays armed between calls (see
+  /// ops::accept_queue): connections that arrive meanwhile wait, accepted,
+  /// for the next call.
   task<tcp_stream> accept(deadline d = {});
+
+ private:
+  ops::accept_queue queue_{-1};
 };
 
 }  // namespace weft::io

@@ -29,6 +29,7 @@
 #include "weft/runtime/task.hpp"
 
 namespace weft::detail {
+class accept_state;
 /// Whoever lent a pooled_buffer (a driver's provided-buffer ring).
 struct buffer_owner {
   void (*give_back)(buffer_owner*, std::uint16_t id) noexcept;
@@ -103,6 +104,39 @@ task<int> recv_pooled(int fd, pooled_buffer& out);
 /// accept4(2): the new fd (non-blocking, close-on-exec by default).
 task<int> accept(int fd, ::sockaddr* addr = nullptr, ::socklen_t* addrlen = nullptr,
                  int flags = SOCK_NONBLOCK | SOCK_CLOEXEC);
+/// A standing accept on a listening socket. On io_uring one multishot
+/// accept submission yields connection after connection without a
+/// submission each; it is re-armed when the kernel ends it (EMFILE, say)
+/// and paused while 16 accepted connections wait to be taken, so an
+/// application that stops accepting stops the kernel from accepting for
+/// it. On epoll, and for a second task accepting concurrently, next() is a
+/// plain accept. Destroying the queue cancels the standing accept and
+/// closes connections accepted but not taken.
+class accept_queue {
+ public:
+  explicit accept_queue(int listen_fd) noexcept : fd_(listen_fd) {}
+  accept_queue(accept_queue&& o) noexcept : fd_(o.fd_), st_(std::exchange(o.st_, nullptr)) {}
+  accept_queue& operator=(accept_queue&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.fd_;
+      st_ = std::exchange(o.st_, nullptr);
+    }
+    return *this;
+  }
+  ~accept_queue() { reset(); }
+
+  /// The next connection's fd (non-blocking, close-on-exec), or -errno;
+  /// -ECANCELED if the socket's operations were cancelled (ops::cancel).
+  task<int> next();
+  /// Cancels the standing accept (as the destructor does).
+  void reset() noexcept;
+
+ private:
+  int fd_;
+  detail::accept_state* st_ = nullptr;
+};
+
 /// connect(2) to completion: 0 or -errno (e.g. -ECONNREFUSED).
 task<int> connect(int fd, const ::sockaddr* addr, ::socklen_t addrlen);
 /// Waits until fd is ready for `events` (POLLIN, POLLOUT...); returns the
