@@ -178,6 +178,12 @@ void accept_state::on_cqe(uring_completion* c, int res, unsigned flags) noexcept
       // next accept re-arms and sees the current state.
       st->ready.push_back(res);
     }
+    if (!more && st->waiter && st->ready.empty() && !st->closed) {
+      // It ended (our own pause, say) with someone waiting and nothing to
+      // give: the waiter re-arms from its own task. (Not here: arming may
+      // need to reap, and we are inside a reap.)
+      st->ready.push_back(-EAGAIN);
+    }
     if (st->waiter && !st->ready.empty()) {
       wake = st->waiter;
       st->waiter = nullptr;
@@ -220,10 +226,13 @@ task<int> accept_queue::next() {
   if (!w || !detail::current_task()) throw std::logic_error("weft::ops used outside a weft task");
   if (w->drv().backend() != io_backend::io_uring) co_return co_await accept(fd_);
   if (!st_) st_ = new detail::accept_state(fd_);
-  detail::accept_wait wait(*st_, static_cast<detail::uring_driver&>(w->drv()));
-  int r = co_await wait;
-  if (wait.fallback()) co_return co_await accept(fd_);
-  co_return r;
+  for (;;) {
+    auto& drv = static_cast<detail::uring_driver&>(detail::this_worker_ptr()->drv());
+    detail::accept_wait wait(*st_, drv);
+    int r = co_await wait;
+    if (wait.fallback()) co_return co_await accept(fd_);
+    if (r != -EAGAIN) co_return r;  // -EAGAIN: the multishot ended idle; arm again
+  }
 }
 
 void accept_queue::reset() noexcept {

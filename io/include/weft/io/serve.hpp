@@ -123,7 +123,7 @@ task<void> run_connection(Handler& handler, const serve_options& opts, connectio
 
 template <class Listener, class Handler>
 task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
-  using stream_type = decltype(std::declval<Listener&>().accept().await_resume());
+  using stream_type = weft::detail::await_result_t<decltype(listener.accept())>;
   detail::connection_set conns;
   std::optional<weft::semaphore> slots;
   if (opts.max_connections) slots.emplace(opts.max_connections);
@@ -135,14 +135,17 @@ task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
     for (;;) {
       if (slots) co_await slots->acquire();
       std::optional<stream_type> s;
+      std::optional<std::system_error> failed;
       try {
         s.emplace(co_await listener.accept());
       } catch (const std::system_error& e) {
+        if (detail::classify_accept_error(e) == detail::accept_failure::fatal) throw;
+        failed.emplace(e);
+      }
+      if (failed) {
         if (slots) slots->release();
-        auto kind = detail::classify_accept_error(e);
-        if (kind == detail::accept_failure::fatal) throw;
-        if (kind == detail::accept_failure::back_off) {
-          if (!reported) detail::report_accept_error(opts, e);
+        if (detail::classify_accept_error(*failed) == detail::accept_failure::back_off) {
+          if (!reported) detail::report_accept_error(opts, *failed);
           reported = true;
           co_await sleep_for(backoff);
           backoff = std::min(backoff * 2, opts.backoff_max);
