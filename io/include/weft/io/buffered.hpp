@@ -132,7 +132,9 @@ class buffered_reader {
   static constexpr std::size_t default_max_line = 64 * 1024;
 
   /// `capacity`: how much one fill() asks the stream for (0 counts as 1).
-  explicit buffered_reader(S inner, std::size_t capacity = default_capacity)
+  /// (type_identity_t keeps this constructor out of class template argument
+  /// deduction, so that the guides below decide owning vs referring.)
+  explicit buffered_reader(std::type_identity_t<S> inner, std::size_t capacity = default_capacity)
       : inner_(std::forward<S>(inner)), capacity_(std::max<std::size_t>(capacity, 1)) {}
 
   stream_type& inner() noexcept { return inner_; }
@@ -266,7 +268,7 @@ class buffered_writer {
   static constexpr std::size_t default_capacity = 8 * 1024;
 
   /// `capacity`: bytes gathered before a write reaches the stream (0 counts as 1).
-  explicit buffered_writer(S inner, std::size_t capacity = default_capacity)
+  explicit buffered_writer(std::type_identity_t<S> inner, std::size_t capacity = default_capacity)
       : inner_(std::forward<S>(inner)), capacity_(std::max<std::size_t>(capacity, 1)) {}
 
   stream_type& inner() noexcept { return inner_; }
