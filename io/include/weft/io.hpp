@@ -2,7 +2,10 @@
 #pragma once
 
 #include "weft/io/address.hpp"
+#include "weft/io/buffered.hpp"
+#include "weft/io/connect.hpp"
 #include "weft/io/deadline.hpp"
+#include "weft/io/resolve.hpp"
 #include "weft/io/serve.hpp"
 #include "weft/io/socket.hpp"
 #include "weft/io/stream.hpp"
