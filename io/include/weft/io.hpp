@@ -3,6 +3,7 @@
 
 #include "weft/io/address.hpp"
 #include "weft/io/deadline.hpp"
+#include "weft/io/file.hpp"
 #include "weft/io/serve.hpp"
 #include "weft/io/socket.hpp"
 #include "weft/io/stream.hpp"
