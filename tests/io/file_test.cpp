@@ -13,10 +13,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <semaphore>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "io_test_support.hpp"
@@ -191,10 +191,12 @@ TEST_CASE("file ops: on epoll file I/O waits in the blocking pool, never on the 
     });
     // Releases the pool thread however this task ends, so the runtime can stop.
     struct releaser {
-      std::binary_semaphore& r;
-      ~releaser() { r.release(); }
-    };
-    std::optional<releaser> guard{std::in_place, release};
+      std::binary_semaphore* r;
+      void now() {
+        if (r) std::exchange(r, nullptr)->release();
+      }
+      ~releaser() { now(); }
+    } guard{&release};
     for (int i = 0; i < 10'000 && !blocker_running; ++i) co_await weft::sleep_for(1ms);
 
     std::string buf(6, '.');
@@ -218,7 +220,7 @@ TEST_CASE("file ops: on epoll file I/O waits in the blocking pool, never on the 
     std::string buf2(6, '.');
     s.timed_out = co_await outcome_of(f.read_at(wbytes(buf2), 0, 30ms));
 
-    guard.reset();  // the pool thread is free again: reads work as usual
+    guard.now();  // the pool thread is free again: reads work as usual
     co_await blocker;
     std::string buf3(6, '.');
     s.late_read = co_await f.read_at(wbytes(buf3), 0);

@@ -68,6 +68,8 @@ bool try_cancel(int fd) noexcept;
 // ---------------------------------------------------------------- files
 // `path` must stay valid until the operation completes (the coroutine
 // frames awaiting it keep their strings alive, so this holds naturally).
+// On epoll these, and read/write at an offset, run on the blocking pool,
+// which cancel(fd) does not reach: cancel the awaiting task instead.
 
 /// openat(2): the new descriptor; O_CLOEXEC is always added.
 task<int> openat(int dirfd, const char* path, int flags, ::mode_t mode = 0);
