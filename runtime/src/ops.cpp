@@ -2,19 +2,24 @@
 // wait for readiness on EAGAIN, retry).
 #include "weft/runtime/ops.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
+#include <tuple>
 
 #include "epoll_driver.hpp"
 #include "scheduler.hpp"
 #include "uring_driver.hpp"
+#include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/time.hpp"
 
@@ -181,23 +186,44 @@ task<int> when_ready(int fd, std::uint32_t events, Call call) {
   }
 }
 
+/// Runs `call` (returning >= 0 or -errno) on the runtime's blocking pool,
+/// retrying on EINTR. Awaited in place (no extra task): a stop while the
+/// job is queued drops it (operation_cancelled); a running job finishes.
+template <class Call>
+task<int> on_pool(Call call) {
+  auto job = [call]() mutable {
+    int r;
+    do r = call();
+    while (r == -EINTR);
+    return r;
+  };
+  std::tuple<> no_args;
+  co_return co_await detail::blocking_awaiter<int, decltype(job), std::tuple<>>(job, no_args);
+}
+
+/// Linux's own cap on one read or write (MAX_RW_COUNT): larger requests
+/// would not fit the int result, nor io_uring's 32-bit length.
+constexpr std::size_t max_rw = 0x7ffff000;
+
 }  // namespace
 
 task<int> read(int fd, void* buf, std::size_t len, std::int64_t offset) {
+  len = std::min(len, max_rw);
   if (on_uring())
     co_return co_await uring([=](io_uring_sqe* s) {
       io_uring_prep_read(s, fd, buf, static_cast<unsigned>(len), static_cast<__u64>(offset));
     });
-  if (offset >= 0) co_return result_of(::pread(fd, buf, len, offset));
+  if (offset >= 0) co_return co_await on_pool([=] { return result_of(::pread(fd, buf, len, offset)); });
   co_return co_await when_ready(fd, EPOLLIN, [=] { return result_of(::read(fd, buf, len)); });
 }
 
 task<int> write(int fd, const void* buf, std::size_t len, std::int64_t offset) {
+  len = std::min(len, max_rw);
   if (on_uring())
     co_return co_await uring([=](io_uring_sqe* s) {
       io_uring_prep_write(s, fd, buf, static_cast<unsigned>(len), static_cast<__u64>(offset));
     });
-  if (offset >= 0) co_return result_of(::pwrite(fd, buf, len, offset));
+  if (offset >= 0) co_return co_await on_pool([=] { return result_of(::pwrite(fd, buf, len, offset)); });
   co_return co_await when_ready(fd, EPOLLOUT, [=] { return result_of(::write(fd, buf, len)); });
 }
 
@@ -382,6 +408,29 @@ bool try_cancel(int fd) noexcept {
   if (!w) return false;
   for (auto& other : w->rt().workers) other->drv().cancel_fd(fd);
   return true;
+}
+
+// ---------------------------------------------------------------- files
+
+task<int> openat(int dirfd, const char* path, int flags, ::mode_t mode) {
+  flags |= O_CLOEXEC;
+  if (on_uring())
+    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_openat(s, dirfd, path, flags, mode); });
+  co_return co_await on_pool([=] { return result_of(::openat(dirfd, path, flags, mode)); });
+}
+
+task<int> fsync(int fd, bool datasync) {
+  if (on_uring())
+    co_return co_await uring([=](io_uring_sqe* s) {
+      io_uring_prep_fsync(s, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+    });
+  co_return co_await on_pool([=] { return result_of(datasync ? ::fdatasync(fd) : ::fsync(fd)); });
+}
+
+task<int> statx(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out) {
+  if (on_uring())
+    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_statx(s, dirfd, path, flags, mask, out); });
+  co_return co_await on_pool([=] { return result_of(::statx(dirfd, path, flags, mask, out)); });
 }
 
 }  // namespace weft::ops

@@ -8,17 +8,23 @@
 // io_uring they are single submissions on the current worker's ring; on
 // epoll they try the call on the non-blocking fd and wait for readiness
 // when it would block. fds must be non-blocking (SOCK_NONBLOCK) for the
-// epoll driver. Regular-file read/write at an offset run natively on
-// io_uring and as direct calls on epoll.
+// epoll driver. File operations (read/write at an offset, openat, fsync,
+// statx) run natively on io_uring; on epoll they run on the blocking pool
+// (weft/runtime/blocking.hpp), because a regular file is always "ready" to
+// epoll and a direct call would stall the worker on a cold page cache.
 //
 // Cancellation: if the task's stop is requested while an operation is
 // pending, the operation is cancelled (IORING_OP_ASYNC_CANCEL, or the
 // readiness wait is dropped) and the awaiting task gets
 // operation_cancelled. If the operation completed anyway (it raced the
-// cancel), its result is returned, so no data is lost.
+// cancel), its result is returned, so no data is lost. A file operation on
+// epoll that a pool thread has already started cannot be interrupted: it
+// runs to the end and its result is returned; one still queued is dropped.
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -87,10 +93,10 @@ class pooled_buffer {
   detail::buffer_owner* owner_ = nullptr;
 };
 
-
-/// read(2) / pread(2) when offset >= 0.
+/// read(2) / pread(2) when offset >= 0. A len above 0x7ffff000 (Linux's
+/// cap on one read) is clamped, so the result always fits an int.
 task<int> read(int fd, void* buf, std::size_t len, std::int64_t offset = -1);
-/// write(2) / pwrite(2) when offset >= 0.
+/// write(2) / pwrite(2) when offset >= 0; len is clamped as for read.
 task<int> write(int fd, const void* buf, std::size_t len, std::int64_t offset = -1);
 task<int> recv(int fd, void* buf, std::size_t len, int flags = 0);
 /// send(2); MSG_NOSIGNAL is always added (a closed peer gives -EPIPE, not SIGPIPE).
@@ -154,5 +160,19 @@ void cancel(int fd);
 /// As cancel(), but does nothing (and returns false) outside a runtime
 /// worker: for destructors that may run anywhere.
 bool try_cancel(int fd) noexcept;
+
+// ---------------------------------------------------------------- files
+// `path` must stay valid until the operation completes (the coroutine
+// frames awaiting it keep their strings alive, so this holds naturally).
+// On epoll these, and read/write at an offset, run on the blocking pool,
+// which cancel(fd) does not reach: cancel the awaiting task instead.
+
+/// openat(2): the new descriptor; O_CLOEXEC is always added.
+task<int> openat(int dirfd, const char* path, int flags, ::mode_t mode = 0);
+/// fsync(2), or fdatasync(2) when `datasync` (data only, not metadata
+/// such as the modification time).
+task<int> fsync(int fd, bool datasync = false);
+/// statx(2) into *out: statx(fd, "", AT_EMPTY_PATH, ...) for an open file.
+task<int> statx(int dirfd, const char* path, int flags, unsigned mask, struct ::statx* out);
 
 }  // namespace weft::ops
