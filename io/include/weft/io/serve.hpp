@@ -123,7 +123,7 @@ task<void> run_connection(Handler& handler, const serve_options& opts, connectio
 
 template <class Listener, class Handler>
 task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
-  using stream_type = decltype(std::declval<Listener&>().accept().await_resume());
+  using stream_type = weft::detail::await_result_t<decltype(std::declval<Listener&>().accept())>;
   detail::connection_set conns;
   std::optional<weft::semaphore> slots;
   if (opts.max_connections) slots.emplace(opts.max_connections);
@@ -135,6 +135,7 @@ task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
     for (;;) {
       if (slots) co_await slots->acquire();
       std::optional<stream_type> s;
+      bool back_off = false;  // co_await is not allowed inside a catch block
       try {
         s.emplace(co_await listener.accept());
       } catch (const std::system_error& e) {
@@ -144,6 +145,11 @@ task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
         if (kind == detail::accept_failure::back_off) {
           if (!reported) detail::report_accept_error(opts, e);
           reported = true;
+          back_off = true;
+        }
+      }
+      if (!s) {
+        if (back_off) {
           co_await sleep_for(backoff);
           backoff = std::min(backoff * 2, opts.backoff_max);
         }
