@@ -1,0 +1,89 @@
+// echo_server: a TCP echo server on weft::io::serve.
+//
+//   echo_server [--host H] [--port P] [--workers N] [--io uring|epoll|auto]
+//
+// The first stdout line is "listening on HOST:PORT" (flushed), so scripts
+// and benchmarks can start it with --port 0 and read the port. SIGINT or
+// SIGTERM stops it: serve() is cancelled, which cancels every connection
+// and waits for them, and a one-line summary is printed.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+#include "../common/server_cli.hpp"
+#include "echo_handler.hpp"
+#include "weft/weft.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: echo_server [--host H] [--port P] [--workers N] [--io uring|epoll|auto]\n";
+
+struct server_result {
+  int signal = 0;
+  std::uint64_t handler_errors = 0;
+};
+
+weft::task<server_result> run_server(weft::io::tcp_listener& listener, example::stop_signals& signals,
+                                     example::echo_stats& stats) {
+  std::atomic<std::uint64_t> errors{0};
+  weft::io::serve_options opts;
+  // A client resetting its connection is routine under load: report the
+  // first few, count the rest.
+  opts.on_handler_error = [&errors](std::exception_ptr e) {
+    if (errors.fetch_add(1, std::memory_order_relaxed) >= 5) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      std::fprintf(stderr, "echo_server: connection ended with an error: %s\n", x.what());
+    }
+  };
+  auto handler = [&stats](weft::io::tcp_stream s) { return example::echo(std::move(s), stats); };
+  // Whichever finishes first wins; the other is cancelled and awaited. serve()
+  // only finishes on a fatal accept error, which when_any rethrows.
+  auto r = co_await weft::when_any(weft::io::serve(listener, handler, std::move(opts)), signals.wait());
+  co_return server_result{std::get<1>(r.value), errors.load()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  example::stop_signals signals;  // before the runtime's threads exist
+  example::server_flags flags;
+  try {
+    example::cli_args args(argc, argv);
+    if (args.help()) {
+      std::printf("%s%s", usage, example::server_flags_usage);
+      return 0;
+    }
+    flags = example::take_server_flags(args);
+    args.finish();
+  } catch (const example::usage_error& e) {
+    std::fprintf(stderr, "echo_server: %s\n%s%s", e.what(), usage, example::server_flags_usage);
+    return 2;
+  }
+
+  try {
+    weft::io::tcp_listener listener =
+        weft::io::tcp_listener::bind(example::listen_address(flags.host, flags.port));
+    weft::runtime rt{flags.runtime_options()};
+    example::print_listening(listener);
+    example::echo_stats stats;
+    const auto t0 = std::chrono::steady_clock::now();
+    server_result r = rt.block_on(run_server(listener, signals, stats));
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("echo_server: %s after %.1f s: %llu connections, %llu reads, %.1f MB echoed, %llu handler errors (%s, %u workers)\n",
+                example::signal_name(r.signal), secs, static_cast<unsigned long long>(stats.connections.load()),
+                static_cast<unsigned long long>(stats.reads.load()), static_cast<double>(stats.bytes.load()) / 1e6,
+                static_cast<unsigned long long>(r.handler_errors), weft::to_string(rt.io_backend()),
+                rt.worker_count());
+    return 0;
+  } catch (const example::usage_error& e) {
+    std::fprintf(stderr, "echo_server: %s\n%s%s", e.what(), usage, example::server_flags_usage);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "echo_server: %s\n", e.what());
+    return 1;
+  }
+}
