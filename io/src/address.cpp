@@ -119,16 +119,28 @@ std::string address::ip() const {
     const auto* un = reinterpret_cast<const ::sockaddr_un*>(&storage_);
     std::size_t n = len_ > offsetof(::sockaddr_un, sun_path) ? len_ - offsetof(::sockaddr_un, sun_path) : 0;
     if (n == 0) return {};  // unnamed (e.g. a socketpair end)
-    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+    if (un->sun_path[0] == '\0') {  // abstract; appended, not operator+ (GCC 12 -Wrestrict false positive)
+      std::string name(1, '@');
+      name.append(un->sun_path + 1, n - 1);
+      return name;
+    }
     return std::string(un->sun_path, ::strnlen(un->sun_path, n));
   }
   return {};
 }
 
 std::string address::to_string() const {
-  if (is_ipv4()) return ip() + ":" + std::to_string(port());
-  if (is_ipv6()) return "[" + ip() + "]:" + std::to_string(port());
-  return ip();
+  // Appended, not built with operator+: GCC 12 at -O2 warns (-Wrestrict,
+  // a false positive) about "literal" + std::string.
+  std::string out;
+  if (is_ipv6()) out += '[';
+  out += ip();
+  if (is_ipv6()) out += ']';
+  if (is_ipv4() || is_ipv6()) {
+    out += ':';
+    out += std::to_string(port());
+  }
+  return out;
 }
 
 bool operator==(const address& a, const address& b) noexcept {
