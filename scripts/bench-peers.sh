@@ -97,6 +97,9 @@ while IFS= read -r name || [ -n "$name" ]; do
   case "$name" in
     # One program, two workloads (the harness keeps one RESULT line a run).
     fiber_switch) entries+=("weft.fiber_switch|$exe switch" "weft.fiber_spawn|$exe spawn") ;;
+    # I/O workloads: echo runs beside the network peers (scripts/bench-net.sh);
+    # idle_conns and file_read have no peer in the CPU harness.
+    echo|idle_conns|file_read) ;;
     *) entries+=("weft.$name|$exe") ;;
   esac
 done < "$ROOT/bench/benches.txt"
