@@ -19,6 +19,7 @@
 // closed, EBADF, EINVAL) ends serve() the same way, with that error.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,7 @@
 #include "weft/runtime/sync/event.hpp"
 #include "weft/runtime/sync/semaphore.hpp"
 #include "weft/runtime/task.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::io {
 
@@ -123,7 +125,7 @@ task<void> run_connection(Handler& handler, const serve_options& opts, connectio
 
 template <class Listener, class Handler>
 task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
-  using stream_type = decltype(std::declval<Listener&>().accept().await_resume());
+  using stream_type = weft::detail::await_result_t<decltype(std::declval<Listener&>().accept())>;
   detail::connection_set conns;
   std::optional<weft::semaphore> slots;
   if (opts.max_connections) slots.emplace(opts.max_connections);
@@ -135,14 +137,20 @@ task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
     for (;;) {
       if (slots) co_await slots->acquire();
       std::optional<stream_type> s;
+      std::optional<std::system_error> error;  // handled below: no co_await in a catch block
+      std::exception_ptr error_ptr;
       try {
         s.emplace(co_await listener.accept());
       } catch (const std::system_error& e) {
+        error.emplace(e);
+        error_ptr = std::current_exception();
+      }
+      if (error) {
         if (slots) slots->release();
-        auto kind = detail::classify_accept_error(e);
-        if (kind == detail::accept_failure::fatal) throw;
+        auto kind = detail::classify_accept_error(*error);
+        if (kind == detail::accept_failure::fatal) std::rethrow_exception(error_ptr);
         if (kind == detail::accept_failure::back_off) {
-          if (!reported) detail::report_accept_error(opts, e);
+          if (!reported) detail::report_accept_error(opts, *error);
           reported = true;
           co_await sleep_for(backoff);
           backoff = std::min(backoff * 2, opts.backoff_max);
