@@ -68,23 +68,24 @@ class connection_set {
   void spawn(F make_task) {
     std::lock_guard lock(mu_);
     const std::uint64_t id = next_id_++;
-    ++count_;
+    // idle_ stays set from the last time the count reached zero: clear it,
+    // or wait_idle() would return while this connection still runs.
+    if (count_++ == 0) idle_.clear();
     live_.emplace(id, weft::spawn(make_task(id)));
   }
   /// Called by a connection task as it ends.
   void finished(std::uint64_t id) {
     std::optional<join_handle<void>> h;
-    bool last;
     {
       std::lock_guard lock(mu_);
       if (auto it = live_.find(id); it != live_.end()) {
         h.emplace(std::move(it->second));
         live_.erase(it);
       }
-      last = --count_ == 0;
+      // Under the lock, so that a spawn() cannot clear idle_ in between.
+      if (--count_ == 0) idle_.set();
     }
     if (h) h->detach();
-    if (last) idle_.set();
   }
   void cancel_all() {
     std::lock_guard lock(mu_);
