@@ -9,6 +9,7 @@
 
 #include "error.hpp"
 #include "weft/runtime/ops.hpp"
+#include "weft/runtime/runtime.hpp"
 
 namespace weft::io {
 
@@ -21,6 +22,7 @@ socket& socket::operator=(socket&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = o.release();
+    pending_.fetch_and(~closed_flag, std::memory_order_relaxed);
   }
   return *this;
 }
@@ -35,7 +37,19 @@ void socket::close() noexcept {
   if (fd_ < 0) return;
   // An operation still in flight holds the file open on io_uring (the
   // connection would outlive close) and never wakes on epoll: end it first.
-  if (pending_.load(std::memory_order_relaxed) > 0) ops::try_cancel(fd_);
+  // pending_op::result() then reports it as ECANCELED on both drivers.
+  if (pending_.fetch_or(closed_flag, std::memory_order_acq_rel) & ~closed_flag) {
+    // epoll: drop the readiness waits now; a wake-up from the shutdown
+    // below would be lost with the fd. io_uring: a cancel by fd is only
+    // queued to each worker's ring, and by the time a ring submits it the
+    // fd is closed (it finds nothing) or reused by a new socket (it
+    // cancels that socket's operations). The shutdown instead wakes every
+    // operation on the socket in the kernel at once (recv sees end of
+    // stream, send EPIPE, accept EINVAL).
+    weft::runtime* rt = weft::runtime::current();
+    if (rt && rt->io_backend() != weft::io_backend::io_uring) ops::try_cancel(fd_);
+    ::shutdown(fd_, SHUT_RDWR);
+  }
   ::close(std::exchange(fd_, -1));
 }
 
@@ -72,7 +86,7 @@ task<std::size_t> stream_socket::read_some(std::span<std::byte> buf, deadline d)
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::recv(fd_, buf.data(), buf.size()));
   else r = co_await ops::recv(fd_, buf.data(), buf.size());
-  co_return static_cast<std::size_t>(check(r, "recv"));
+  co_return static_cast<std::size_t>(check(op.result(r), "recv"));
 }
 
 task<chunk> stream_socket::receive(deadline d) {
@@ -100,7 +114,7 @@ task<std::size_t> stream_socket::write_some(std::span<const std::byte> buf, dead
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::send(fd_, buf.data(), buf.size()));
   else r = co_await ops::send(fd_, buf.data(), buf.size());
-  co_return static_cast<std::size_t>(check(r, "send"));
+  co_return static_cast<std::size_t>(check(op.result(r), "send"));
 }
 
 task<void> stream_socket::write_all(std::span<const std::byte> buf, deadline d) {

@@ -48,6 +48,7 @@ task<tcp_stream> tcp_listener::accept(deadline d) {
   int r;
   if (d) r = co_await with_deadline(d.at(), queue_.next());
   else r = co_await queue_.next();
+  r = op.result(r);
   if (r < 0) throw_errno(-r, "accept");
   co_return tcp_stream(r);
 }

@@ -35,7 +35,7 @@ task<std::size_t> udp_socket::send_to(std::span<const std::byte> data, const add
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::sendmsg(fd_, &msg));
   else r = co_await ops::sendmsg(fd_, &msg);
-  co_return static_cast<std::size_t>(check(r, "sendto"));
+  co_return static_cast<std::size_t>(check(op.result(r), "sendto"));
 }
 
 task<received_datagram> udp_socket::recv_from(std::span<std::byte> buf, deadline d) {
@@ -50,7 +50,7 @@ task<received_datagram> udp_socket::recv_from(std::span<std::byte> buf, deadline
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::recvmsg(fd_, &msg));
   else r = co_await ops::recvmsg(fd_, &msg);
-  out.size = static_cast<std::size_t>(check(r, "recvfrom"));
+  out.size = static_cast<std::size_t>(check(op.result(r), "recvfrom"));
   out.from = address(reinterpret_cast<const ::sockaddr*>(msg.msg_name), msg.msg_namelen);
   out.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
   co_return out;
@@ -61,7 +61,7 @@ task<std::size_t> udp_socket::send(std::span<const std::byte> data, deadline d) 
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::send(fd_, data.data(), data.size()));
   else r = co_await ops::send(fd_, data.data(), data.size());
-  co_return static_cast<std::size_t>(check(r, "send"));
+  co_return static_cast<std::size_t>(check(op.result(r), "send"));
 }
 
 task<std::size_t> udp_socket::recv(std::span<std::byte> buf, deadline d) {
@@ -69,7 +69,7 @@ task<std::size_t> udp_socket::recv(std::span<std::byte> buf, deadline d) {
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::recv(fd_, buf.data(), buf.size()));
   else r = co_await ops::recv(fd_, buf.data(), buf.size());
-  co_return static_cast<std::size_t>(check(r, "recv"));
+  co_return static_cast<std::size_t>(check(op.result(r), "recv"));
 }
 
 }  // namespace weft::io

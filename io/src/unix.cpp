@@ -52,6 +52,7 @@ task<unix_stream> unix_listener::accept(deadline d) {
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::accept(fd_));
   else r = co_await ops::accept(fd_);
+  r = op.result(r);
   if (r < 0) throw_errno(-r, "accept");
   co_return unix_stream(r);
 }

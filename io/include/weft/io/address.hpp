@@ -43,7 +43,7 @@ class address {
   bool is_unix() const noexcept { return family() == AF_UNIX; }
   /// The port (0 for Unix addresses).
   std::uint16_t port() const noexcept;
-  /// The IP without port ("::1"), or the Unix path.
+  /// The IP without port ("::1", "fe80::1%eth0" with its scope), or the Unix path.
   std::string ip() const;
   /// "127.0.0.1:80", "[::1]:80", or the Unix path.
   std::string to_string() const;

@@ -19,6 +19,7 @@
 // closed, EBADF, EINVAL) ends serve() the same way, with that error.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,7 @@
 #include "weft/runtime/sync/event.hpp"
 #include "weft/runtime/sync/semaphore.hpp"
 #include "weft/runtime/task.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::io {
 
@@ -66,23 +68,24 @@ class connection_set {
   void spawn(F make_task) {
     std::lock_guard lock(mu_);
     const std::uint64_t id = next_id_++;
-    ++count_;
+    // idle_ stays set from the last time the count reached zero: clear it,
+    // or wait_idle() would return while this connection still runs.
+    if (count_++ == 0) idle_.clear();
     live_.emplace(id, weft::spawn(make_task(id)));
   }
   /// Called by a connection task as it ends.
   void finished(std::uint64_t id) {
     std::optional<join_handle<void>> h;
-    bool last;
     {
       std::lock_guard lock(mu_);
       if (auto it = live_.find(id); it != live_.end()) {
         h.emplace(std::move(it->second));
         live_.erase(it);
       }
-      last = --count_ == 0;
+      // Under the lock, so that a spawn() cannot clear idle_ in between.
+      if (--count_ == 0) idle_.set();
     }
     if (h) h->detach();
-    if (last) idle_.set();
   }
   void cancel_all() {
     std::lock_guard lock(mu_);
@@ -123,7 +126,7 @@ task<void> run_connection(Handler& handler, const serve_options& opts, connectio
 
 template <class Listener, class Handler>
 task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
-  using stream_type = weft::detail::await_result_t<decltype(listener.accept())>;
+  using stream_type = weft::detail::await_result_t<decltype(std::declval<Listener&>().accept())>;
   detail::connection_set conns;
   std::optional<weft::semaphore> slots;
   if (opts.max_connections) slots.emplace(opts.max_connections);
@@ -135,17 +138,20 @@ task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
     for (;;) {
       if (slots) co_await slots->acquire();
       std::optional<stream_type> s;
-      std::optional<std::system_error> failed;
+      std::optional<std::system_error> error;  // handled below: no co_await in a catch block
+      std::exception_ptr error_ptr;
       try {
         s.emplace(co_await listener.accept());
       } catch (const std::system_error& e) {
-        if (detail::classify_accept_error(e) == detail::accept_failure::fatal) throw;
-        failed.emplace(e);
+        error.emplace(e);
+        error_ptr = std::current_exception();
       }
-      if (failed) {
+      if (error) {
         if (slots) slots->release();
-        if (detail::classify_accept_error(*failed) == detail::accept_failure::back_off) {
-          if (!reported) detail::report_accept_error(opts, *failed);
+        auto kind = detail::classify_accept_error(*error);
+        if (kind == detail::accept_failure::fatal) std::rethrow_exception(error_ptr);
+        if (kind == detail::accept_failure::back_off) {
+          if (!reported) detail::report_accept_error(opts, *error);
           reported = true;
           co_await sleep_for(backoff);
           backoff = std::min(backoff * 2, opts.backoff_max);

@@ -2,10 +2,12 @@
 // type; weft::io::stream_socket adds the byte-stream operations shared by
 // tcp_stream and unix_stream.
 //
-// Closing (close() or the destructor) first cancels the operations other
-// tasks still have pending on the socket, so they end (with ECANCELED)
-// instead of keeping the connection open or hanging. cancel() does the
-// same without closing. A socket is moved only while nothing is pending.
+// close() ends the operations other tasks still have pending on the
+// socket with std::system_error(ECANCELED), on both drivers, instead of
+// keeping the connection open or hanging; the peer sees the connection
+// end at once. cancel() ends them the same way without closing: the socket
+// stays usable. A socket is moved or destroyed only while nothing is
+// pending on it (close() it first, then let the operations end).
 //
 // Errors are std::system_error carrying the errno (ECONNRESET, EPIPE,
 // ECONNREFUSED, EMFILE, ...); end of stream is a 0-byte read. An operation
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <span>
 
@@ -67,10 +70,21 @@ class socket {
     explicit pending_op(const socket& s) noexcept : s_(s) { s_.pending_.fetch_add(1, std::memory_order_relaxed); }
     ~pending_op() { s_.pending_.fetch_sub(1, std::memory_order_relaxed); }
     pending_op(const pending_op&) = delete;
+    /// The operation's result r, or -ECANCELED if close() ended it: close()
+    /// wakes io_uring operations by shutdown(2), which they report as end
+    /// of stream, EPIPE or EINVAL; the caller must see the same ECANCELED
+    /// as on epoll.
+    int result(int r) const noexcept {
+      if (r <= 0 && (s_.pending_.load(std::memory_order_acquire) & closed_flag)) return -ECANCELED;
+      return r;
+    }
 
    private:
     const socket& s_;
   };
+
+  /// Set in pending_ by close(), so that the operations it ended know it.
+  static constexpr int closed_flag = 1 << 30;
 
   int fd_ = -1;
   mutable std::atomic<int> pending_{0};

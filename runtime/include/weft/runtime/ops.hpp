@@ -117,7 +117,9 @@ task<int> accept(int fd, ::sockaddr* addr = nullptr, ::socklen_t* addrlen = null
 /// application that stops accepting stops the kernel from accepting for
 /// it. On epoll, and for a second task accepting concurrently, next() is a
 /// plain accept. Destroying the queue cancels the standing accept and
-/// closes connections accepted but not taken.
+/// closes connections accepted but not taken. (The kernel reads
+/// RLIMIT_NOFILE when the accept is armed: lowering the limit later takes
+/// effect when it is next re-armed.)
 class accept_queue {
  public:
   explicit accept_queue(int listen_fd) noexcept : fd_(listen_fd) {}
