@@ -32,6 +32,7 @@
 #include "../examples/echo_client/echo_load.hpp"
 #include "../examples/echo_server/echo_handler.hpp"
 #include "weft/weft.hpp"
+#include "backend_arg.hpp"
 
 namespace {
 
@@ -96,15 +97,8 @@ double cpu_us(pid_t pid) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  weft::io_backend io = weft::io_backend::io_uring;
-  if (argc > 1) {
-    if (std::strcmp(argv[1], "uring") == 0) io = weft::io_backend::io_uring;
-    else if (std::strcmp(argv[1], "epoll") == 0) io = weft::io_backend::epoll;
-    else {
-      std::fprintf(stderr, "usage: bench_echo [uring|epoll] [seconds]\n");
-      return 2;
-    }
-  }
+  weft::io_backend io;
+  if (!backend_arg(argc, argv, io, "bench_echo [uring|epoll] [seconds]")) return 2;
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
   if (seconds <= 0) {
     std::fprintf(stderr, "usage: bench_echo [uring|epoll] [seconds > 0]\n");

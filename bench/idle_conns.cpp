@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "weft/weft.hpp"
+#include "backend_arg.hpp"
 
 namespace {
 
@@ -112,15 +113,8 @@ weft::task<measured> run(weft::io::tcp_listener& listener, std::size_t n, int re
 }  // namespace
 
 int main(int argc, char** argv) {
-  weft::io_backend io = weft::io_backend::io_uring;
-  if (argc > 1) {
-    if (std::strcmp(argv[1], "uring") == 0) io = weft::io_backend::io_uring;
-    else if (std::strcmp(argv[1], "epoll") == 0) io = weft::io_backend::epoll;
-    else {
-      std::fprintf(stderr, "usage: bench_idle_conns [uring|epoll] [connections]\n");
-      return 2;
-    }
-  }
+  weft::io_backend io;
+  if (!backend_arg(argc, argv, io, "bench_idle_conns [uring|epoll] [connections]")) return 2;
   const long arg = argc > 2 ? std::atol(argv[2]) : 10'000;
   if (arg <= 0) {
     std::fprintf(stderr, "usage: bench_idle_conns [uring|epoll] [connections > 0]\n");
