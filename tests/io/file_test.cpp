@@ -273,7 +273,7 @@ TEST_CASE("file: write_file and read_file round trip, empty and multi-MB", "[io]
   CHECK(slurp(dir / "big.bin") == "short");
 }
 
-TEST_CASE("file: read_at and write_at at offsets; reading past the end gives 0", "[io][file]") {
+TEST_CASE("file: read_at and write_at at offsets, reading past the end gives 0", "[io][file]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   temp_dir dir;

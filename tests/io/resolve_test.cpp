@@ -236,7 +236,7 @@ TEST_CASE("resolve: the deadline passes while the lookup waits for a pool thread
   CHECK_FALSE(after.empty());
 }
 
-TEST_CASE("resolve: the deadline passes while getaddrinfo runs; the job finishes on its own", "[io][resolve]") {
+TEST_CASE("resolve: the deadline passes while getaddrinfo runs, the job finishes on its own", "[io][resolve]") {
   auto backend = WEFT_BOTH_BACKENDS();
   std::atomic<int> reported{0};
   auto opts = io_options(backend);

@@ -45,7 +45,7 @@ weft::task<std::string> ping(io::tcp_stream& c, std::string msg) {
 
 }  // namespace
 
-TEST_CASE("serve: echoes for many concurrent clients; cancelling serve ends it", "[io][serve]") {
+TEST_CASE("serve: echoes for many concurrent clients, cancelling serve ends it", "[io][serve]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   constexpr int clients = 64;
@@ -71,7 +71,7 @@ TEST_CASE("serve: echoes for many concurrent clients; cancelling serve ends it",
   CHECK(r.served.kind == outcome::cancelled);
 }
 
-TEST_CASE("serve: a handler that throws is reported; the other connections go on", "[io][serve]") {
+TEST_CASE("serve: a handler that throws is reported, the other connections go on", "[io][serve]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {

@@ -48,7 +48,7 @@ TEST_CASE("udp: send_to and recv_from, IPv4 and IPv6", "[io][udp]") {
   CHECK(r.receiver.family() == family);
 }
 
-TEST_CASE("udp: an unbound socket from open() can send; an empty datagram is 0 bytes", "[io][udp]") {
+TEST_CASE("udp: an unbound socket from open() can send, an empty datagram is 0 bytes", "[io][udp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {
@@ -72,7 +72,7 @@ TEST_CASE("udp: an unbound socket from open() can send; an empty datagram is 0 b
   CHECK(r.sender_bound);
 }
 
-TEST_CASE("udp: connected send/recv; datagrams from others are filtered out", "[io][udp]") {
+TEST_CASE("udp: connected send/recv, datagrams from others are filtered out", "[io][udp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {
@@ -187,7 +187,7 @@ TEST_CASE("udp: errors: send_to an address of the other family, recv on a connec
   CHECK(r.refused.err == ECONNREFUSED);
 }
 
-TEST_CASE("udp: cancelling a pending recv_from gives operation_cancelled; the socket goes on",
+TEST_CASE("udp: cancelling a pending recv_from gives operation_cancelled, the socket goes on",
           "[io][udp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend, 1)};

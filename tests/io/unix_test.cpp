@@ -57,7 +57,7 @@ weft::task<exchange_result> unix_exchange(std::string name, std::string msg) {
 
 }  // namespace
 
-TEST_CASE("unix: listen and connect by path; addresses", "[io][unix]") {
+TEST_CASE("unix: listen and connect by path, addresses", "[io][unix]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   temp_path p;

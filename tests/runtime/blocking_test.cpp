@@ -166,7 +166,7 @@ TEST_CASE("the pool grows for many jobs", "[runtime][blocking]") {
   CHECK(m.workers.size() == 2);
 }
 
-TEST_CASE("max_blocking_threads caps concurrency; the rest queue", "[runtime][blocking]") {
+TEST_CASE("max_blocking_threads caps concurrency, the rest queue", "[runtime][blocking]") {
   weft::runtime rt{{.workers = 2, .max_blocking_threads = 2}};
   std::atomic<int> now{0}, most{0};
   std::uint64_t deepest_queue = 0;
@@ -333,7 +333,7 @@ TEST_CASE("as_completed yields in completion order", "[runtime][as_completed]") 
   }());
 }
 
-TEST_CASE("as_completed mixes tasks and blocking jobs; errors stay per entry", "[runtime][as_completed]") {
+TEST_CASE("as_completed mixes tasks and blocking jobs, errors stay per entry", "[runtime][as_completed]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on([]() -> task<void> {
     std::vector<weft::join_handle<int>> hs;
@@ -365,7 +365,7 @@ TEST_CASE("as_completed mixes tasks and blocking jobs; errors stay per entry", "
   }());
 }
 
-TEST_CASE("as_completed: handles finished already come first; empty input", "[runtime][as_completed]") {
+TEST_CASE("as_completed: handles finished already come first, empty input", "[runtime][as_completed]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on([]() -> task<void> {
     {

@@ -172,7 +172,7 @@ task<void> channel_cancel_race() {
 }
 }  // namespace
 
-TEST_CASE("channel: close drains, then ends; blocked senders fail", "[sync][channel]") {
+TEST_CASE("channel: close drains, then ends, blocked senders fail", "[sync][channel]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on(channel_close_semantics());
   CHECK(rt.block_on(close_wakes_all_receivers()) == 6);

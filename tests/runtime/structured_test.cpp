@@ -82,7 +82,7 @@ TEST_CASE("when_all: the first failure cancels the rest and is rethrown", "[runt
   CHECK(cancelled == 2);  // both were awaited before when_all returned
 }
 
-TEST_CASE("when_any: the first to finish wins; losers are cancelled and awaited", "[runtime][structured]") {
+TEST_CASE("when_any: the first to finish wins, losers are cancelled and awaited", "[runtime][structured]") {
   weft::runtime rt{{.workers = 2}};
   std::atomic<int> finished{0}, cancelled{0};
   auto r = rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<void, int, void>> {

@@ -386,7 +386,7 @@ TEST_CASE("timer_wheel next_expiry is exact on level 0 and a lower bound above",
   CHECK(d.fires == 1);
 }
 
-TEST_CASE("timer_wheel remove before firing prevents it; after firing it returns false", "[timer]") {
+TEST_CASE("timer_wheel remove before firing prevents it, after firing it returns false", "[timer]") {
   harness h;
   std::deque<probe>& ps = h.block(6);
   const std::uint64_t ds[] = {3, 64, 5000, pow64(4) + 3, 10, 10};
