@@ -21,8 +21,9 @@ using detail::throw_errno;
 socket& socket::operator=(socket&& o) noexcept {
   if (this != &o) {
     close();
-    fd_ = o.release();
-    pending_.fetch_and(~closed_flag, std::memory_order_relaxed);
+    if (st_) st_->unref();
+    fd_ = std::exchange(o.fd_, -1);
+    st_ = std::exchange(o.st_, nullptr);
   }
   return *this;
 }
@@ -38,7 +39,8 @@ void socket::close() noexcept {
   // An operation still in flight holds the file open on io_uring (the
   // connection would outlive close) and never wakes on epoll: end it first.
   // pending_op::result() then reports it as ECANCELED on both drivers.
-  if (pending_.fetch_or(closed_flag, std::memory_order_acq_rel) & ~closed_flag) {
+  if (st_) st_->closed.store(true, std::memory_order_release);
+  if (st_ && st_->refs.load(std::memory_order_acquire) > 1) {  // operations in flight
     // epoll: drop the readiness waits now; a wake-up from the shutdown
     // below would be lost with the fd. io_uring: a cancel by fd is only
     // queued to each worker's ring, and by the time a ring submits it the

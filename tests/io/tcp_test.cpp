@@ -616,6 +616,46 @@ TEST_CASE("tcp: close() while another task reads ends the read at once, the peer
   CHECK(r.peer.result == 0);
 }
 
+TEST_CASE("tcp: destroying a stream or a listener while another task waits on it ends the wait",
+          "[io][tcp]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  auto workers = GENERATE(1u, 2u);
+  weft::runtime rt{io_options(backend, workers)};
+  struct result {
+    outcome read, accept, peer;
+  };
+  result r = rt.block_on([]() -> weft::task<result> {
+    auto [c, s] = co_await tcp_pair();
+    auto owned = std::make_unique<io::tcp_stream>(std::move(s));
+    auto reader = weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> {
+      std::byte buf[64];
+      co_return co_await outcome_of(s.read_some(buf, 10s));
+    }(*owned));
+    auto listener = std::make_unique<io::tcp_listener>(io::tcp_listener::bind(loopback(AF_INET)));
+    auto acceptor = weft::spawn([](io::tcp_listener& l) -> weft::task<outcome> {
+      co_return co_await outcome_of(l.accept(10s));
+    }(*listener));
+    co_await settle();
+    owned.reset();  // the reader still waits in it: its read must end, not touch freed memory
+    listener.reset();
+    result out;
+    std::byte buf[64];
+    out.peer = co_await outcome_of(c.read_some(buf, 10s));
+    out.read = co_await reader;
+    out.accept = co_await acceptor;
+    co_return out;
+  }());
+  INFO(r.read);
+  CHECK(r.read.kind == outcome::system_error);
+  CHECK(r.read.err == ECANCELED);
+  INFO(r.accept);
+  CHECK(r.accept.kind == outcome::system_error);
+  CHECK(r.accept.err == ECANCELED);
+  INFO(r.peer);
+  CHECK(r.peer.ok());
+  CHECK(r.peer.result == 0);
+}
+
 TEST_CASE("tcp: close() while another task accepts ends the accept at once", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   auto workers = GENERATE(1u, 2u);

@@ -6,8 +6,8 @@
 // socket with std::system_error(ECANCELED), on both drivers, instead of
 // keeping the connection open or hanging; the peer sees the connection
 // end at once. cancel() ends them the same way without closing: the socket
-// stays usable. A socket is moved or destroyed only while nothing is
-// pending on it (close() it first, then let the operations end).
+// stays usable. Destroying a socket closes it, so it may be destroyed
+// while other tasks wait on it; it is moved only while nothing is pending.
 //
 // Errors are std::system_error carrying the errno (ECONNRESET, EPIPE,
 // ECONNREFUSED, EMFILE, ...); end of stream is a 0-byte read. An operation
@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <span>
+#include <utility>
 
 #include "weft/io/address.hpp"
 #include "weft/io/deadline.hpp"
@@ -33,20 +34,38 @@ namespace weft::io {
 /// destroying it gives the buffer back. Release it before the runtime ends.
 using chunk = ops::pooled_buffer;
 
+namespace detail {
+/// What a socket shares with its operations in flight, so that they can
+/// end safely after the socket object is closed or destroyed under them.
+struct socket_state {
+  std::atomic<int> refs{1};  // the socket + each operation in flight
+  std::atomic<bool> closed{false};
+  void unref() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+}  // namespace detail
+
 class socket {
  public:
   socket() noexcept = default;
   /// Adopts an open, non-blocking descriptor.
-  explicit socket(int fd) noexcept : fd_(fd) {}
-  socket(socket&& o) noexcept : fd_(o.release()) {}
+  explicit socket(int fd) : fd_(fd), st_(fd >= 0 ? new detail::socket_state : nullptr) {}
+  socket(socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), st_(std::exchange(o.st_, nullptr)) {}
   socket& operator=(socket&& o) noexcept;
-  ~socket() { close(); }
+  ~socket() {
+    close();
+    if (st_) st_->unref();
+  }
 
   int fd() const noexcept { return fd_; }
   bool is_open() const noexcept { return fd_ >= 0; }
   /// Gives the descriptor up without closing it.
   int release() noexcept;
-  /// Cancels pending operations, then closes. Idempotent.
+  /// Ends the operations pending on the socket (they throw
+  /// std::system_error with ECANCELED), then closes it. Idempotent. The
+  /// destructor does the same, so a socket may be destroyed while other
+  /// tasks still wait on it.
   void close() noexcept;
   /// Makes every pending operation on this socket end with ECANCELED.
   void cancel() noexcept;
@@ -64,30 +83,33 @@ class socket {
   /// socket(2) with SOCK_NONBLOCK | SOCK_CLOEXEC; throws system_error.
   static int open_socket(int family, int type, int protocol = 0);
 
-  /// Counts an operation in flight, so close() knows whether to cancel.
+  /// Marks an operation in flight: close() knows whether to wake any, and
+  /// the operation can learn after resuming, without touching the socket
+  /// object, that close() ended it.
   class pending_op {
    public:
-    explicit pending_op(const socket& s) noexcept : s_(s) { s_.pending_.fetch_add(1, std::memory_order_relaxed); }
-    ~pending_op() { s_.pending_.fetch_sub(1, std::memory_order_relaxed); }
+    explicit pending_op(const socket& s) noexcept : st_(s.st_) {
+      if (st_) st_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~pending_op() {
+      if (st_) st_->unref();
+    }
     pending_op(const pending_op&) = delete;
     /// The operation's result r, or -ECANCELED if close() ended it: close()
     /// wakes io_uring operations by shutdown(2), which they report as end
     /// of stream, EPIPE or EINVAL; the caller must see the same ECANCELED
     /// as on epoll.
     int result(int r) const noexcept {
-      if (r <= 0 && (s_.pending_.load(std::memory_order_acquire) & closed_flag)) return -ECANCELED;
+      if (r <= 0 && st_ && st_->closed.load(std::memory_order_acquire)) return -ECANCELED;
       return r;
     }
 
    private:
-    const socket& s_;
+    detail::socket_state* st_;
   };
 
-  /// Set in pending_ by close(), so that the operations it ended know it.
-  static constexpr int closed_flag = 1 << 30;
-
   int fd_ = -1;
-  mutable std::atomic<int> pending_{0};
+  detail::socket_state* st_ = nullptr;
 };
 
 /// A connected byte stream (TCP or Unix): the readable_stream and
