@@ -321,5 +321,9 @@ TEST_CASE("fiber stacks are reused", "[runtime][fiber]") {
   }());
   const std::size_t after = count_mappings();
   CHECK(sum == 10000L * 9999 / 2);
-  CHECK(after < before + 20);
+  // 10,000 fresh stacks would be 20,000 more mappings (stack + guard). A
+  // few dozen can appear when the per-thread caches (4 stacks each) fill
+  // unevenly between the workers and the main thread, and TSan maps some
+  // of its own: 20 was too tight for a loaded machine under TSan.
+  CHECK(after < before + 64);
 }
