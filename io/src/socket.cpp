@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "error.hpp"
+#include "weft/io/stream.hpp"
 #include "weft/runtime/ops.hpp"
 #include "weft/runtime/runtime.hpp"
 
@@ -102,13 +103,7 @@ task<chunk> stream_socket::receive(deadline d) {
 }
 
 task<std::size_t> stream_socket::read(std::span<std::byte> buf, deadline d) {
-  std::size_t total = 0;
-  while (total < buf.size()) {
-    std::size_t n = co_await read_some(buf.subspan(total), d);
-    if (n == 0) break;
-    total += n;
-  }
-  co_return total;
+  return read_full(*this, buf, d);
 }
 
 task<std::size_t> stream_socket::write_some(std::span<const std::byte> buf, deadline d) {
@@ -120,10 +115,7 @@ task<std::size_t> stream_socket::write_some(std::span<const std::byte> buf, dead
 }
 
 task<void> stream_socket::write_all(std::span<const std::byte> buf, deadline d) {
-  while (!buf.empty()) {
-    std::size_t n = co_await write_some(buf, d);
-    buf = buf.subspan(n);
-  }
+  return io::write_all(*this, buf, d);
 }
 
 void stream_socket::shutdown_write() {

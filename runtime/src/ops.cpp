@@ -397,17 +397,15 @@ task<int> close(int fd) {
   co_return result_of(::close(fd));
 }
 
-void cancel(int fd) {
-  detail::worker* w = detail::this_worker_ptr();
-  if (!w) throw std::logic_error("weft::ops::cancel used outside a weft runtime worker");
-  for (auto& other : w->rt().workers) other->drv().cancel_fd(fd);
-}
-
 bool try_cancel(int fd) noexcept {
   detail::worker* w = detail::this_worker_ptr();
   if (!w) return false;
   for (auto& other : w->rt().workers) other->drv().cancel_fd(fd);
   return true;
+}
+
+void cancel(int fd) {
+  if (!try_cancel(fd)) throw std::logic_error("weft::ops::cancel used outside a weft runtime worker");
 }
 
 // ---------------------------------------------------------------- files
