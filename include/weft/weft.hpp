@@ -1,4 +1,4 @@
-// Umbrella header: everything in weft (the runtime and io modules).
+// Umbrella header: everything in weft (the runtime, io and ipc modules).
 #pragma once
 
 #include "weft/runtime/as_completed.hpp"
@@ -18,3 +18,4 @@
 #include "weft/runtime/when_any.hpp"
 #include "weft/runtime/yield.hpp"
 #include "weft/io.hpp"
+#include "weft/ipc.hpp"

@@ -4,11 +4,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
 #include <array>
 
 #include "scheduler.hpp"
+#include "weft/runtime/detail/start_hooks.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft {
@@ -92,12 +94,38 @@ io_backend choose_backend(io_backend wanted) {
   return io_backend::epoll;
 }
 
+std::mutex start_hooks_mu;
+std::array<void (*)(), 8> start_hooks{};
+
 }  // namespace
+
+void add_start_hook(void (*f)()) noexcept {
+  std::lock_guard lock(start_hooks_mu);
+  for (auto& slot : start_hooks) {
+    if (slot == f) return;
+    if (!slot) {
+      slot = f;
+      return;
+    }
+  }
+  std::abort();  // more layers than slots: a programming error
+}
+
+void run_start_hooks() noexcept {
+  std::array<void (*)(), 8> hooks;
+  {
+    std::lock_guard lock(start_hooks_mu);
+    hooks = start_hooks;
+  }
+  for (auto f : hooks)
+    if (f) f();
+}
 
 runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
     : owner(o),
       options(std::move(opts)),
       blocking(options.thread_name, options.max_blocking_threads, options.blocking_keep_alive) {
+  run_start_hooks();  // before any thread or ring of ours exists
   backend = choose_backend(options.io);
   id = table.add(this);
   unsigned n = options.workers ? options.workers : std::thread::hardware_concurrency();

@@ -1,0 +1,4 @@
+// Umbrella header: everything in weft's ipc module (the process backend).
+#pragma once
+
+#include "weft/ipc/errors.hpp"

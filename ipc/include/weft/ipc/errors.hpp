@@ -1,0 +1,69 @@
+// The exceptions of the process backend.
+//
+//   try { co_await weft::spawn_process(parse, page); }
+//   catch (const weft::ipc::remote_error& e) { e.type_name(); e.message(); }
+//   catch (const weft::ipc::worker_crashed& e) { e.signal(); e.exit_code(); }
+//
+// A task's own exception cannot cross a process boundary as an object (its
+// type may hold pointers into the worker's memory), so it arrives as a
+// remote_error that keeps the original type's name and what(). A worker that
+// dies mid-task fails that task with worker_crashed. A task past its
+// timeout fails with weft::timeout_error, a cancelled one with
+// weft::operation_cancelled (weft/runtime/errors.hpp).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace weft::ipc {
+
+/// An exception thrown by the function in the worker process.
+class remote_error : public std::runtime_error {
+ public:
+  remote_error(std::string type_name, std::string message);
+  /// The demangled type of the original exception ("std::out_of_range").
+  const std::string& type_name() const noexcept { return type_; }
+  /// The original what().
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string type_;
+  std::string message_;
+};
+
+/// The worker process running the task died: killed by a signal (a crash,
+/// the OOM killer, kill -9) or exited (the function called exit()).
+class worker_crashed : public std::runtime_error {
+ public:
+  /// status as from waitpid(); pid of the worker.
+  worker_crashed(int pid, int status);
+  int pid() const noexcept { return pid_; }
+  /// The signal that killed it, or 0 if it exited.
+  int signal() const noexcept { return signal_; }
+  /// Its exit code if it exited, or -1 if a signal killed it.
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int pid_;
+  int signal_;
+  int exit_code_;
+};
+
+/// Arguments or a result that cannot travel: larger than the pool's arena
+/// (process_pool_options::arena_size), or refused by a serializer.
+class serialization_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The pool cannot take the task: it was shut down, or it cannot start
+/// workers (the fork server is gone, fork failed).
+class pool_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The demangled name of an exception's dynamic type.
+std::string exception_type_name(const std::exception& e);
+
+}  // namespace weft::ipc
