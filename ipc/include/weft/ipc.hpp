@@ -2,3 +2,6 @@
 #pragma once
 
 #include "weft/ipc/errors.hpp"
+#include "weft/ipc/process_pool.hpp"
+#include "weft/ipc/serialize.hpp"
+#include "weft/ipc/spawn_process.hpp"

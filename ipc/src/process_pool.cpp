@@ -1,0 +1,744 @@
+#include "weft/ipc/process_pool.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include "fork_server.hpp"
+#include "pool_core.hpp"
+#include "weft/ipc/spawn_process.hpp"
+#include "weft/runtime/blocking.hpp"
+#include "weft/runtime/errors.hpp"
+#include "weft/runtime/ops.hpp"
+#include "weft/runtime/spawn.hpp"
+#include "weft/runtime/time.hpp"
+#include "weft/runtime/yield.hpp"
+
+namespace weft::ipc::detail {
+
+namespace {
+
+using weft::detail::wake_batch;
+using weft::detail::waiter;
+
+/// While calls flow, the reader keeps looking for results this long after
+/// the last one (or the last submission) before it sleeps: a caller that
+/// awaits one call at a time then never pays for a wake-up.
+constexpr auto reader_spin = std::chrono::microseconds(100);
+/// Calls queued in one worker's ring are at most this much work, by the
+/// moving average of their time: short calls are batched deep, long ones
+/// are not queued behind each other while another worker idles.
+constexpr double queue_budget_ns = 200'000;
+
+int sys_pidfd_send_signal(int pidfd, int sig) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+std::exception_ptr error_from_worker(byte_reader& in) {
+  if (in.remaining() == 0) return std::make_exception_ptr(remote_error("unknown exception", "(details lost)"));
+  auto type = ipc::decode<std::string>(in);
+  auto what = ipc::decode<std::string>(in);
+  if (type == "weft::ipc::serialization_error") return std::make_exception_ptr(serialization_error(what));
+  return std::make_exception_ptr(remote_error(std::move(type), std::move(what)));
+}
+
+// ------------------------------------------------------------ the queue
+
+void push_pending_back(pool_core& core, call_record& rec) noexcept {
+  rec.worker = -1;
+  rec.next = nullptr;
+  rec.prev = core.pending_tail;
+  if (core.pending_tail) core.pending_tail->next = &rec;
+  else core.pending_head = &rec;
+  core.pending_tail = &rec;
+  ++core.pending_count;
+}
+
+void push_pending_front(pool_core& core, call_record& rec) noexcept {
+  rec.worker = -1;
+  rec.prev = nullptr;
+  rec.next = core.pending_head;
+  if (core.pending_head) core.pending_head->prev = &rec;
+  else core.pending_tail = &rec;
+  core.pending_head = &rec;
+  ++core.pending_count;
+}
+
+void unlink_pending(pool_core& core, call_record& rec) noexcept {
+  if (rec.prev) rec.prev->next = rec.next;
+  else core.pending_head = rec.next;
+  if (rec.next) rec.next->prev = rec.prev;
+  else core.pending_tail = rec.prev;
+  rec.prev = rec.next = nullptr;
+  --core.pending_count;
+}
+
+/// Ends a call with an error (or its result, if error is null). The call
+/// being submitted right now is not woken: its submitter sees it done.
+void finish(pool_core& core, call_record& rec, std::exception_ptr error, wake_batch& wake) noexcept {
+  rec.error = std::move(error);
+  rec.worker = -1;
+  if (core.submitting == &rec) core.submitting = nullptr;
+  else wake.grant(rec.waiter);
+}
+
+void fail_pending(pool_core& core, const std::exception_ptr& error, wake_batch& wake) noexcept {
+  while (call_record* rec = core.pending_head) {
+    unlink_pending(core, *rec);
+    finish(core, *rec, error, wake);
+  }
+}
+
+// ------------------------------------------------------------ dispatch
+
+std::uint64_t queue_depth(const pool_core& core) noexcept {
+  if (core.opts.task_timeout.count() > 0) return 1;  // the clock starts when the call does
+  double depth = core.task_ns > 0 ? queue_budget_ns / core.task_ns : ring_slots;
+  return static_cast<std::uint64_t>(std::clamp(depth, 2.0, double(ring_slots)));
+}
+
+bool accepts_calls(const pool_core& core, const worker_rec& w) noexcept {
+  return !w.stopping && w.killed == kill_reason::none &&
+         (core.opts.max_tasks_per_worker == 0 || w.sent < core.opts.max_tasks_per_worker);
+}
+
+/// The worker with room for another call and the fewest queued, or null.
+worker_rec* pick_worker(pool_core& core) noexcept {
+  std::uint64_t depth = queue_depth(core);
+  worker_rec* best = nullptr;
+  for (auto& w : core.workers) {
+    if (!w || !accepts_calls(core, *w) || w->in_flight() >= depth) continue;
+    if (!best || w->in_flight() < best->in_flight()) best = w.get();
+  }
+  return best;
+}
+
+void wake_worker(worker_rec& w) noexcept {
+  control& ctl = w.ch.ctl();
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the slot's seq before the flag
+  if (ctl.worker_sleeping.load(std::memory_order_relaxed) &&
+      ctl.worker_sleeping.exchange(0, std::memory_order_acq_rel)) {
+    ctl.doorbell.fetch_add(1, std::memory_order_release);
+    futex_wake(ctl.doorbell, 1);
+  }
+}
+
+enum class place_result { placed, no_room, failed };
+
+/// Writes rec into w's request ring (arguments inline or in the arena).
+place_result place(pool_core& core, worker_rec& w, call_record& rec, wake_batch& wake) noexcept {
+  std::uint64_t i = w.next_request;
+  slot& s = w.ch.request(i);
+  std::byte* dst = s.data;
+  std::uint64_t offset = inline_payload, end = 0;
+  arena_cursor saved = w.request_cursor;
+  if (rec.size > slot_capacity) {
+    std::uint64_t cap = w.ch.arena_size;
+    if (rec.size > cap) {
+      finish(core, rec,
+             std::make_exception_ptr(serialization_error(
+                 "weft::ipc: the arguments are " + std::to_string(rec.size) + " bytes, more than the arena of " +
+                 std::to_string(cap) + " bytes (process_pool_options::arena_size)")),
+             wake);
+      ++core.counters.failed;
+      return place_result::failed;
+    }
+    std::uint64_t tail = w.ch.ctl().request_arena_tail.load(std::memory_order_acquire);
+    if (!w.request_cursor.allocate(cap, tail, rec.size, offset, end)) return place_result::no_room;
+    dst = w.ch.request_arena() + offset;
+  }
+  try {
+    rec.encode(rec, dst, rec.size);
+  } catch (...) {
+    w.request_cursor = saved;
+    finish(core, rec, std::current_exception(), wake);
+    ++core.counters.failed;
+    return place_result::failed;
+  }
+  s.h.kind = static_cast<std::uint32_t>(request_kind::call);
+  s.h.invoker = rec.invoker;
+  s.h.fn = rec.fn;
+  s.h.size = rec.size;
+  s.h.arena_offset = offset;
+  s.h.arena_end = end;
+  s.h.cancel.store(0, std::memory_order_relaxed);
+  s.h.seq.store(i + 1, std::memory_order_release);
+  w.calls[i % ring_slots] = &rec;
+  rec.worker = static_cast<int>(w.id);
+  rec.index = i;
+  ++w.next_request;
+  ++w.sent;
+  ++core.running_count;
+  if (core.opts.task_timeout.count() > 0) {
+    w.deadline = steady::now() + core.opts.task_timeout;
+    core.timer_wake.set();
+  }
+  return place_result::placed;
+}
+
+void send_stop(worker_rec& w) noexcept {
+  std::uint64_t i = w.next_request++;
+  slot& s = w.ch.request(i);
+  s.h.kind = static_cast<std::uint32_t>(request_kind::stop);
+  s.h.size = 0;
+  s.h.arena_offset = inline_payload;
+  s.h.cancel.store(0, std::memory_order_relaxed);
+  s.h.seq.store(i + 1, std::memory_order_release);
+  w.stopping = true;
+  wake_worker(w);
+}
+
+/// Hands queued calls to workers while they have room; recycles workers
+/// that reached max_tasks_per_worker once they are idle.
+void dispatch_locked(pool_core& core, wake_batch& wake) noexcept {
+  while (core.pending_head) {
+    worker_rec* w = pick_worker(core);
+    if (!w) break;
+    call_record& rec = *core.pending_head;
+    unlink_pending(core, rec);
+    place_result r = place(core, *w, rec, wake);
+    if (r == place_result::no_room) {
+      push_pending_front(core, rec);
+      break;  // its arena frees up as results come back
+    }
+    if (r == place_result::placed) wake_worker(*w);
+  }
+  if (core.opts.max_tasks_per_worker > 0 || core.closed) {
+    for (auto& w : core.workers) {
+      if (!w || w->stopping || w->killed != kill_reason::none || w->in_flight() != 0) continue;
+      bool spent = core.opts.max_tasks_per_worker > 0 && w->sent >= core.opts.max_tasks_per_worker;
+      bool done = core.closed && core.pending_count == 0;
+      if (spent || done) send_stop(*w);
+    }
+  }
+}
+
+// ------------------------------------------------------------ results
+
+/// Takes every result w has published. Returns how many.
+std::size_t drain_worker(pool_core& core, worker_rec& w, wake_batch& wake) noexcept {
+  std::size_t taken = 0;
+  while (w.next_result < w.next_request) {
+    std::uint64_t i = w.next_result;
+    slot& s = w.ch.result(i);
+    if (s.h.seq.load(std::memory_order_acquire) != i + 1) break;
+    call_record* rec = std::exchange(w.calls[i % ring_slots], nullptr);
+    const std::byte* payload = s.h.arena_offset == inline_payload ? s.data : w.ch.result_arena() + s.h.arena_offset;
+    byte_reader in(payload, s.h.size);
+    auto kind = static_cast<result_kind>(s.h.kind);
+    if (rec) {
+      --core.running_count;
+      std::exception_ptr error;
+      try {
+        if (kind == result_kind::ok) rec->decode(*rec, in);
+        else if (kind == result_kind::error) error = error_from_worker(in);
+        else error = std::make_exception_ptr(operation_cancelled{});
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (kind == result_kind::ok && !error) ++core.counters.completed;
+      else ++core.counters.failed;
+      finish(core, *rec, std::move(error), wake);
+    }
+    if (s.h.arena_offset != inline_payload)
+      w.ch.ctl().result_arena_tail.store(s.h.arena_end, std::memory_order_release);
+    if (kind != result_kind::skipped) {
+      double ns = static_cast<double>(s.h.fn);
+      core.task_ns = core.task_ns == 0 ? ns : core.task_ns * 0.875 + ns * 0.125;
+    }
+    ++w.next_result;
+    ++taken;
+  }
+  if (w.in_flight() == 0) w.deadline = steady::time_point::max();
+  return taken;
+}
+
+std::size_t drain_locked(pool_core& core, wake_batch& wake) noexcept {
+  std::size_t taken = 0;
+  for (auto& w : core.workers)
+    if (w) taken += drain_worker(core, *w, wake);
+  if (taken) {
+    core.last_activity = steady::now();
+    dispatch_locked(core, wake);
+    core.changed.set();
+  }
+  return taken;
+}
+
+// ------------------------------------------------------------ workers
+
+std::unique_ptr<worker_rec> start_worker(pool_core& core, unsigned id) {
+  auto w = std::make_unique<worker_rec>();
+  w->id = id;
+  layout lay{core.opts.arena_size};
+  int memfd = ::memfd_create("weft-worker", MFD_CLOEXEC);
+  if (memfd < 0) throw std::system_error(errno, std::system_category(), "weft: memfd_create for a worker");
+  if (::ftruncate(memfd, static_cast<off_t>(lay.total())) < 0) {
+    int err = errno;
+    ::close(memfd);
+    throw std::system_error(err, std::system_category(), "weft: sizing a worker's shared memory");
+  }
+  void* base = ::mmap(nullptr, lay.total(), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  if (base == MAP_FAILED) {
+    int err = errno;
+    ::close(memfd);
+    throw std::system_error(err, std::system_category(), "weft: mapping a worker's shared memory");
+  }
+  w->ch = channel_view{static_cast<std::byte*>(base), core.opts.arena_size};
+  w->map_size = lay.total();
+  control& ctl = w->ch.ctl();
+  ctl.arena_size = core.opts.arena_size;
+  ctl.initializer = reinterpret_cast<std::uintptr_t>(core.opts.initializer);
+  ctl.parent_sleeping.store(1, std::memory_order_relaxed);  // say so until the reader first spins
+  try {
+    spawned_worker s = fork_server::instance().spawn(memfd, core.eventfd);
+    w->pid = s.pid;
+    w->pidfd = s.pidfd;
+  } catch (...) {
+    ::close(memfd);
+    throw;
+  }
+  ::close(memfd);
+  return w;
+}
+
+/// Waits for the fork server to record w's exit status (it reaps the
+/// worker right after the pidfd says it ended).
+task<int> exit_status(worker_rec* w) {
+  auto pause = std::chrono::microseconds(50);
+  for (int i = 0; i < 200; ++i) {
+    if (w->ch.ctl().exited.load(std::memory_order_acquire)) co_return w->ch.ctl().exit_status.load();
+    co_await weft::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
+  }
+  co_return -1;  // the fork server is gone too
+}
+
+task<void> monitor(std::shared_ptr<pool_core> core, worker_rec* w);
+task<void> reader(std::shared_ptr<pool_core> core);
+task<void> timer(std::shared_ptr<pool_core> core);
+
+/// Replaces the worker in place `id` (unless the pool is closing).
+task<void> replace(std::shared_ptr<pool_core> core, unsigned id) {
+  std::unique_ptr<worker_rec> fresh;
+  std::exception_ptr failure;
+  try {
+    fresh = co_await weft::spawn_blocking([core, id] { return start_worker(*core, id); });
+  } catch (const operation_cancelled&) {
+    throw;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  worker_rec* w = fresh.get();
+  {
+    wake_batch wake;
+    std::lock_guard lock(core->lock);
+    if (failure || core->closed) {
+      if (failure && core->broken.empty()) {
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+          core->broken = e.what();
+        }
+        fail_pending(*core, std::make_exception_ptr(pool_error("weft: process pool cannot start workers: " + core->broken)),
+                     wake);
+      }
+      if (fresh) fresh->kill(kill_reason::shutdown);
+      w = nullptr;
+      // (fresh is destroyed below, unmonitored: the fork server reaps it.)
+    } else {
+      ++core->counters.workers_started;
+      ++core->counters.workers_restarted;
+      w->monitored = true;
+      core->workers[id] = std::move(fresh);
+      dispatch_locked(*core, wake);
+    }
+    core->changed.set();
+  }
+  if (w) weft::spawn(monitor(core, w)).detach();
+}
+
+/// Settles the calls of a worker that died: results it published are
+/// delivered; the call it was running fails (worker_crashed, or
+/// timeout_error if we killed it for its deadline); calls it had not taken
+/// go back to the front of the queue, in order.
+void settle_dead_worker(pool_core& core, worker_rec& w, int status, wake_batch& wake) noexcept {
+  drain_worker(core, w, wake);
+  std::uint64_t taken = w.ch.ctl().requests_taken.load(std::memory_order_acquire);
+  for (std::uint64_t i = w.next_request; i-- > w.next_result;) {  // newest first: pushed to the front
+    call_record* rec = std::exchange(w.calls[i % ring_slots], nullptr);
+    if (!rec) continue;
+    --core.running_count;
+    if (i >= taken) {
+      push_pending_front(core, *rec);
+      continue;
+    }
+    std::exception_ptr error;
+    switch (w.killed) {
+      case kill_reason::timeout:
+        error = std::make_exception_ptr(weft::timeout_error("weft::ipc: task timed out after " +
+                                                            std::to_string(core.opts.task_timeout.count() / 1'000'000) +
+                                                            " ms; its worker process was killed"));
+        ++core.counters.timed_out;
+        break;
+      case kill_reason::shutdown:
+        error = std::make_exception_ptr(operation_cancelled{});
+        ++core.counters.cancelled;
+        break;
+      default:
+        error = std::make_exception_ptr(worker_crashed(w.pid, status));
+        ++core.counters.crashed;
+        break;
+    }
+    finish(core, *rec, std::move(error), wake);
+  }
+  w.next_result = w.next_request;
+}
+
+task<void> monitor(std::shared_ptr<pool_core> core, worker_rec* w) {
+  for (;;) {
+    int r = co_await weft::ops::poll(w->pidfd, POLLIN);
+    if (r >= 0 || r != -EINTR) break;
+  }
+  int status = co_await exit_status(w);
+  std::unique_ptr<worker_rec> dead;
+  bool respawn = false;
+  unsigned id = w->id;
+  {
+    wake_batch wake;
+    std::lock_guard lock(core->lock);
+    settle_dead_worker(*core, *w, status, wake);
+    dead = std::move(core->workers[id]);
+    if (w->ch.ctl().init_failed.load(std::memory_order_acquire) && core->broken.empty()) {
+      core->broken = std::string("the initializer failed in worker process ") + std::to_string(w->pid) + ": " +
+                     w->ch.ctl().init_error;
+      fail_pending(*core, std::make_exception_ptr(pool_error("weft: process pool unusable: " + core->broken)), wake);
+    }
+    respawn = !core->closed && core->broken.empty();
+    if (!respawn) fail_pending(*core, std::make_exception_ptr(pool_error("weft: the process pool was shut down")), wake);
+    dispatch_locked(*core, wake);
+    core->changed.set();
+  }
+  if (respawn) co_await replace(core, id);
+}
+
+void mark_sleeping(pool_core& core) noexcept {
+  for (auto& w : core.workers)
+    if (w) w->ch.ctl().parent_sleeping.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the flags before we look at the rings again
+}
+
+/// Clears the attachment when the serving tasks' runtime goes away.
+struct attachment_guard {
+  std::shared_ptr<pool_core> core;
+  ~attachment_guard() {
+    std::lock_guard lock(core->lock);
+    core->attached = nullptr;
+    for (auto& w : core->workers)
+      if (w) w->monitored = false;
+  }
+};
+
+task<void> reader(std::shared_ptr<pool_core> core) {
+  attachment_guard guard{core};
+  std::uint64_t wake_count = 0;
+  for (;;) {
+    std::size_t taken;
+    steady::time_point last;
+    bool idle;
+    {
+      wake_batch wake;
+      std::lock_guard lock(core->lock);
+      if (core->destroyed && core->running_count == 0 && core->pending_count == 0) {
+        bool any = std::any_of(core->workers.begin(), core->workers.end(), [](auto& w) { return w != nullptr; });
+        if (!any) co_return;
+      }
+      taken = drain_locked(*core, wake);
+      last = core->last_activity;
+      idle = core->running_count == 0;
+    }
+    if (taken || (!idle && steady::now() - last < reader_spin) || steady::now() - last < reader_spin) {
+      co_await weft::yield_now();
+      continue;
+    }
+    {
+      wake_batch wake;
+      std::lock_guard lock(core->lock);
+      mark_sleeping(*core);
+      taken = drain_locked(*core, wake);
+    }
+    if (taken) continue;
+    int r = co_await weft::ops::read(core->eventfd, &wake_count, sizeof wake_count);
+    if (r < 0 && r != -EAGAIN && r != -EINTR)
+      throw std::system_error(-r, std::system_category(), "weft: process pool eventfd");
+  }
+}
+
+/// Kills the workers whose running call passed its deadline.
+task<void> timer(std::shared_ptr<pool_core> core) {
+  for (;;) {
+    core->timer_wake.clear();
+    steady::time_point next = steady::time_point::max();
+    {
+      std::lock_guard lock(core->lock);
+      if (core->destroyed) co_return;
+      auto now = steady::now();
+      for (auto& w : core->workers) {
+        if (!w || w->in_flight() == 0 || w->killed != kill_reason::none) continue;
+        if (w->deadline <= now) w->kill(kill_reason::timeout);
+        else next = std::min(next, w->deadline);
+      }
+    }
+    if (next == steady::time_point::max()) {
+      co_await core->timer_wake.wait();
+      continue;
+    }
+    try {
+      co_await weft::with_deadline(next, core->timer_wake.wait());
+    } catch (const weft::timeout_error&) {
+    }
+  }
+}
+
+/// Starts the serving tasks on the current runtime.
+void attach(const std::shared_ptr<pool_core>& core) {
+  std::vector<worker_rec*> unmonitored;
+  {
+    std::lock_guard lock(core->lock);
+    for (auto& w : core->workers)
+      if (w && !w->monitored) {
+        w->monitored = true;
+        unmonitored.push_back(w.get());
+      }
+  }
+  weft::spawn(reader(core)).detach();
+  for (worker_rec* w : unmonitored) weft::spawn(monitor(core, w)).detach();
+  if (core->opts.task_timeout.count() > 0) weft::spawn(timer(core)).detach();
+}
+
+void cancel_call(weft::detail::wait_target* target, waiter* w, wake_batch&) noexcept {
+  auto& core = static_cast<pool_core&>(*target);
+  auto& rec = *static_cast<call_record*>(w->slot);
+  ++core.counters.cancelled;
+  if (rec.worker < 0) {
+    unlink_pending(core, rec);
+    return;
+  }
+  worker_rec* wr = core.workers[static_cast<unsigned>(rec.worker)].get();
+  rec.worker = -1;
+  if (!wr) return;
+  std::uint64_t i = rec.index;
+  wr->calls[i % ring_slots] = nullptr;
+  --core.running_count;
+  slot& s = wr->ch.request(i);
+  s.h.cancel.store(1, std::memory_order_seq_cst);
+  std::uint64_t taken = wr->ch.ctl().requests_taken.load(std::memory_order_seq_cst);
+  bool finished = wr->ch.result(i).h.seq.load(std::memory_order_acquire) == i + 1;
+  if (taken > i && !finished) wr->kill(kill_reason::cancel);  // it is running: stop it the only way there is
+}
+
+}  // namespace
+
+worker_rec::~worker_rec() {
+  if (ch.base) ::munmap(ch.base, map_size);
+  if (pidfd >= 0) ::close(pidfd);
+}
+
+void worker_rec::kill(kill_reason why) noexcept {
+  if (killed == kill_reason::none) killed = why;
+  if (pidfd >= 0) sys_pidfd_send_signal(pidfd, SIGKILL);
+}
+
+pool_core::pool_core(const process_pool_options& o) : wait_target(&cancel_call), opts(o) {
+  target_workers = opts.workers ? opts.workers : std::max(1u, std::thread::hardware_concurrency());
+  if (opts.arena_size < slot_capacity) opts.arena_size = slot_capacity;
+  opts.arena_size = (opts.arena_size + page_size - 1) / page_size * page_size;
+  eventfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (eventfd < 0) throw std::system_error(errno, std::system_category(), "weft: eventfd for a process pool");
+}
+
+pool_core::~pool_core() {
+  for (auto& w : workers)
+    if (w) w->kill(kill_reason::shutdown);
+  workers.clear();
+  if (eventfd >= 0) ::close(eventfd);
+}
+
+weft::detail::wait_target& target_of(pool_core& core) noexcept { return core; }
+
+bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, submit_effects& fx) {
+  w.slot = &rec;
+  if (core.closed || !core.broken.empty()) {
+    rec.error = std::make_exception_ptr(pool_error(
+        core.broken.empty() ? "weft: the process pool was shut down" : "weft: process pool unusable: " + core.broken));
+    return true;
+  }
+  weft::runtime* here = weft::runtime::current();
+  if (!core.attached && here) {
+    core.attached = here;
+    fx.attach = core.self.lock();
+  }
+  core.last_activity = steady::now();
+  push_pending_back(core, rec);
+  w.state = waiter::queued;
+  core.submitting = &rec;  // if it fails at once (too large), finish() leaves it to us
+  wake_batch wake;         // other calls may finish meanwhile
+  dispatch_locked(core, wake);
+  if (core.submitting != &rec) {
+    w.state = waiter::idle;
+    return true;  // done already: do not suspend
+  }
+  core.submitting = nullptr;
+  return false;
+}
+
+void after_enqueue(pool_core&, submit_effects& fx) noexcept {
+  if (fx.attach) {
+    try {
+      attach(fx.attach);
+    } catch (...) {
+      std::lock_guard lock(fx.attach->lock);
+      fx.attach->attached = nullptr;
+    }
+  }
+}
+
+std::shared_ptr<pool_core> make_pool_core(const process_pool_options& options) {
+  auto core = std::make_shared<pool_core>(options);
+  core->self = core;
+  core->workers.resize(core->target_workers);
+  try {
+    for (unsigned i = 0; i < core->target_workers; ++i) {
+      core->workers[i] = start_worker(*core, i);
+      ++core->counters.workers_started;
+    }
+  } catch (...) {
+    throw;  // ~pool_core kills the ones started
+  }
+  if (weft::runtime::current()) {
+    std::lock_guard lock(core->lock);
+    core->attached = weft::runtime::current();
+  }
+  if (core->attached) attach(core);
+  return core;
+}
+
+void shutdown_now(pool_core& core) noexcept {
+  wake_batch wake;
+  std::lock_guard lock(core.lock);
+  core.closed = true;
+  core.destroyed = true;
+  auto gone = std::make_exception_ptr(pool_error("weft: the process pool was destroyed"));
+  fail_pending(core, gone, wake);
+  for (auto& w : core.workers) {
+    if (!w) continue;
+    for (auto& rec : w->calls)
+      if (rec) {
+        finish(core, *rec, gone, wake);
+        rec = nullptr;
+        --core.running_count;
+      }
+    w->next_result = w->next_request;
+    w->kill(kill_reason::shutdown);
+  }
+  if (!core.attached) core.workers.clear();  // nobody will reap them here: the fork server does
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(core.eventfd, &one, sizeof one);
+  core.timer_wake.set();
+}
+
+task<void> shutdown_core(std::shared_ptr<pool_core> core, shutdown_mode mode) {
+  bool need_attach = false;
+  {
+    wake_batch wake;
+    std::lock_guard lock(core->lock);
+    core->closed = true;
+    if (mode != shutdown_mode::wait)
+      fail_pending(*core, std::make_exception_ptr(operation_cancelled{}), wake);
+    for (auto& w : core->workers) {
+      if (!w) continue;
+      if (mode == shutdown_mode::immediate) w->kill(kill_reason::shutdown);
+    }
+    dispatch_locked(*core, wake);  // stops the idle workers
+    if (!core->attached) {
+      core->attached = weft::runtime::current();
+      need_attach = core->attached != nullptr;
+    }
+  }
+  if (need_attach) attach(core);
+  for (;;) {
+    core->changed.clear();
+    {
+      std::lock_guard lock(core->lock);
+      bool any = std::any_of(core->workers.begin(), core->workers.end(), [](auto& w) { return w != nullptr; });
+      if (!any && core->pending_count == 0) break;
+    }
+    co_await core->changed.wait();
+  }
+  {
+    std::lock_guard lock(core->lock);
+    core->destroyed = true;  // the serving tasks may end
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(core->eventfd, &one, sizeof one);
+  core->timer_wake.set();
+}
+
+pool_stats stats_of(pool_core& core) {
+  std::lock_guard lock(core.lock);
+  pool_stats s = core.counters;
+  s.workers = static_cast<unsigned>(std::count_if(core.workers.begin(), core.workers.end(), [](auto& w) { return w != nullptr; }));
+  s.queued = core.pending_count;
+  s.running = core.running_count;
+  return s;
+}
+
+std::vector<int> worker_pids_of(pool_core& core) {
+  std::lock_guard lock(core.lock);
+  std::vector<int> pids;
+  for (auto& w : core.workers)
+    if (w) pids.push_back(w->pid);
+  return pids;
+}
+
+unsigned worker_count_of(pool_core& core) noexcept {
+  std::lock_guard lock(core.lock);
+  return static_cast<unsigned>(std::count_if(core.workers.begin(), core.workers.end(), [](auto& w) { return w != nullptr; }));
+}
+
+std::size_t default_chunk_size(std::size_t items, unsigned workers) noexcept {
+  std::size_t chunks = std::size_t{workers ? workers : 1} * 4;
+  return std::max<std::size_t>(1, (items + chunks - 1) / chunks);
+}
+
+}  // namespace weft::ipc::detail
+
+namespace weft::ipc {
+
+process_pool::process_pool(process_pool_options options) : core_(detail::make_pool_core(options)) {}
+
+process_pool::~process_pool() {
+  if (core_) detail::shutdown_now(*core_);
+}
+
+process_pool& default_pool() {
+  static process_pool* pool = [] {
+    process_pool_options o;
+    if (const char* env = std::getenv("WEFT_PROCESS_WORKERS")) o.workers = static_cast<unsigned>(std::atoi(env));
+    return new process_pool(o);  // never destroyed: its workers die with the program
+  }();
+  return *pool;
+}
+
+}  // namespace weft::ipc
