@@ -115,7 +115,12 @@ struct arena_cursor {
   bool allocate(std::uint64_t capacity, std::uint64_t tail, std::uint64_t n, std::uint64_t& offset,
                 std::uint64_t& end) noexcept {
     std::uint64_t pos = head;
-    if (pos == tail && pos % capacity != 0) pos += capacity - pos % capacity;  // empty: back to 0
+    if (pos == tail && pos % capacity != 0) {
+      // Empty: start again at offset 0. The consumer released everything,
+      // so the skipped end holds nothing of value: count from here.
+      pos += capacity - pos % capacity;
+      tail = pos;
+    }
     std::uint64_t off = pos % capacity;
     if (off + n > capacity) {
       pos += capacity - off;

@@ -66,6 +66,8 @@ struct pool_core : weft::detail::wait_target {
   call_record* submitting = nullptr;  // the call enqueue_locked is handling
 
   bool closed = false;     // no new calls
+  shutdown_mode closing = shutdown_mode::wait;
+  std::size_t admitted = 0;  // calls made before closing, not yet enqueued
   bool destroyed = false;  // the process_pool object is gone
   std::string broken;      // why no worker can start (initializer failed...)
   pool_stats counters;

@@ -218,7 +218,7 @@ void dispatch_locked(pool_core& core, wake_batch& wake) noexcept {
     for (auto& w : core.workers) {
       if (!w || w->stopping || w->killed != kill_reason::none || w->in_flight() != 0) continue;
       bool spent = core.opts.max_tasks_per_worker > 0 && w->sent >= core.opts.max_tasks_per_worker;
-      bool done = core.closed && core.pending_count == 0;
+      bool done = core.closed && core.pending_count == 0 && core.admitted == 0;
       if (spent || done) send_stop(*w);
     }
   }
@@ -577,11 +577,31 @@ pool_core::~pool_core() {
 
 weft::detail::wait_target& target_of(pool_core& core) noexcept { return core; }
 
-bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, submit_effects& fx) {
+bool admit(pool_core& core) noexcept {
+  std::lock_guard lock(core.lock);
+  if (core.closed) return false;
+  ++core.admitted;
+  return true;
+}
+
+void unadmit(pool_core& core) noexcept {
+  wake_batch wake;
+  std::lock_guard lock(core.lock);
+  --core.admitted;
+  dispatch_locked(core, wake);  // shutdown may have waited for this one
+  core.changed.set();
+}
+
+bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, submit_effects& fx, bool admitted) {
   w.slot = &rec;
-  if (core.closed || !core.broken.empty()) {
-    rec.error = std::make_exception_ptr(pool_error(
-        core.broken.empty() ? "weft: the process pool was shut down" : "weft: process pool unusable: " + core.broken));
+  if (admitted) --core.admitted;
+  if (!core.broken.empty()) {
+    rec.error = std::make_exception_ptr(pool_error("weft: process pool unusable: " + core.broken));
+    return true;
+  }
+  if (core.closed && !(admitted && core.closing == shutdown_mode::wait)) {
+    if (admitted) rec.error = std::make_exception_ptr(operation_cancelled{});
+    else rec.error = std::make_exception_ptr(pool_error("weft: the process pool was shut down"));
     return true;
   }
   weft::runtime* here = weft::runtime::current();
@@ -664,6 +684,7 @@ task<void> shutdown_core(std::shared_ptr<pool_core> core, shutdown_mode mode) {
     wake_batch wake;
     std::lock_guard lock(core->lock);
     core->closed = true;
+    core->closing = mode;
     if (mode != shutdown_mode::wait)
       fail_pending(*core, std::make_exception_ptr(operation_cancelled{}), wake);
     for (auto& w : core->workers) {

@@ -131,7 +131,12 @@ struct submit_effects {
   bool wake_all = false;
 };
 
-bool enqueue_locked(pool_core& core, call_record& rec, weft::detail::waiter& w, submit_effects& fx);
+bool enqueue_locked(pool_core& core, call_record& rec, weft::detail::waiter& w, submit_effects& fx, bool admitted);
+/// A call made before shutdown() counts as submitted even if its task
+/// only awaits it later: admit() says whether the pool still takes calls;
+/// an admitted call never awaited gives its place back.
+bool admit(pool_core& core) noexcept;
+void unadmit(pool_core& core) noexcept;
 void after_enqueue(pool_core& core, submit_effects& fx) noexcept;
 std::shared_ptr<pool_core> make_pool_core(const process_pool_options& options);
 void shutdown_now(pool_core& core) noexcept;
@@ -146,9 +151,19 @@ template <class R, class... W>
 class call_awaiter : weft::detail::task_wait {
  public:
   call_awaiter(std::shared_ptr<pool_core> core, invoker_fn invoker, std::uintptr_t fn, std::tuple<W...> args)
-      : task_wait(target_of(*core)), core_(std::move(core)), invoker_(invoker), fn_(fn), args_(std::move(args)) {}
+      : task_wait(target_of(*core)), core_(std::move(core)), invoker_(invoker), fn_(fn), args_(std::move(args)) {
+    admitted_ = admit(*core_);
+  }
   call_awaiter(call_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<std::tuple<W...>>)
-      : task_wait(std::move(o)), core_(std::move(o.core_)), invoker_(o.invoker_), fn_(o.fn_), args_(std::move(o.args_)) {}
+      : task_wait(std::move(o)),
+        core_(std::move(o.core_)),
+        invoker_(o.invoker_),
+        fn_(o.fn_),
+        args_(std::move(o.args_)),
+        admitted_(std::exchange(o.admitted_, false)) {}
+  ~call_awaiter() {
+    if (admitted_) unadmit(*core_);
+  }
 
   bool await_ready() const noexcept { return false; }
 
@@ -163,7 +178,7 @@ class call_awaiter : weft::detail::task_wait {
     submit_effects fx;
     bool suspended = suspend_task(h, "weft::ipc::process_pool::call", [&](weft::detail::waiter& w) {
       rec_.waiter = &w;
-      return enqueue_locked(*core, rec_, w, fx);
+      return enqueue_locked(*core, rec_, w, fx, std::exchange(admitted_, false));
     });
     after_enqueue(*core, fx);
     return suspended;
@@ -195,6 +210,7 @@ class call_awaiter : weft::detail::task_wait {
   std::tuple<W...> args_;
   std::conditional_t<std::is_void_v<R>, none, std::optional<R>> result_;
   call_record rec_;
+  bool admitted_ = false;
 };
 
 /// The default chunk size of map(): Python's (about four chunks per worker).
