@@ -2,3 +2,4 @@
 #pragma once
 
 #include "weft/ipc/errors.hpp"
+#include "weft/ipc/serialize.hpp"
