@@ -50,6 +50,11 @@ struct fixed {
 
 int triple(int x) { return 3 * x; }
 
+union float_bits {
+  float f;
+  std::uint32_t u;
+};
+
 // cereal, member serialize().
 struct person {
   std::string name;
@@ -270,6 +275,7 @@ static_assert(ipc::serializable<point>);
 static_assert(ipc::serializable<fixed>);
 static_assert(ipc::serializable<int (*)(int)>);  // a function pointer is valid in a forked child
 static_assert(ipc::serializable<int point::*>);
+static_assert(ipc::serializable<float_bits>);
 static_assert(ipc::serializable<std::chrono::milliseconds>);
 static_assert(ipc::serializable<std::chrono::steady_clock::time_point>);
 static_assert(ipc::serializable<std::vector<std::map<std::string, std::optional<std::pair<int, std::string>>>>>);
@@ -339,6 +345,9 @@ TEST_CASE("serialize: arithmetic, enums, trivially copyable, chrono and function
   CHECK(g(5) == 15);
   int point::*member = &point::tag;
   CHECK(round_trip(member) == member);
+  float_bits fb;
+  fb.u = 0x3f800000u;
+  CHECK(round_trip(fb).u == 0x3f800000u);
   CHECK(ipc::encoded_size(point{}) == sizeof(point));
   CHECK(ipc::encoded_size(true) == 1);
 }

@@ -166,7 +166,8 @@ consteval shape shape_of() {
   else if constexpr (std::is_pointer_v<T>)
     return std::is_function_v<std::remove_pointer_t<T>> ? shape::scalar : shape::object_pointer;
   else if constexpr (std::is_array_v<T>) return shape::c_array;
-  else if constexpr (!std::is_class_v<T>) return shape::unsupported;  // unions, functions, void
+  else if constexpr (std::is_union_v<T>) return std::is_trivially_copyable_v<T> ? shape::trivially_copyable : shape::unsupported;
+  else if constexpr (!std::is_class_v<T>) return shape::unsupported;  // functions, void
   else if constexpr (is_string_view<T> || is_span<T>) return shape::view;
   else if constexpr (is_pointer_like<T>) return shape::pointer_like;
   else if constexpr (is_basic_string<T>)
