@@ -48,8 +48,9 @@ namespace weft::ipc {
 /// The customization point. A specialization provides
 ///   template <class Writer> static void encode(Writer& w, const T& v);
 ///   static T decode(byte_reader& r);
-/// and is used for T everywhere, also inside containers. The primary
-/// template holds the built-ins, cereal and memcpy.
+/// and is used for T everywhere, also inside containers. Declare it before
+/// T is first used with encode/decode/serializable (as any specialization).
+/// The primary template holds the built-ins, cereal and memcpy.
 template <class T, class Enable = void>
 struct serializer;
 
