@@ -151,6 +151,30 @@ struct opaque {
 
 }  // namespace
 
+namespace {
+// Recursive through a standard container, sent by a user specialization.
+struct tree {
+  int value = 0;
+  std::vector<tree> kids;
+  friend bool operator==(const tree&, const tree&) = default;
+};
+}  // namespace
+
+template <>
+struct weft::ipc::serializer<tree> {
+  template <class Writer>
+  static void encode(Writer& w, const tree& t) {
+    weft::ipc::encode(w, t.value);
+    weft::ipc::encode(w, t.kids);
+  }
+  static tree decode(byte_reader& r) {
+    tree t;
+    t.value = weft::ipc::decode<int>(r);
+    t.kids = weft::ipc::decode<std::vector<tree>>(r);
+    return t;
+  }
+};
+
 template <>
 struct weft::ipc::serializer<special> {
   static constexpr std::uint32_t magic = 0x5bec1a1u;
@@ -552,6 +576,12 @@ TEST_CASE("serialize: a user specialization wins over cereal and memcpy", "[ipc]
   CHECK(out[1].v == 2);
   // Its size is unknown to the containers: one marker byte per element.
   CHECK(ipc::encoded_size(v) == 8 + 2 * (1 + 12));
+}
+
+TEST_CASE("serialize: a recursive type through a user specialization", "[ipc][serialize]") {
+  tree t{1, {tree{2, {}}, tree{3, {tree{4, {}}}}}};
+  check_round_trip(t);
+  check_every_cut_throws(t);
 }
 
 TEST_CASE("serialize: cereal errors become serialization_error, a save() exception passes through",
