@@ -97,6 +97,7 @@ while IFS= read -r name || [ -n "$name" ]; do
   case "$name" in
     # One program, two workloads (the harness keeps one RESULT line a run).
     fiber_switch) entries+=("weft.fiber_switch|$exe switch" "weft.fiber_spawn|$exe spawn") ;;
+    proc_tiny) entries+=("weft.proc_tiny|$exe" "weft.proc_tiny_map|$exe map") ;;
     # I/O workloads: echo runs beside the network peers (scripts/bench-net.sh);
     # idle_conns and file_read have no peer in the CPU harness.
     echo|idle_conns|file_read) ;;

@@ -334,7 +334,10 @@ task<void> replace(std::shared_ptr<pool_core> core, unsigned id) {
   std::unique_ptr<worker_rec> fresh;
   std::exception_ptr failure;
   try {
-    fresh = co_await weft::spawn_blocking([core, id] { return start_worker(*core, id); });
+    // A named lambda: GCC 12 destroys a capturing lambda written inside a
+    // co_await expression twice (here: one reference too few on core).
+    auto start = [core, id] { return start_worker(*core, id); };
+    fresh = co_await weft::spawn_blocking(std::move(start));
   } catch (const operation_cancelled&) {
     throw;
   } catch (...) {
@@ -406,7 +409,20 @@ void settle_dead_worker(pool_core& core, worker_rec& w, int status, wake_batch& 
   w.next_result = w.next_request;
 }
 
+/// Lets attach() start a new monitor for w if this one ends without
+/// having settled it (its runtime shut down).
+struct monitor_guard {
+  std::shared_ptr<pool_core> core;
+  unsigned id;
+  worker_rec* w;
+  ~monitor_guard() {
+    std::lock_guard lock(core->lock);
+    if (w && core->workers[id].get() == w) w->monitored = false;
+  }
+};
+
 task<void> monitor(std::shared_ptr<pool_core> core, worker_rec* w) {
+  monitor_guard guard{core, w->id, w};
   for (;;) {
     int r = co_await weft::ops::poll(w->pidfd, POLLIN);
     if (r >= 0 || r != -EINTR) break;
@@ -420,6 +436,7 @@ task<void> monitor(std::shared_ptr<pool_core> core, worker_rec* w) {
     std::lock_guard lock(core->lock);
     settle_dead_worker(*core, *w, status, wake);
     dead = std::move(core->workers[id]);
+    guard.w = nullptr;
     if (w->ch.ctl().init_failed.load(std::memory_order_acquire) && core->broken.empty()) {
       core->broken = std::string("the initializer failed in worker process ") + std::to_string(w->pid) + ": " +
                      w->ch.ctl().init_error;
@@ -445,8 +462,6 @@ struct attachment_guard {
   ~attachment_guard() {
     std::lock_guard lock(core->lock);
     core->attached = nullptr;
-    for (auto& w : core->workers)
-      if (w) w->monitored = false;
   }
 };
 
