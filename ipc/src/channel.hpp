@@ -25,7 +25,9 @@
 // system call per task.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -131,6 +133,29 @@ struct arena_cursor {
     end = head = pos + n;
     return true;
   }
+};
+
+/// How long a side that finds its ring empty keeps looking before it
+/// sleeps. Waking a sleeper costs more than 100 us on some machines (a
+/// futex wake, then the eventfd through the parent's driver), so a fixed
+/// short window makes a caller that awaits one call at a time pay it every
+/// time: both sides fall asleep just before the other answers. The window
+/// doubles (to 500 us) when a sleep turns out short, and halves when
+/// sleeps are long, so sparse work costs little spinning.
+class spin_budget {
+ public:
+  using ns = std::chrono::nanoseconds;
+  ns window() const noexcept { return window_; }
+  /// Work woke us after sleeping this long.
+  void woke_after(ns slept) noexcept {
+    if (slept < window_ * 8) window_ = std::min<ns>(window_ * 2, max_window);
+    else if (slept > std::chrono::milliseconds(20)) window_ = std::max<ns>(window_ / 2, min_window);
+  }
+
+ private:
+  static constexpr ns min_window = std::chrono::microseconds(50);
+  static constexpr ns max_window = std::chrono::microseconds(500);
+  ns window_ = std::chrono::microseconds(100);
 };
 
 /// Futex calls on a word another process may wait on (never the private

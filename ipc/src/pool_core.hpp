@@ -72,7 +72,7 @@ struct pool_core : weft::detail::wait_target {
   std::string broken;      // why no worker can start (initializer failed...)
   pool_stats counters;
   double task_ns = 0;      // moving average of a call's time in the worker
-  steady::time_point last_activity{};
+  std::uint64_t activity = 0;  // calls made plus results taken: the reader spins while it moves
 
   weft::runtime* attached = nullptr;  // where the serving tasks run
   weft::event timer_wake;             // a deadline moved earlier

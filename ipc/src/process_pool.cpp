@@ -32,10 +32,6 @@ namespace {
 using weft::detail::wake_batch;
 using weft::detail::waiter;
 
-/// While calls flow, the reader keeps looking for results this long after
-/// the last one (or the last submission) before it sleeps: a caller that
-/// awaits one call at a time then never pays for a wake-up.
-constexpr auto reader_spin = std::chrono::microseconds(100);
 /// Calls queued in one worker's ring are at most this much work, by the
 /// moving average of their time: short calls are batched deep, long ones
 /// are not queued behind each other while another worker idles.
@@ -253,7 +249,7 @@ std::size_t drain_worker(pool_core& core, worker_rec& w, wake_batch& wake) noexc
     }
     if (s.h.arena_offset != inline_payload)
       w.ch.ctl().result_arena_tail.store(s.h.arena_end, std::memory_order_release);
-    if (kind != result_kind::skipped) {
+    if (kind != result_kind::skipped && s.h.fn != 0) {
       double ns = static_cast<double>(s.h.fn);
       core.task_ns = core.task_ns == 0 ? ns : core.task_ns * 0.875 + ns * 0.125;
     }
@@ -269,7 +265,7 @@ std::size_t drain_locked(pool_core& core, wake_batch& wake) noexcept {
   for (auto& w : core.workers)
     if (w) taken += drain_worker(core, *w, wake);
   if (taken) {
-    core.last_activity = steady::now();
+    ++core.activity;
     dispatch_locked(core, wake);
     core.changed.set();
   }
@@ -465,13 +461,17 @@ struct attachment_guard {
   }
 };
 
+/// Takes results: looks again at once while calls flow (a caller that
+/// awaits one call at a time then never pays for a wake-up), and after a
+/// spin window without news sleeps on the eventfd through the driver.
 task<void> reader(std::shared_ptr<pool_core> core) {
   attachment_guard guard{core};
   std::uint64_t wake_count = 0;
+  std::uint64_t seen_activity = ~std::uint64_t{0};
+  steady::time_point quiet_since{};
+  spin_budget spin;
   for (;;) {
-    std::size_t taken;
-    steady::time_point last;
-    bool idle;
+    std::uint64_t activity;
     {
       wake_batch wake;
       std::lock_guard lock(core->lock);
@@ -479,11 +479,16 @@ task<void> reader(std::shared_ptr<pool_core> core) {
         bool any = std::any_of(core->workers.begin(), core->workers.end(), [](auto& w) { return w != nullptr; });
         if (!any) co_return;
       }
-      taken = drain_locked(*core, wake);
-      last = core->last_activity;
-      idle = core->running_count == 0;
+      drain_locked(*core, wake);
+      activity = core->activity;
     }
-    if (taken || (!idle && steady::now() - last < reader_spin) || steady::now() - last < reader_spin) {
+    if (activity != seen_activity) {  // a result or a new call: keep looking
+      seen_activity = activity;
+      quiet_since = steady::now();
+      co_await weft::yield_now();
+      continue;
+    }
+    if (steady::now() - quiet_since < spin.window()) {
       co_await weft::yield_now();
       continue;
     }
@@ -491,12 +496,13 @@ task<void> reader(std::shared_ptr<pool_core> core) {
       wake_batch wake;
       std::lock_guard lock(core->lock);
       mark_sleeping(*core);
-      taken = drain_locked(*core, wake);
+      if (drain_locked(*core, wake)) continue;
     }
-    if (taken) continue;
+    auto slept_from = steady::now();
     int r = co_await weft::ops::read(core->eventfd, &wake_count, sizeof wake_count);
     if (r < 0 && r != -EAGAIN && r != -EINTR)
       throw std::system_error(-r, std::system_category(), "weft: process pool eventfd");
+    spin.woke_after(steady::now() - slept_from);
   }
 }
 
@@ -624,7 +630,7 @@ bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, submit_effects
     core.attached = here;
     fx.attach = core.self.lock();
   }
-  core.last_activity = steady::now();
+  ++core.activity;
   push_pending_back(core, rec);
   w.state = waiter::queued;
   core.submitting = &rec;  // if it fails at once (too large), finish() leaves it to us

@@ -2,6 +2,7 @@
 // results in its result ring. Single-threaded; forked from the fork server.
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio_ext.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -38,13 +39,17 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-/// How long a worker that finds its ring empty keeps looking before it
-/// sleeps: long enough to catch the next call of a caller that awaits
-/// results one at a time, short enough to give the core back soon.
-constexpr auto spin_window = std::chrono::microseconds(100);
-/// Within it, pure busy-waiting this long, then yielding the CPU between
-/// looks (the parent may need this core to produce the next call).
+/// Within the spin window (spin_budget), pure busy-waiting this long, then
+/// yielding the CPU between looks (the parent may need this core to
+/// produce the next call).
 constexpr auto busy_window = std::chrono::microseconds(5);
+
+/// What the function printed, before it is lost in a crash: flushed after
+/// each call, but only when there is something to flush.
+void flush_output() noexcept {
+  if (::__fpending(stdout)) std::fflush(stdout);
+  if (::__fpending(stderr)) std::fflush(stderr);
+}
 
 pid_t fork_server_pid = 0;
 
@@ -83,7 +88,7 @@ class channel_worker final : public worker_context {
         continue;
       }
       serve(req);
-      std::fflush(nullptr);  // what the function printed, before it is lost in a crash
+      flush_output();
     }
   }
 
@@ -132,11 +137,12 @@ class channel_worker final : public worker_context {
       if (published()) return;
       if ((k & 63) == 0) {
         auto spent = steady::now() - start;
-        if (spent > spin_window) break;
+        if (spent > spin_.window()) break;
         if (spent > busy_window) ::sched_yield();
       }
       cpu_relax();
     }
+    auto slept_from = steady::now();
     for (;;) {
       std::uint32_t bell = ctl_.doorbell.load(std::memory_order_acquire);
       ctl_.worker_sleeping.store(1, std::memory_order_seq_cst);
@@ -146,6 +152,7 @@ class channel_worker final : public worker_context {
       die_if_orphaned();
     }
     ctl_.worker_sleeping.store(0, std::memory_order_relaxed);
+    spin_.woke_after(steady::now() - slept_from);
   }
 
   void begin(slot& req, std::uint64_t i) noexcept {
@@ -153,7 +160,8 @@ class channel_worker final : public worker_context {
     index_ = i;
     released_ = false;
     saved_cursor_ = cursor_;
-    started_at_ = steady::now();
+    timed_ = (i & 7) == 0;  // a sample is enough for the parent's average
+    if (timed_) started_at_ = steady::now();
   }
 
   void serve(slot& req) {
@@ -196,9 +204,11 @@ class channel_worker final : public worker_context {
     if (n == 0) res.h.arena_offset = inline_payload;
     res.h.kind = static_cast<std::uint32_t>(kind);
     res.h.size = n;
-    // How long the call took, for the parent's choice of queue depth.
-    res.h.fn = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started_at_).count());
+    // How long the call took (0: not measured), for the parent's choice
+    // of queue depth.
+    res.h.fn = timed_ ? static_cast<std::uint64_t>(std::max<std::int64_t>(
+                            1, std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started_at_).count()))
+                      : 0;
     res.h.seq.store(index_ + 1, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ctl_.parent_sleeping.load(std::memory_order_relaxed) &&
@@ -217,6 +227,8 @@ class channel_worker final : public worker_context {
   arena_cursor cursor_;
   arena_cursor saved_cursor_;
   steady::time_point started_at_;
+  bool timed_ = false;
+  spin_budget spin_;
 };
 
 }  // namespace
