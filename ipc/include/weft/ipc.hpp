@@ -2,3 +2,9 @@
 #pragma once
 
 #include "weft/ipc/errors.hpp"
+#include "weft/ipc/mutex.hpp"
+#include "weft/ipc/process_queue.hpp"
+#include "weft/ipc/semaphore.hpp"
+#include "weft/ipc/serialize.hpp"
+#include "weft/ipc/shared_array.hpp"
+#include "weft/ipc/shared_value.hpp"
