@@ -148,14 +148,16 @@ detail::mutex_state& mutex::state() const { return state_of(ref_); }
 
 weft::task<lock_guard> mutex::lock_task_(detail::shared_ref ref) {
   detail::mutex_state& s = *ref.object<detail::mutex_state>();
-  auto wait = [ref](const detail::wait_token& token) {
-    return detail::robust_lock(*ref.object<detail::mutex_state>(), &token, weft::clock::time_point::max()) ==
+  auto wait = [ref](const detail::wait_token& token, weft::clock::time_point deadline) {
+    return detail::robust_lock(*ref.object<detail::mutex_state>(), &token, deadline) ==
            detail::lock_result::acquired;
   };
   auto undo = [ref] { detail::robust_unlock(*ref.object<detail::mutex_state>()); };
   if (!detail::robust_try_lock_fast(s)) {
-    const bool got = co_await detail::wait_on_pool(wait, undo);
-    if (!got) throw weft::operation_cancelled();
+    for (;;) {
+      const bool got = co_await detail::wait_on_pool(wait, undo);
+      if (got) break;
+    }
   }
   co_return lock_guard(std::move(ref));
 }

@@ -1,5 +1,6 @@
 #include "weft/ipc/process_queue.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <limits>
@@ -37,10 +38,13 @@ void wake_all(const std::atomic<std::uint32_t>& word) noexcept { futex_wake(word
 // Holds the queue's lock for one short critical section.
 class locked {
  public:
-  /// Waits for the lock (until `token` is abandoned, if one is given):
-  /// check owns() afterwards. Throws owner_died_error on a broken queue.
-  locked(queue_state& q, const wait_token* token) : q_(q) {
-    owns_ = robust_lock(q.lock, token, weft::clock::time_point::max()) == lock_result::acquired;
+  /// Waits for the lock (until the deadline, or until `token` is
+  /// abandoned, if one is given): check owns() afterwards. Throws
+  /// owner_died_error on a broken queue.
+  locked(queue_state& q, const wait_token* token,
+         weft::clock::time_point deadline = weft::clock::time_point::max())
+      : q_(q) {
+    owns_ = robust_lock(q.lock, token, deadline) == lock_result::acquired;
     check();
   }
   /// Only tries (taking over from a dead owner, which breaks the queue).
@@ -148,12 +152,13 @@ enum class waiting_for { room, item };
 
 // Sleeps until the condition may hold: the lock is taken and released once
 // per round, the futex word is sampled under it. True when the condition
-// held (or the queue is closed) at the last look; false once `token` is
-// abandoned. `n`: the item's size when waiting for room.
-bool wait_until(queue_state& q, waiting_for what, std::size_t n, const wait_token* token) {
+// held (or the queue is closed) at the last look; false at the deadline or
+// once `token` is abandoned. `n`: the item's size when waiting for room.
+bool wait_until(queue_state& q, waiting_for what, std::size_t n, const wait_token* token,
+                weft::clock::time_point deadline) {
   for (;;) {
-    locked l(q, token);
-    if (!l.owns()) return false;  // abandoned while waiting for the lock
+    locked l(q, token, deadline);
+    if (!l.owns()) return false;  // abandoned, or the deadline passed, while waiting for the lock
     if (q.closed.load(std::memory_order_relaxed)) return true;
     const bool ready = what == waiting_for::room ? has_room(q, n) : q.count.load(std::memory_order_relaxed) > 0;
     if (ready) return true;
@@ -162,7 +167,12 @@ bool wait_until(queue_state& q, waiting_for what, std::size_t n, const wait_toke
     const std::uint32_t seen = word.load(std::memory_order_relaxed);
     sleepers.fetch_add(1, std::memory_order_seq_cst);
     l.unlock();
-    futex_wait(word, seen, poll_interval);
+    const auto now = weft::clock::now();
+    if (now >= deadline) {
+      sleepers.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    futex_wait(word, seen, std::min<weft::clock::duration>(poll_interval, deadline - now));
     sleepers.fetch_sub(1, std::memory_order_relaxed);
     if (token && token->abandoned_now()) return false;
   }
@@ -202,10 +212,10 @@ weft::task<void> queue_core::push(shared_ref ref, item_bytes item, std::exceptio
       }
     }
     const std::size_t n = item.size();
-    auto wait = [ref, n](const wait_token& token) {
-      return wait_until(*ref.object<queue_state>(), waiting_for::room, n, &token);
+    auto wait = [ref, n](const wait_token& token, weft::clock::time_point deadline) {
+      return wait_until(*ref.object<queue_state>(), waiting_for::room, n, &token, deadline);
     };
-    if (!co_await wait_on_pool(wait, [] {})) throw weft::operation_cancelled();
+    co_await wait_on_pool(wait, [] {});  // then look again, whatever it saw
   }
 }
 
@@ -222,10 +232,10 @@ weft::task<std::optional<item_bytes>> queue_core::pop(shared_ref ref) {
         case outcome::busy: break;
       }
     }
-    auto wait = [ref](const wait_token& token) {
-      return wait_until(*ref.object<queue_state>(), waiting_for::item, 0, &token);
+    auto wait = [ref](const wait_token& token, weft::clock::time_point deadline) {
+      return wait_until(*ref.object<queue_state>(), waiting_for::item, 0, &token, deadline);
     };
-    if (!co_await wait_on_pool(wait, [] {})) throw weft::operation_cancelled();
+    co_await wait_on_pool(wait, [] {});  // then look again, whatever it saw
   }
 }
 
@@ -242,7 +252,7 @@ void queue_core::blocking_push(const shared_ref& ref, const item_bytes& item) {
         case outcome::busy: break;
       }
     }
-    wait_until(q, waiting_for::room, item.size(), nullptr);
+    wait_until(q, waiting_for::room, item.size(), nullptr, weft::clock::time_point::max());
   }
 }
 
@@ -260,7 +270,7 @@ std::optional<item_bytes> queue_core::blocking_pop(const shared_ref& ref) {
         case outcome::busy: break;
       }
     }
-    wait_until(q, waiting_for::item, 0, nullptr);
+    wait_until(q, waiting_for::item, 0, nullptr, weft::clock::time_point::max());
   }
 }
 

@@ -84,8 +84,8 @@ detail::semaphore_state& semaphore::state() const { return state_of(ref_); }
 
 weft::task<void> semaphore::acquire_task_(detail::shared_ref ref) {
   if (detail::try_take(*ref.object<detail::semaphore_state>())) co_return;
-  auto wait = [ref](const detail::wait_token& token) {
-    return detail::take(*ref.object<detail::semaphore_state>(), &token, weft::clock::time_point::max());
+  auto wait = [ref](const detail::wait_token& token, weft::clock::time_point deadline) {
+    return detail::take(*ref.object<detail::semaphore_state>(), &token, deadline);
   };
   auto undo = [ref]() noexcept {
     try {
@@ -94,8 +94,10 @@ weft::task<void> semaphore::acquire_task_(detail::shared_ref ref) {
       // Others released up to max_value meanwhile: the permit is not missed.
     }
   };
-  const bool got = co_await detail::wait_on_pool(wait, undo);
-  if (!got) throw weft::operation_cancelled();
+  for (;;) {
+    const bool got = co_await detail::wait_on_pool(wait, undo);
+    if (got) co_return;
+  }
 }
 
 weft::task<void> semaphore::acquire() const {

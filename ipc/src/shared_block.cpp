@@ -14,9 +14,6 @@ block_header* allocate_block(block_kind kind, std::uint64_t type_tag, std::size_
   if (size > SIZE_MAX - offset) throw shared_heap_exhausted(size, shared_heap::instance().size());
   shared_heap& heap = shared_heap::instance();
   void* p = heap.allocate(offset + size, align);
-  // Freed memory is not zero (free-list links, old objects): clear it, so
-  // that every object starts from known bytes.
-  std::memset(p, 0, offset + size);
   auto* b = ::new (p) block_header{};
   b->kind = kind;
   b->type_tag = type_tag;

@@ -355,3 +355,29 @@ TEST_CASE("ipc::semaphore: a cancelled acquire() loses no permit", "[ipc][semaph
   // Permits released: 40; taken by the tasks that succeeded: got.
   CHECK(eventually([&] { return static_cast<int>(s.value()) == 40 - got; }));
 }
+
+// ------------------------------------------------------------- shutdown
+
+TEST_CASE("ipc waits do not hold up a runtime's shutdown", "[ipc][mutex][semaphore][queue]") {
+  weft::ipc::mutex m;
+  weft::ipc::semaphore s{0};
+  weft::ipc::process_queue<num> q{1};
+  auto held = m.try_lock();
+  REQUIRE(held);
+  // In a child, so that a hang is reported instead of stopping the run.
+  const auto outcome = weft_test::run_in_child(
+      [&] {
+        weft::runtime rt{{.workers = 1}};
+        rt.spawn(m.lock()).detach();
+        rt.spawn(s.acquire()).detach();
+        rt.spawn(q.pop()).detach();
+        std::this_thread::sleep_for(100ms);  // all three wait on pool threads now
+        return true;                         // ~runtime must not wait for the lock, permit or item
+      },
+      60s);
+  CHECK(outcome == weft_test::child_outcome::passed);
+  held.unlock();
+  CHECK(eventually([&] { return static_cast<bool>(m.try_lock()); }));
+  CHECK(s.value() == 0);
+  CHECK(q.size() == 0);
+}

@@ -30,8 +30,9 @@
 // operation_cancelled (timeout_error under with_timeout) at once, and the
 // lock is never left taken on its behalf: if the pool thread got it in the
 // meantime, it is released. The uncontended lock() is one compare-exchange,
-// with no pool hop. A task still waiting when its runtime shuts down delays
-// the shutdown until the lock is free (the pool waits for running jobs).
+// with no pool hop. The pool thread waits in slices of a quarter second,
+// so a task still waiting when its runtime shuts down holds the shutdown
+// up that long at most.
 #pragma once
 
 #include <sys/types.h>

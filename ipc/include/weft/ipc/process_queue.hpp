@@ -29,7 +29,8 @@
 // task cancelled while waiting — with_timeout, when_any, cancel() — throws
 // operation_cancelled (timeout_error under with_timeout) at once, having
 // pushed or popped nothing. A push that finds room, or a pop that finds an
-// item, makes no pool hop.
+// item, makes no pool hop. A runtime shutting down waits a quarter second
+// at most for a pool thread waiting.
 #pragma once
 
 #include <cstddef>

@@ -17,7 +17,8 @@
 // cancelled while waiting — with_timeout, when_any, cancel() — throws
 // operation_cancelled (timeout_error under with_timeout) at once, and no
 // permit is lost: one the pool thread took meanwhile is released. An
-// acquire() that finds a permit free takes it with no pool hop.
+// acquire() that finds a permit free takes it with no pool hop. A runtime
+// shutting down waits a quarter second at most for a pool thread waiting.
 #pragma once
 
 #include <chrono>

@@ -54,7 +54,8 @@ constexpr std::size_t object_offset(std::size_t align) noexcept {
 }
 
 /// A new block for an object of `size` bytes aligned to `align`, holding
-/// one reference; the object's bytes are zero. Throws
+/// one reference. The object's bytes are left as they are (zero only if
+/// never used before): the caller constructs it. Throws
 /// shared_heap_exhausted when the heap is full.
 block_header* allocate_block(block_kind kind, std::uint64_t type_tag, std::size_t size, std::size_t align);
 /// Returns a block whose last reference went away to the heap.
