@@ -12,11 +12,11 @@
 //
 // A handle: copies (in any process, or sent to a worker) name the same lock.
 // It lives in the shared heap, so it works between the parent and the
-// workers of the process backend, or any processes forked after it was made.
-// The owner is a process, so a task may lock on one thread and unlock on
-// another; the lock is not recursive and not fair.
+// workers of the process backend, or any processes forked after the heap
+// was mapped. The owner is a process, not a thread, so a task may lock on
+// one thread and unlock on another; the lock is not recursive and not fair.
 //
-// A holder that dies (crash, SIGKILL) does not hang the others: within
+// A holding process that dies (crash, SIGKILL) does not hang the others: within
 // about 50 ms a waiter notices, takes the lock over and every guard from
 // then on says owner_died(), because the data it protects may be
 // half-updated, until a holder calls mark_consistent() (like pthread's
