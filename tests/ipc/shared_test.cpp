@@ -208,7 +208,7 @@ TEST_CASE("shared_value: atomic operations", "[ipc][shared][value]") {
   CHECK(d.load() == 1.5);
   shared_value<bool> flag;  // T{}
   CHECK_FALSE(flag.load());
-  struct pair32 {
+  struct alignas(8) pair32 {
     std::int32_t a, b;
   };
   shared_value<pair32> p{pair32{1, 2}};

@@ -10,9 +10,10 @@
 // array, which lives in the shared heap; the last handle dropped, in
 // whichever process, frees it. T must be trivially copyable. Plain element
 // access is not synchronized: give each process its own elements, use
-// atomic(i) (T's std::atomic_ref must then be lock-free, since the others
-// lock a table private to each process), or hold an ipc::mutex. Nothing
-// here waits, so cancellation and deadlines do not apply.
+// atomic(i) (T's std::atomic_ref must then be lock-free, with T aligned to
+// its size, since the others lock a table private to each process), or
+// hold an ipc::mutex. Nothing here waits, so cancellation and deadlines do
+// not apply.
 #pragma once
 
 #include <algorithm>
@@ -37,7 +38,7 @@ class shared_array {
   static constexpr std::size_t elem_align = std::max(alignof(T), std::atomic_ref<T>::required_alignment);
   static constexpr std::size_t data_offset = (sizeof(std::uint64_t) + elem_align - 1) / elem_align * elem_align;
   // The block's object: the length, then the elements.
-  struct alignas(elem_align) head {
+  struct alignas(std::max(elem_align, alignof(std::uint64_t))) head {
     std::uint64_t size;
   };
 
@@ -70,6 +71,9 @@ class shared_array {
     static_assert(std::atomic_ref<T>::is_always_lock_free,
                   "weft::ipc::shared_array<T>::atomic: std::atomic_ref<T> must be lock-free (a T of 1, 2, 4 or 8 "
                   "bytes): other atomics lock a table private to each process");
+    static_assert(alignof(T) >= std::atomic_ref<T>::required_alignment,
+                  "weft::ipc::shared_array<T>::atomic: T must be aligned to its size (declare it "
+                  "alignas(sizeof(T))), or compilers call libatomic instead of emitting lock-free instructions");
     return std::atomic_ref<T>(data()[check(i, "atomic")]);
   }
 

@@ -9,9 +9,10 @@
 // A handle: copies (in any process, or sent to a worker) name the same
 // value, which lives in the shared heap; the last handle dropped, in
 // whichever process, frees it. T must be trivially copyable, and every
-// operation goes through std::atomic_ref<T>, which must be lock-free:
-// the other atomics take a lock from a table private to each process, so
-// they would not exclude another process. Nothing here waits, so
+// operation goes through std::atomic_ref<T>, which must be lock-free
+// (T of 1, 2, 4 or 8 bytes, aligned to its size): the other atomics take
+// a lock from a table private to each process, so they would not exclude
+// another process. Nothing here waits, so
 // cancellation and deadlines do not apply.
 #pragma once
 
@@ -31,6 +32,9 @@ class shared_value {
   static_assert(std::atomic_ref<T>::is_always_lock_free,
                 "weft::ipc::shared_value<T>: std::atomic_ref<T> must be lock-free (a T of 1, 2, 4 or 8 bytes): "
                 "other atomics lock a table private to each process; use a shared_array and an ipc::mutex");
+  static_assert(alignof(T) >= std::atomic_ref<T>::required_alignment,
+                "weft::ipc::shared_value<T>: T must be aligned to its size (declare it alignas(sizeof(T))), or "
+                "compilers call libatomic instead of emitting lock-free instructions");
 
   // The value alone in its block, aligned as atomic_ref wants it.
   struct alignas(std::atomic_ref<T>::required_alignment) cell {
