@@ -17,6 +17,7 @@
 #include <new>
 
 #include "weft/ipc/detail/shared_block.hpp"
+#include "weft/runtime/detail/stop_scope.hpp"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -89,6 +90,14 @@ void futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
   // FUTEX_WAIT, not FUTEX_WAIT_PRIVATE: the waker may be another process.
   // The relative timeout is measured on CLOCK_MONOTONIC.
   ::syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(&word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+}
+
+bool spin_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+  for (int i = 0; i < 128; ++i) {
+    if (word.load(std::memory_order_relaxed) != expected) return true;
+    weft::detail::cpu_relax();
+  }
+  return word.load(std::memory_order_relaxed) != expected;
 }
 
 void futex_wake(const std::atomic<std::uint32_t>& word, int n) noexcept {

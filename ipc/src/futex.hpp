@@ -24,6 +24,10 @@ inline constexpr std::chrono::milliseconds poll_interval{50};
 /// Returns at once if *word != expected. Spurious returns are possible.
 void futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 std::chrono::nanoseconds timeout) noexcept;
+/// Spins briefly (a few microseconds) while *word == expected: locks and
+/// queue slots are held for microseconds, and a wait that ends during the
+/// spin costs no system call on either side. True if the word changed.
+bool spin_while_equal(const std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept;
 /// Wakes up to n waiters of `word` in any process.
 void futex_wake(const std::atomic<std::uint32_t>& word, int n) noexcept;
 

@@ -47,6 +47,8 @@ lock_result robust_lock(mutex_state& s, const wait_token* token, weft::clock::ti
   std::uint32_t c = 0;
   if (s.word.compare_exchange_strong(c, self, std::memory_order_acquire, std::memory_order_relaxed))
     return lock_result::acquired;
+  // Held briefly, as it usually is: wait for it without a system call.
+  if (spin_while_equal(s.word, c)) c = s.word.load(std::memory_order_relaxed);
   auto last_check = weft::clock::now();
   auto give_up = [&](lock_result r) {
     // We may have taken a wake meant for whoever locks next: pass it on.

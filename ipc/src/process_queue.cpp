@@ -116,12 +116,14 @@ item_bytes take(queue_state& q) {
   return item;
 }
 
-// After the lock is released: wake those who may go on now.
+// After the lock is released: wake those who may go on now. Read with a
+// read-modify-write, ordered against the sleeper's increment: either we
+// see it here, or the sleeper sees the word we bumped and does not sleep.
 void after_push(queue_state& q) noexcept {
-  if (q.empty_sleepers.load(std::memory_order_seq_cst) > 0) wake_all(q.not_empty_seq);
+  if (q.empty_sleepers.fetch_add(0, std::memory_order_acq_rel) > 0) wake_all(q.not_empty_seq);
 }
 void after_pop(queue_state& q) noexcept {
-  if (q.full_sleepers.load(std::memory_order_seq_cst) > 0) wake_all(q.not_full_seq);
+  if (q.full_sleepers.fetch_add(0, std::memory_order_acq_rel) > 0) wake_all(q.not_full_seq);
 }
 
 enum class outcome { done, must_wait, closed, busy };
@@ -165,8 +167,9 @@ bool wait_until(queue_state& q, waiting_for what, std::size_t n, const wait_toke
     auto& word = what == waiting_for::room ? q.not_full_seq : q.not_empty_seq;
     auto& sleepers = what == waiting_for::room ? q.full_sleepers : q.empty_sleepers;
     const std::uint32_t seen = word.load(std::memory_order_relaxed);
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
     l.unlock();
+    if (spin_while_equal(word, seen)) continue;  // it changed meanwhile: look again, no system call
+    sleepers.fetch_add(1, std::memory_order_acq_rel);
     const auto now = weft::clock::now();
     if (now >= deadline) {
       sleepers.fetch_sub(1, std::memory_order_relaxed);

@@ -36,10 +36,12 @@ void give(semaphore_state& s, std::uint32_t n) {
     if (n > semaphore::max_value - c)
       throw std::overflow_error("weft::ipc::semaphore::release: " + std::to_string(n) + " more permits would pass " +
                                 std::to_string(semaphore::max_value) + " (it holds " + std::to_string(c) + ")");
-  } while (!s.count.compare_exchange_weak(c, c + n, std::memory_order_seq_cst, std::memory_order_relaxed));
-  // seq_cst on both sides: either the sleeper's increment is seen here, or
-  // its futex_wait sees the new count and does not sleep.
-  if (s.sleepers.load(std::memory_order_seq_cst) > 0) futex_wake(s.count, static_cast<int>(std::min<std::uint32_t>(n, INT_MAX)));
+  } while (!s.count.compare_exchange_weak(c, c + n, std::memory_order_release, std::memory_order_relaxed));
+  // Read with a read-modify-write, ordered against the sleeper's increment:
+  // either we see it here, or the sleeper sees the new count and does not
+  // sleep.
+  if (s.sleepers.fetch_add(0, std::memory_order_acq_rel) > 0)
+    futex_wake(s.count, static_cast<int>(std::min<std::uint32_t>(n, INT_MAX)));
 }
 
 // True once a permit is taken; false at the deadline or once the token is
@@ -50,7 +52,7 @@ bool take(semaphore_state& s, const wait_token* token, weft::clock::time_point d
     if (token && token->abandoned_now()) break;
     const auto now = weft::clock::now();
     if (now >= deadline) break;
-    s.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    s.sleepers.fetch_add(1, std::memory_order_acq_rel);
     futex_wait(s.count, 0, std::min<weft::clock::duration>(poll_interval, deadline - now));
     s.sleepers.fetch_sub(1, std::memory_order_relaxed);
   }
