@@ -158,11 +158,6 @@ class spin_budget {
   ns window_ = std::chrono::microseconds(100);
 };
 
-/// Futex calls on a word another process may wait on (never the private
-/// variants: those only wake waiters of the same process).
-int futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, long timeout_ns) noexcept;
-void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept;
-
 /// A few hundred nanoseconds of nothing, politely (the sibling hyperthread
 /// gets the core).
 inline void cpu_relax() noexcept {

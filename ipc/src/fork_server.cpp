@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "shared_heap.hpp"
 #include "weft/ipc/errors.hpp"
 #include "weft/runtime/detail/start_hooks.hpp"
 
@@ -252,6 +253,12 @@ void fork_server::start_early() noexcept {
 }
 
 void fork_server::start() {
+  // The shared heap first, so that the fork server and every worker have
+  // it at the same address. Without it, only shared objects fail.
+  try {
+    shared_heap::instance();
+  } catch (...) {
+  }
   int threads = thread_count();
   if (threads > 1)
     std::fprintf(stderr,

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "fork_server.hpp"
+#include "futex.hpp"
 #include "pool_core.hpp"
 #include "weft/ipc/spawn_process.hpp"
 #include "weft/runtime/blocking.hpp"

@@ -1,6 +1,5 @@
 // The worker process: takes calls from its request ring, runs them, puts
 // results in its result ring. Single-threaded; forked from the fork server.
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdio_ext.h>
 #include <signal.h>
@@ -19,21 +18,12 @@
 
 #include "channel.hpp"
 #include "fork_server.hpp"
+#include "futex.hpp"
 #include "weft/ipc/detail/invoke.hpp"
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/serialize.hpp"
 
 namespace weft::ipc::detail {
-
-int futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, long timeout_ns) noexcept {
-  ::timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
-  return static_cast<int>(::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected,
-                                    timeout_ns >= 0 ? &ts : nullptr, nullptr, 0));
-}
-
-void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, count, nullptr, nullptr, 0);
-}
 
 namespace {
 
@@ -147,7 +137,7 @@ class channel_worker final : public worker_context {
       std::uint32_t bell = ctl_.doorbell.load(std::memory_order_acquire);
       ctl_.worker_sleeping.store(1, std::memory_order_seq_cst);
       if (published()) break;
-      futex_wait(ctl_.doorbell, bell, 1'000'000'000);  // a second, then check on the parent
+      futex_wait(ctl_.doorbell, bell, std::chrono::seconds(1));  // then check on the parent
       if (published()) break;
       die_if_orphaned();
     }

@@ -2,6 +2,11 @@
 #pragma once
 
 #include "weft/ipc/errors.hpp"
+#include "weft/ipc/mutex.hpp"
 #include "weft/ipc/process_pool.hpp"
+#include "weft/ipc/process_queue.hpp"
+#include "weft/ipc/semaphore.hpp"
 #include "weft/ipc/serialize.hpp"
+#include "weft/ipc/shared_array.hpp"
+#include "weft/ipc/shared_value.hpp"
 #include "weft/ipc/spawn_process.hpp"

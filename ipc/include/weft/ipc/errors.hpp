@@ -12,6 +12,8 @@
 // weft::operation_cancelled (weft/runtime/errors.hpp).
 #pragma once
 
+#include <cstddef>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -59,6 +61,30 @@ class serialization_error : public std::runtime_error {
 /// The pool cannot take the task: it was shut down, or it cannot start
 /// workers (the fork server is gone, fork failed).
 class pool_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The shared heap (the memory every shared object lives in) has no room
+/// left. Its size is fixed when it is first mapped: 1024 MiB unless the
+/// environment variable WEFT_SHARED_HEAP_MB says otherwise. A bad_alloc, so
+/// code that handles running out of memory handles this too.
+class shared_heap_exhausted : public std::bad_alloc {
+ public:
+  shared_heap_exhausted(std::size_t requested, std::size_t heap_size) noexcept;
+  const char* what() const noexcept override { return message_; }
+  /// Bytes the failed allocation asked for.
+  std::size_t requested() const noexcept { return requested_; }
+
+ private:
+  std::size_t requested_;
+  char message_[200];  // bad_alloc's copy must not throw: no std::string
+};
+
+/// A process died while it held the internal lock of a shared object whose
+/// state cannot be repaired by the user (a process_queue): the object may
+/// be half-updated, so every later use of it throws this.
+class owner_died_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

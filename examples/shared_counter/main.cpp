@@ -1,0 +1,130 @@
+// shared_counter: the lost-update race between processes, and the three
+// ways weft::ipc fixes it.
+//
+// Worker processes of a weft::ipc::process_pool each add 1 to one
+// weft::ipc::shared_value<long>, N times. The counter lives in the shared
+// heap, so the parent and every worker see the same long; each worker gets
+// a handle to it as an argument.
+//
+//   1. unsafe_ref(): a plain read, then a plain write. Between the two,
+//      other processes write too, and those updates are lost.
+//   2. The same read-modify-write under a weft::ipc::mutex: exact.
+//   3. fetch_add: one atomic instruction, exact, and faster than the lock
+//      (the work around it runs in parallel).
+//
+//   ./shared_counter [workers] [increments]       (default 4 and 1,000,000)
+//   ./shared_counter --quick                      (2 and 20,000: the test suite's run)
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "weft/weft.hpp"
+
+namespace {
+
+using weft::ipc::shared_value;
+
+// These run in the worker processes: plain functions (a worker is forked,
+// so a function's address means the same there), whose arguments travel
+// serialized (a handle travels as its place in the shared heap).
+
+// The workers start their loops together (each waits, a second at most,
+// until all have arrived): a short loop would otherwise often end before
+// the next worker began, and the race would not show.
+void start_together(const shared_value<int>& arrived, int workers) {
+  arrived.fetch_add(1);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (arrived.load() < workers && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+}
+
+// What an update computes between reading the counter and writing it
+// back (a hundred nanoseconds or so): the window in which others write.
+void a_little_work() {
+  volatile int spin = 0;
+  for (int k = 0; k < 50; ++k) spin = spin + 1;
+}
+
+void add_unprotected(shared_value<long> counter, shared_value<int> arrived, int workers, int increments) {
+  start_together(arrived, workers);
+  long& c = counter.unsafe_ref();
+  for (int i = 0; i < increments; ++i) {
+    const long seen = c;  // read...
+    a_little_work();      // ...other processes write here...
+    c = seen + 1;         // ...and their updates are overwritten
+    // Keeps the compiler from merging the iterations into one `c += n`:
+    // each really reads and writes memory, as in Python.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+}
+
+void add_locked(shared_value<long> counter, shared_value<int> arrived, int workers, weft::ipc::mutex m,
+                int increments) {
+  start_together(arrived, workers);
+  for (int i = 0; i < increments; ++i) {
+    auto guard = m.blocking_lock();  // a worker process has no runtime: it may block
+    const long seen = counter.unsafe_ref();
+    a_little_work();  // nobody else is inside
+    counter.unsafe_ref() = seen + 1;
+  }
+}
+
+void add_atomic(shared_value<long> counter, shared_value<int> arrived, int workers, int increments) {
+  start_together(arrived, workers);
+  for (int i = 0; i < increments; ++i) {
+    a_little_work();  // computes the increment, in parallel with the others
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Submits f(counter, arrived, workers, args...) once per worker, waits for
+// all, returns the counter and the time it took.
+template <class F, class... Args>
+weft::task<long> run_all(weft::ipc::process_pool& pool, int workers, shared_value<long> counter, double& seconds,
+                         F f, Args... args) {
+  counter.store(0);
+  shared_value<int> arrived{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<decltype(pool.submit(f, counter, arrived, workers, args...))> handles;
+  for (int w = 0; w < workers; ++w) handles.push_back(pool.submit(f, counter, arrived, workers, args...));
+  for (auto& h : handles) co_await h;
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  co_return counter.load();
+}
+
+weft::task<int> amain(int workers, int increments) {
+  const long expected = static_cast<long>(workers) * increments;
+  std::printf("%d worker processes x %d increments = %ld expected\n", workers, increments, expected);
+
+  weft::ipc::process_pool pool{{.workers = static_cast<unsigned>(workers)}};
+  shared_value<long> counter{0};
+  weft::ipc::mutex m;
+  double t = 0;
+
+  const long racy = co_await run_all(pool, workers, counter, t, &add_unprotected, increments);
+  std::printf("unsafe_ref():     %9ld  (%ld updates lost, %.3f s)\n", racy, expected - racy, t);
+
+  const long locked = co_await run_all(pool, workers, counter, t, &add_locked, m, increments);
+  std::printf("ipc::mutex:       %9ld  (%ld updates lost, %.3f s)\n", locked, expected - locked, t);
+
+  const long atomic = co_await run_all(pool, workers, counter, t, &add_atomic, increments);
+  std::printf("fetch_add:        %9ld  (%ld updates lost, %.3f s)\n", atomic, expected - atomic, t);
+
+  co_return locked == expected && atomic == expected ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string_view(argv[1]) == "--quick";
+  const int workers = quick ? 2 : argc > 1 ? std::atoi(argv[1]) : 4;
+  const int increments = quick ? 20'000 : argc > 2 ? std::atoi(argv[2]) : 1'000'000;
+  if (workers <= 0 || increments <= 0) {
+    std::fprintf(stderr, "usage: shared_counter [workers > 0] [increments > 0]\n");
+    return 2;
+  }
+  return weft::run(amain(workers, increments));
+}
