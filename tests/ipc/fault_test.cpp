@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,9 +26,9 @@ using weft::ipc::process_pool;
 
 namespace {
 
-int segfault(int) {
-  volatile int* p = nullptr;
-  *p = 1;
+int segfault(int) {  // a real fault (a null store would be caught by UBSan first)
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *static_cast<volatile int*>(page) = 1;
   return 0;
 }
 int aborts(int) { std::abort(); }
