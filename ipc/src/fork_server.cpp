@@ -238,7 +238,18 @@ struct start_hook_registrar {
 }  // namespace
 
 fork_server& fork_server::instance() {
-  static fork_server* server = new fork_server();  // never destroyed: workers may outlive statics
+  // Never destroyed: workers may outlive statics.
+  static fork_server* server = new fork_server();
+  // A child forked from this program (by the user, or a test harness)
+  // inherits our connection to the fork server, but must not use it: its
+  // workers would be the parent's, and would not die with the child. It
+  // gets a fork server of its own (the old object may hold a copy of a
+  // lock another thread held at the fork, so it is left alone).
+  if (server->owner_ != ::getpid()) {
+    if (server->owner_ != 0 && server->sock_ >= 0) ::close(server->sock_);
+    server = new fork_server();
+    server->owner_ = ::getpid();
+  }
   std::lock_guard lock(server->mu_);
   if (server->sock_ < 0) server->start();
   return *server;

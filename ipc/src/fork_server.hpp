@@ -54,6 +54,7 @@ class fork_server {
   std::mutex mu_;
   int sock_ = -1;
   pid_t pid_ = -1;
+  pid_t owner_ = 0;  // the process that talks to this fork server
 };
 
 /// The worker process's life: maps its channel and serves calls until told

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <mutex>
 #include <thread>
 
 #include "fork_server.hpp"
@@ -776,11 +777,19 @@ process_pool::~process_pool() {
 }
 
 process_pool& default_pool() {
-  static process_pool* pool = [] {
+  // Never destroyed: its workers die with the program. A forked child of
+  // the program gets a pool of its own (the inherited one's workers
+  // belong to the parent).
+  static std::mutex mu;
+  static process_pool* pool = nullptr;
+  static pid_t owner = 0;
+  std::lock_guard lock(mu);
+  if (!pool || owner != ::getpid()) {
     process_pool_options o;
     if (const char* env = std::getenv("WEFT_PROCESS_WORKERS")) o.workers = static_cast<unsigned>(std::atoi(env));
-    return new process_pool(o);  // never destroyed: its workers die with the program
-  }();
+    pool = new process_pool(o);
+    owner = ::getpid();
+  }
   return *pool;
 }
 
