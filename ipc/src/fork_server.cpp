@@ -238,21 +238,27 @@ struct start_hook_registrar {
 }  // namespace
 
 fork_server& fork_server::instance() {
-  // Never destroyed: workers may outlive statics.
-  static fork_server* server = new fork_server();
-  // A child forked from this program (by the user, or a test harness)
-  // inherits our connection to the fork server, but must not use it: its
-  // workers would be the parent's, and would not die with the child. It
-  // gets a fork server of its own (the old object may hold a copy of a
-  // lock another thread held at the fork, so it is left alone).
-  if (server->owner_ != ::getpid()) {
-    if (server->owner_ != 0 && server->sock_ >= 0) ::close(server->sock_);
-    server = new fork_server();
-    server->owner_ = ::getpid();
+  // Never destroyed: workers may outlive statics. A child forked from this
+  // program (by the user, or a test harness) inherits our connection to
+  // the fork server but must not use it: its workers would be the
+  // parent's, and would not die with the child. It gets a fork server of
+  // its own (the old object may hold a copy of a lock another thread held
+  // at the fork, so it is left alone).
+  static std::mutex swap_mu;
+  static fork_server* server = nullptr;
+  fork_server* current;
+  {
+    std::lock_guard lock(swap_mu);
+    if (!server || server->owner_ != ::getpid()) {
+      if (server && server->sock_ >= 0) ::close(server->sock_);
+      server = new fork_server();
+      server->owner_ = ::getpid();
+    }
+    current = server;
   }
-  std::lock_guard lock(server->mu_);
-  if (server->sock_ < 0) server->start();
-  return *server;
+  std::lock_guard lock(current->mu_);
+  if (current->sock_ < 0) current->start();
+  return *current;
 }
 
 void fork_server::start_early() noexcept {
