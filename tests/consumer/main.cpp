@@ -14,13 +14,16 @@ weft::task<int> child(int i) {
   co_return i;
 }
 
+int square(int x) { return x * x; }  // runs in a worker process
+
 weft::task<int> parent() {
   auto a = weft::spawn(child(1));
   auto b = weft::spawn(child(2));
   co_await weft::sleep_for(1ms);
   int x = co_await a;
   int y = co_await b;
-  co_return x + y;
+  int z = co_await weft::spawn_process(square, 3);  // the ipc module links too
+  co_return x + y + (z == 9 ? 0 : 100);
 }
 
 }  // namespace
