@@ -623,7 +623,8 @@ bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, submit_effects
     return true;
   }
   if (core.closed && !(admitted && core.closing == shutdown_mode::wait)) {
-    if (admitted) rec.error = std::make_exception_ptr(operation_cancelled{});
+    if (core.destroyed) rec.error = std::make_exception_ptr(pool_error("weft: the process pool was destroyed"));
+    else if (admitted) rec.error = std::make_exception_ptr(operation_cancelled{});
     else rec.error = std::make_exception_ptr(pool_error("weft: the process pool was shut down"));
     return true;
   }
@@ -681,6 +682,7 @@ void shutdown_now(pool_core& core) noexcept {
   wake_batch wake;
   std::lock_guard lock(core.lock);
   core.closed = true;
+  core.closing = shutdown_mode::immediate;  // calls made before but awaited after fail too
   core.destroyed = true;
   auto gone = std::make_exception_ptr(pool_error("weft: the process pool was destroyed"));
   fail_pending(core, gone, wake);

@@ -1,5 +1,6 @@
 // process_pool: calls, results, errors, map, shutdown, stats.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -267,4 +268,17 @@ TEST_CASE("calls from many tasks on several runtime workers all complete exactly
   for (auto s : sums) total += s;
   for (long long i = 0; i < tasks * per_task; ++i) want += i * i;
   CHECK(total == want);
+}
+
+TEST_CASE("a call awaited after its pool was destroyed fails with pool_error", "[ipc][pool]") {
+  weft::runtime rt{rt_options()};
+  rt.block_on([]() -> weft::task<void> {
+    std::optional<weft::join_handle<int>> late;
+    {
+      process_pool pool{{.workers = 1}};
+      late = pool.submit(square, 3);  // its task has not run yet
+    }
+    auto e = co_await error_of(std::move(*late));
+    CHECK_THAT(what_if<weft::ipc::pool_error>(e), Catch::Contains("destroyed"));
+  }());
 }
