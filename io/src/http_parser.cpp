@@ -418,10 +418,6 @@ bool parser_base::frame_from_headers() {
   }
   if (length) {
     msg_.content_length = length;
-    if (*length > limits_.max_body_bytes)
-      return fail(parse_error::body_too_large, "Content-Length " + std::to_string(*length) +
-                                                   " exceeds the limit of " +
-                                                   std::to_string(limits_.max_body_bytes) + " bytes");
     framing_ = framing::length;
     remaining_ = *length;
     return true;
@@ -440,6 +436,11 @@ void parser_base::set_keep_alive() {
 
 bool parser_base::end_of_headers() {
   if (!decide_body()) return false;
+  // Checked after decide_body: a response to HEAD may announce any length.
+  if (framing_ == framing::length && remaining_ > limits_.max_body_bytes)
+    return fail(parse_error::body_too_large, "Content-Length " + std::to_string(remaining_) +
+                                                 " exceeds the limit of " +
+                                                 std::to_string(limits_.max_body_bytes) + " bytes");
   set_keep_alive();
   switch (framing_) {
     case framing::none:
