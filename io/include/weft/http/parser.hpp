@@ -20,7 +20,9 @@
 // be buffered; with body_mode::accumulate the parser appends them to
 // message().body instead (bounded by max_body_bytes) and reports no body
 // events. After message_complete the next feed starts the next message
-// (pipelining) and clears message(): take what you need first.
+// (pipelining) and clears message(): take what you need first. Interim
+// (1xx) responses complete as messages of their own; after a 101 the
+// stream is no longer HTTP, so stop feeding the parser.
 //
 // Policy (strict): lines end with CRLF; a bare LF or a CR not followed by
 // LF is rejected (bad_line_ending), as are obs-fold (a header line starting
