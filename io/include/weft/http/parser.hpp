@@ -2,19 +2,18 @@
 // HTTP/1.1 message parsers (RFC 9112). No I/O here: feed them bytes as they
 // arrive, split anywhere; any split of the same bytes parses the same.
 //
-//   http::request_parser p;                       // default parser_limits
-//   for (;;) {
-//     auto r = p.feed(bytes);                     // bytes: what was read
+//   http::request_parser p;                        // default parser_limits
+//   for (;;) {                                     // bytes: what a read gave
+//     auto r = p.feed(bytes);
 //     bytes = bytes.subspan(r.consumed);
-//     switch (r.event) {
-//       case http::parse_event::need_more: /* read more, feed again */ break;
-//       case http::parse_event::headers_done: use(p.message()); continue;
-//       case http::parse_event::body: sink(r.body); continue;  // a piece
-//       case http::parse_event::message_complete:
-//         sink(r.body); respond(p.message()); continue;  // next message
-//       case http::parse_event::error: fail(p.error(), p.error_message());
-//     }
+//     if (r.event == http::parse_event::need_more) break;  // read, feed more
+//     if (r.event == http::parse_event::error)
+//       throw http::parse_exception(p.error(), p.error_message());
+//     if (r.event == http::parse_event::headers_done) route(p.message());
+//     sink(r.body);                                // with body, message_complete
+//     if (r.event == http::parse_event::message_complete) respond(p.message());
 //   }
+//   p.finish();                                    // at end of stream
 //
 // Body pieces point into the bytes fed (no copy), so a large body need not
 // be buffered; with body_mode::accumulate the parser appends them to
