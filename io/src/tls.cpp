@@ -268,6 +268,11 @@ std::size_t tls_take_output(tls_engine& e, std::span<std::byte> buf) {
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
+bool tls_has_output(tls_engine& e) {
+  std::lock_guard lock(e.m);
+  return BIO_ctrl_pending(e.output) != 0;
+}
+
 std::string tls_alpn(const tls_engine& e) {
   const unsigned char* p = nullptr;
   unsigned len = 0;

@@ -112,6 +112,7 @@ void tls_close_notify(tls_engine& e);
 void tls_feed(tls_engine& e, std::span<const std::byte> in);
 /// Moves pending output (records to send) into buf; returns the bytes moved.
 std::size_t tls_take_output(tls_engine& e, std::span<std::byte> buf);
+bool tls_has_output(tls_engine& e);
 std::string tls_alpn(const tls_engine& e);
 }  // namespace detail
 
@@ -154,12 +155,9 @@ class tls_stream {
     if (buf.empty()) co_return 0;
     for (;;) {
       long n = detail::tls_read(*st_->engine, buf);
-      if (n >= 0) {
-        // Reading may have queued records (a TLS 1.3 key update reply).
-        co_await flush(d);
-        co_return static_cast<std::size_t>(n);
-      }
-      co_await flush(d);
+      // Reading may have queued records (a TLS 1.3 key update reply).
+      co_await flush(d, false);
+      if (n >= 0) co_return static_cast<std::size_t>(n);
       co_await fill(d);
     }
   }
@@ -226,14 +224,26 @@ class tls_stream {
     }
   }
 
-  // Sends every queued record. Under write_lock so that a reader flushing
-  // a reply and a writer never interleave records on the transport.
-  task<void> flush(deadline d) {
-    auto guard = co_await st_->write_lock.lock();
-    for (;;) {
-      std::size_t n = detail::tls_take_output(*st_->engine, {st_->out.get(), io_buffer});
-      if (n == 0) co_return;
-      co_await write_all(st_->next, std::span<const std::byte>{st_->out.get(), n}, d);
+  // Sends every queued record, under write_lock so that records from a
+  // reader (replies) and a writer never interleave on the transport. A
+  // writer (wait) waits for the lock; a reader does not, since the holder
+  // may be a writer blocked on a full peer window that only drains once
+  // this reader's peer reads: the holder sends the reader's records when
+  // it is done, as it checks for more output after unlocking.
+  task<void> flush(deadline d, bool wait = true) {
+    for (bool first = wait;; first = false) {
+      if (!first && !detail::tls_has_output(*st_->engine)) co_return;
+      weft::unique_lock<weft::mutex> guard;
+      if (wait)
+        guard = co_await st_->write_lock.lock();
+      else
+        guard = st_->write_lock.try_lock();
+      if (!guard) co_return;
+      for (;;) {
+        std::size_t n = detail::tls_take_output(*st_->engine, {st_->out.get(), io_buffer});
+        if (n == 0) break;
+        co_await write_all(st_->next, std::span<const std::byte>{st_->out.get(), n}, d);
+      }
     }
   }
 
