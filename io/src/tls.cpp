@@ -165,6 +165,7 @@ class tls_engine {
   SSL* ssl = nullptr;
   BIO* input = nullptr;
   BIO* output = nullptr;
+  std::shared_ptr<const tls_context_impl> context;  // a server's
   bool verify = false;
   bool transport_ended = false;
   bool client_;
@@ -200,8 +201,10 @@ tls_engine_ptr tls_make_client(const tls_client_options& o) {
   return e;
 }
 
-tls_engine_ptr tls_make_server(const tls_context_impl& ctx) {
-  return tls_engine_ptr{new tls_engine(ctx.ctx.get(), false)};
+tls_engine_ptr tls_make_server(std::shared_ptr<const tls_context_impl> ctx) {
+  tls_engine_ptr e{new tls_engine(ctx->ctx.get(), false)};
+  e->context = std::move(ctx);  // the ALPN callback's argument
+  return e;
 }
 
 tls_want tls_handshake(tls_engine& e) {

@@ -93,7 +93,7 @@ struct tls_engine_deleter {
 using tls_engine_ptr = std::unique_ptr<tls_engine, tls_engine_deleter>;
 
 tls_engine_ptr tls_make_client(const tls_client_options& opts);
-tls_engine_ptr tls_make_server(const tls_context_impl& ctx);
+tls_engine_ptr tls_make_server(std::shared_ptr<const tls_context_impl> ctx);
 
 /// What the session needs next.
 enum class tls_want { done, read };
@@ -122,7 +122,7 @@ std::string tls_alpn(const tls_engine& e);
 class tls_context {
  public:
   explicit tls_context(const tls_server_options& opts);
-  const detail::tls_context_impl& impl() const noexcept { return *impl_; }
+  const std::shared_ptr<detail::tls_context_impl>& impl() const noexcept { return impl_; }
 
  private:
   std::shared_ptr<detail::tls_context_impl> impl_;
@@ -141,8 +141,8 @@ class tls_stream {
     co_await t.handshake(d);
     co_return t;
   }
-  /// Server handshake over s (accepted). ctx must outlive the call only
-  /// (the session keeps what it needs).
+  /// Server handshake over s (accepted). The session shares ctx's
+  /// settings: ctx itself may go away afterwards.
   static task<tls_stream> accept(S s, const tls_context& ctx, deadline d = {}) {
     tls_stream t{std::move(s), detail::tls_make_server(ctx.impl())};
     co_await t.handshake(d);
