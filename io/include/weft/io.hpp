@@ -11,5 +11,6 @@
 #include "weft/io/socket.hpp"
 #include "weft/io/stream.hpp"
 #include "weft/io/tcp.hpp"
+#include "weft/io/tls.hpp"
 #include "weft/io/udp.hpp"
 #include "weft/io/unix.hpp"
