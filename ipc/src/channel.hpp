@@ -47,7 +47,7 @@ struct slot_header {
   std::atomic<std::uint32_t> cancel;  // requests: the parent asks the worker to skip it
   std::uint32_t kind;                 // request_kind or result_kind
   std::uint64_t invoker;              // requests: the invoker's address
-  std::uint64_t fn;                   // requests: the function pointer, if any
+  std::uint64_t fn;                   // requests: the function pointer, if any; results: the call's ns (0: not timed)
   std::uint64_t size;                 // payload bytes
   std::uint64_t arena_offset;         // inline_payload, or where it lies in the arena
   std::uint64_t arena_end;            // the arena head after this payload (the consumer's new tail)

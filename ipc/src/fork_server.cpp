@@ -301,7 +301,6 @@ void fork_server::start() {
   }
   ::close(sv[1]);
   sock_ = sv[0];
-  pid_ = pid;
 }
 
 spawned_worker fork_server::spawn(int memfd, int eventfd) {

@@ -45,7 +45,6 @@ class fork_server {
   /// Throws pool_error if the fork server is gone or the fork failed.
   spawned_worker spawn(int memfd, int eventfd);
 
-  pid_t pid() const noexcept { return pid_; }
 
  private:
   fork_server() = default;
@@ -53,7 +52,6 @@ class fork_server {
 
   std::mutex mu_;
   int sock_ = -1;
-  pid_t pid_ = -1;
   pid_t owner_ = 0;  // the process that talks to this fork server
 };
 

@@ -423,7 +423,7 @@ task<void> monitor(std::shared_ptr<pool_core> core, worker_rec* w) {
   monitor_guard guard{core, w->id, w};
   for (;;) {
     int r = co_await weft::ops::poll(w->pidfd, POLLIN);
-    if (r >= 0 || r != -EINTR) break;
+    if (r != -EINTR) break;
   }
   int status = co_await exit_status(w);
   std::unique_ptr<worker_rec> dead;
@@ -662,13 +662,9 @@ std::shared_ptr<pool_core> make_pool_core(const process_pool_options& options) {
   auto core = std::make_shared<pool_core>(options);
   core->self = core;
   core->workers.resize(core->target_workers);
-  try {
-    for (unsigned i = 0; i < core->target_workers; ++i) {
-      core->workers[i] = start_worker(*core, i);
-      ++core->counters.workers_started;
-    }
-  } catch (...) {
-    throw;  // ~pool_core kills the ones started
+  for (unsigned i = 0; i < core->target_workers; ++i) {  // on a failure, ~pool_core kills the ones started
+    core->workers[i] = start_worker(*core, i);
+    ++core->counters.workers_started;
   }
   if (weft::runtime::current()) {
     std::lock_guard lock(core->lock);

@@ -126,9 +126,7 @@ struct call_record {
 
 /// System calls decided under the pool's lock, made after it.
 struct submit_effects {
-  std::shared_ptr<pool_core> attach;  // the reader must be started on this runtime
-  std::uint32_t wake_mask = 0;        // workers to wake (bit per worker slot, first 32)
-  bool wake_all = false;
+  std::shared_ptr<pool_core> attach;  // the serving tasks must be started on this runtime
 };
 
 bool enqueue_locked(pool_core& core, call_record& rec, weft::detail::waiter& w, submit_effects& fx, bool admitted);
