@@ -36,12 +36,16 @@ std::exception_ptr barrier::complete_phase(detail::wake_batch& release) noexcept
 }
 
 bool barrier::arrive_awaiter::await_suspend(std::coroutine_handle<> h) {
-  const bool suspended = suspend_task(h, "weft::barrier::arrive_and_wait", [this](detail::waiter& w) {
-    leader_ = b_.st_.arrive(release_);
-    if (!leader_) b_.st_.waiters.push_back(&w);
-    return leader_;
+  // Once queued, another thread may resume this task (and its frame may
+  // build the next awaiter here) before suspend_task returns: after it,
+  // only a local says whether we led the phase.
+  bool leader = false;
+  const bool suspended = suspend_task(h, "weft::barrier::arrive_and_wait", [this, &leader](detail::waiter& w) {
+    leader = leader_ = b_.st_.arrive(release_);
+    if (!leader) b_.st_.waiters.push_back(&w);
+    return leader;
   });
-  if (leader_) error_ = b_.complete_phase(release_);
+  if (leader) error_ = b_.complete_phase(release_);
   return suspended;
 }
 
