@@ -105,9 +105,16 @@ target target_of(const boost::urls::url_view& u, const std::string& shown) {
   std::uint16_t default_port = t.https ? 443 : 80;
   t.port = default_port;
   if (u.has_port() && !u.port().empty()) {
-    if (u.port_number() == 0)
-      throw client_error(client_errc::bad_url, shown, "bad port \"" + std::string(u.port()) + "\"");
-    t.port = u.port_number();
+    // port_number() wraps values over 65535: check the digits ourselves.
+    std::string_view digits = u.port();
+    unsigned long port = 0;
+    for (char ch : digits) {
+      port = port * 10 + static_cast<unsigned long>(ch - '0');
+      if (port > 65535) break;
+    }
+    if (port == 0 || port > 65535)
+      throw client_error(client_errc::bad_url, shown, "bad port \"" + std::string(digits) + "\"");
+    t.port = static_cast<std::uint16_t>(port);
   }
   t.host_header = t.port == default_port ? bracketed : bracketed + ":" + std::to_string(t.port);
   t.path = u.encoded_path().empty() ? std::string("/") : std::string(u.encoded_path());
@@ -598,6 +605,8 @@ task<client_response> run(std::shared_ptr<client_state> st, std::string method, 
 }  // namespace
 }  // namespace detail
 
+client::client() : client(client_options{}) {}
+
 client::client(client_options opts) {
   if (opts.max_connections_per_host == 0)
     throw std::invalid_argument("weft::http::client: max_connections_per_host must be at least 1");
@@ -607,6 +616,16 @@ client::client(client_options opts) {
 
 client::~client() {
   if (st_) st_->close_idle();
+}
+
+task<client_response> client::get(std::string url) { return get(std::move(url), request_options{}); }
+
+task<client_response> client::post(std::string url, std::string body, std::string content_type) {
+  return post(std::move(url), std::move(body), std::move(content_type), request_options{});
+}
+
+task<client_response> client::request(std::string method, std::string url) {
+  return request(std::move(method), std::move(url), request_options{});
 }
 
 task<client_response> client::get(std::string url, request_options o) {

@@ -4,8 +4,9 @@
 //   http::client c;                                    // share one per program
 //   http::client_response r = co_await c.get("https://example.com/");
 //   if (r.status == 200) use(r.body);                  // 404/500 are responses
-//   auto p = co_await c.post("http://localhost:8080/api", json, "application/json",
-//                            {.timeout = 5s});
+//   http::request_options o;                           // see "GCC 12" below
+//   o.timeout = 5s;
+//   auto p = co_await c.post("http://localhost:8080/api", json, "application/json", std::move(o));
 //
 // Connections: requests to one (scheme, host, port) share a pool of at most
 // max_connections_per_host connections; more requests wait for one in FIFO
@@ -38,6 +39,12 @@
 // limit. Cancelling the awaiting task throws weft::operation_cancelled,
 // closes the connection in use and frees its pool slot (a request still
 // waiting for a slot just leaves the queue).
+//
+// GCC 12: a braced temporary written inside a co_await expression, as in
+// `co_await c.get(url, {.timeout = 5s})`, is copied bitwise by the
+// compiler's coroutine lowering, which corrupts its short strings (a crash
+// when it is destroyed). Build request_options in a variable and move it
+// in; clang is not affected.
 //
 // Thread safety: one client may be used by any number of tasks on any
 // workers at once. It must be destroyed before the runtime; requests still
@@ -101,18 +108,23 @@ class client {
  public:
   /// std::invalid_argument for max_connections_per_host == 0 or a negative
   /// max_redirects.
-  explicit client(client_options opts = {});
+  client();
+  explicit client(client_options opts);
   ~client();  // closes pooled connections; must not outlive the runtime
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  task<client_response> get(std::string url, request_options o = {});
+  // Overloads rather than `request_options o = {}`: a default argument is
+  // such a braced temporary (see GCC 12 above).
+  task<client_response> get(std::string url);
+  task<client_response> get(std::string url, request_options o);
   /// content_type (if not empty) replaces any Content-Type in o.headers.
-  task<client_response> post(std::string url, std::string body, std::string content_type,
-                             request_options o = {});
+  task<client_response> post(std::string url, std::string body, std::string content_type);
+  task<client_response> post(std::string url, std::string body, std::string content_type, request_options o);
   /// Any method (a token: std::invalid_argument otherwise, as for header
   /// names, and values holding CR, LF or NUL).
-  task<client_response> request(std::string method, std::string url, request_options o = {});
+  task<client_response> request(std::string method, std::string url);
+  task<client_response> request(std::string method, std::string url, request_options o);
 
   client_stats stats() const;
   /// Closes every idle pooled connection now (connections in use go on).
