@@ -507,9 +507,9 @@ task<std::unique_ptr<connection>> open(const client_options& opts, const target&
     code = client_errc::tls;
     failure = std::string("TLS handshake with ") + t.host_header + " failed: " + e.what();
   } catch (const io::resolve_error& e) {
-    failure = std::string("cannot resolve ") + t.host + ": " + e.what();
+    failure = e.what();  // names the host and the reason
   } catch (const std::system_error& e) {
-    failure = std::string("cannot connect to ") + t.host_header + ": " + e.what();
+    failure = e.what();  // names host:port, the addresses tried and errno
   }
   if (timeout_hit)
     throw timeout_error("weft::http::client: " + t.url + ": connect timeout (" + ms(opts.connect_timeout) +
