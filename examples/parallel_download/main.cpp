@@ -219,9 +219,7 @@ struct quick_server {
         in = in.subspan(r.consumed);
         if (r.event == http::parse_event::error) co_return;
         if (r.event == http::parse_event::need_more) break;
-        bool complete = r.event == http::parse_event::message_complete ||
-                        (r.event == http::parse_event::headers_done && !p.in_message());
-        if (!complete) continue;
+        if (r.event != http::parse_event::message_complete) continue;  // it follows headers_done
         std::string out = co_await answer(p.message());
         co_await s.write_all(io::as_bytes(out), 10s);
       }

@@ -131,6 +131,8 @@ target parse_target(const std::string& url) {
     auto rel = boost::urls::parse_uri_reference(url);
     if (rel && !rel->has_scheme())
       throw client_error(client_errc::bad_url, url, "not an absolute URL (no scheme: write http://...)");
+    if (url.find_first_of(" \t\r\n") != std::string::npos)
+      throw client_error(client_errc::bad_url, url, "not a valid URL (whitespace must be percent-encoded)");
     throw client_error(client_errc::bad_url, url, "not a valid URL (" + r.error().message() + ")");
   }
   return target_of(*r, url);
@@ -398,16 +400,17 @@ task<exchange_result> exchange(const client_options& opts, connection& c, const 
       case parse_event::error: throw on_parse_error();
       case parse_event::headers_done: {
         const response& m = p.message();
-        if (m.status >= 200 && opts.decompress) {
+        // Decode only where a body follows: a HEAD, 204 or 304 answer keeps
+        // its headers as they came.
+        const bool bodiless = head || m.status == 204 || m.status == 304;
+        if (m.status >= 200 && !bodiless && opts.decompress) {
           if (auto ce = m.headers.get("Content-Encoding")) {
             auto coding = parse_content_coding(*ce);
             if (coding && *coding != content_coding::identity)
               decoder.emplace(*coding, opts.max_response_bytes);
           }
         }
-        // No body at all (HEAD, 204, 304, 1xx): the message is already
-        // complete, and the parser reports nothing more for it.
-        return p.in_message() ? false : complete();
+        return false;  // message_complete follows, also when there is no body
       }
       case parse_event::body:
       case parse_event::message_complete: {

@@ -212,6 +212,8 @@ TEST_CASE("http client: POST, HEAD, 204, interim 100, error statuses are respons
   CHECK(post_ct == "application/x-test");
   CHECK(head.status() == 200);
   CHECK(head.body().empty());
+  CHECK(head.resp->headers.get("Content-Encoding") == "gzip");  // nothing was decoded
+  CHECK(head.resp->content_length == 12345u);
   CHECK(no_content.status() == 204);
   CHECK(interim.status() == 200);
   CHECK(interim.body() == "final");

@@ -53,16 +53,14 @@ class test_conn {
     std::byte buf[8192];
     for (;;) {
       // Feed until the parser wants more: an empty rest may still complete
-      // a message (Content-Length: 0), and a message without a body is
-      // complete at headers_done already.
+      // a message (after headers_done, message_complete follows even when
+      // there is no body).
       if (!pending_.empty() || parser_.in_message()) {
         for (;;) {
           auto r = parser_.feed(pending_);
           pending_.erase(0, r.consumed);
           if (r.event == http::parse_event::error) throw std::runtime_error("test server: bad request");
-          if (r.event == http::parse_event::message_complete ||
-              (r.event == http::parse_event::headers_done && !parser_.in_message()))
-            co_return parser_.message();
+          if (r.event == http::parse_event::message_complete) co_return parser_.message();
           if (r.event == http::parse_event::need_more) break;
         }
       }
