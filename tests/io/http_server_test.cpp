@@ -544,7 +544,7 @@ TEST_CASE("http server: HTTPS with a certificate made at test time", "[io][http]
   http::server_options o = quiet();
   o.tls = std::make_shared<io::tls_context>(io::tls_server_options{.cert_pem = pki().server.cert,
                                                                     .key_pem = pki().server.key});
-  o.header_timeout = 300ms;
+  o.header_timeout = 2s;  // generous: a debug-build handshake on a loaded machine
   with_server(backend, echo_handler, o, [&](http::server& srv) -> task<void> {
     using tls = io::tls_stream<io::tcp_stream>;
     auto tcp = co_await io::tcp_stream::connect(srv.local_address(), 10s);
@@ -576,4 +576,45 @@ TEST_CASE("http server: helpers: reason_phrase, http_date, make_response", "[io]
   CHECK(r.body == "{}");
   CHECK(header(r, "Content-Type") == "application/json");
   CHECK_THROWS_AS(http::server::bind(io::address::loopback_v4(0), http::handler{}), std::invalid_argument);
+}
+
+TEST_CASE("http server: a HEAD handler may state the length, an invalid status becomes 500",
+          "[io][http][server]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  http::response head, bad, after;
+  std::atomic<int> errors{0};
+  http::server_options o;
+  o.on_error = [&](std::exception_ptr) { ++errors; };
+  auto h = [](http::request& req) -> task<http::response> {
+    http::response r;
+    if (req.target == "/bad") co_return r;  // status 0: not a response
+    r.status = 200;
+    r.headers.add("Content-Length", "12345");  // what a GET would send; a HEAD leaves the body out
+    r.headers.add("Transfer-Encoding", "chunked");  // the server frames bodies itself
+    co_return r;
+  };
+  with_server(backend, h, o, [&](http::server& srv) -> task<void> {
+    auto c = co_await connect_to(srv);
+    co_await c.send("HEAD /big HTTP/1.1\r\nHost: x\r\n\r\nGET /bad HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    head = co_await c.read_response(true);
+    bad = co_await c.read_response();
+    after = co_await c.read_response();
+  });
+  CHECK(header(head, "Content-Length") == "12345");
+  CHECK(header(head, "Transfer-Encoding") == "<none>");
+  CHECK(bad.status == 500);
+  CHECK(errors == 1);
+  CHECK(header(after, "Content-Length") == "0");  // a GET's empty body: the stated length is not used
+}
+
+TEST_CASE("http server: no 100 Continue when the body came with the head", "[io][http][server]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  http::response r;
+  with_server(backend, echo_handler, quiet(), [&](http::server& srv) -> task<void> {
+    auto c = co_await connect_to(srv);
+    co_await c.send("POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\ndata");
+    r = co_await c.read_response();
+  });
+  CHECK(r.status == 200);
+  CHECK(r.body == "data");
 }
