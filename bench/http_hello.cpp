@@ -181,7 +181,9 @@ int main(int argc, char** argv) {
   }
   if (rc == 0) {
     const double reqs = static_cast<double>(f.requests);
-    std::printf("RESULT weft.http_hello io=%s rps=%.0f p50_us=%.1f p99_us=%.1f server_us_per_req=%.2f server_cpu_pct=%.0f\n",
+    std::printf(
+        "RESULT weft.http_hello io=%s rps=%.0f p50_us=%.1f p99_us=%.1f server_us_per_req=%.2f "
+        "server_cpu_pct=%.0f\n",
                 io == weft::io_backend::io_uring ? "uring" : "epoll", f.rps, f.p50_us, f.p99_us,
                 (s1 - s0) / reqs, 100.0 * (s1 - s0) / 1e6 / wall_s);
   }

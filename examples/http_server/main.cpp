@@ -98,7 +98,9 @@ std::vector<route> make_routes() {
   r.push_back({"GET", "/json", "a small JSON document",
                [](http::request&, std::string_view) -> weft::task<http::response> {
                  co_return http::make_response(
-                     200, R"({"name":"weft","kind":"http_server example","features":["keep-alive","pipelining","tls"]})",
+                     200,
+                     R"({"name":"weft","kind":"http_server example",)"
+                     R"("features":["keep-alive","pipelining","tls"]})",
                      "application/json");
                }});
   r.push_back({"GET", "/primes", "?n=N: primes below N, counted in a worker process", primes});
@@ -188,7 +190,9 @@ weft::task<bool> self_test(http::server& srv) {
   check(r.status == 404, "GET /nowhere -> 404");
   r = co_await fetch(a, "DELETE /hello HTTP/1.1\r\nHost: quick\r\n\r\n");
   check(r.status == 405 && r.headers.get("allow") == "GET, HEAD", "DELETE /hello -> 405, Allow: GET, HEAD");
-  r = co_await fetch(a, "POST /echo HTTP/1.1\r\nHost: quick\r\nContent-Type: text/x-test\r\nContent-Length: 5\r\n\r\nweft!");
+  r = co_await fetch(a,
+                     "POST /echo HTTP/1.1\r\nHost: quick\r\nContent-Type: text/x-test\r\n"
+                     "Content-Length: 5\r\n\r\nweft!");
   check(r.status == 200 && r.body == "weft!" && r.headers.get("content-type") == "text/x-test", "POST /echo");
   r = co_await fetch(a, "HEAD /hello HTTP/1.1\r\nHost: quick\r\n\r\n");
   check(r.status == 200 && r.body.empty() && r.headers.get("content-length") == "13", "HEAD /hello");
@@ -271,7 +275,8 @@ int main(int argc, char** argv) {
       }
       const auto s = srv.stats();
       const double secs = std::chrono::duration<double>(weft::clock::now() - started).count();
-      std::printf("http_server: %s after %.1f s: %llu requests on %llu connections, %llu 4xx, %llu 5xx, %llu timeouts\n",
+      std::printf(
+          "http_server: %s after %.1f s: %llu requests on %llu connections, %llu 4xx, %llu 5xx, %llu timeouts\n",
                   quick ? (ok ? "self-test passed" : "self-test FAILED") : example::signal_name(sig), secs,
                   static_cast<unsigned long long>(s.requests),
                   static_cast<unsigned long long>(s.connections_accepted),

@@ -626,7 +626,8 @@ task<void> server::run() {
   std::shared_ptr<detail::server_state> st = st_;  // the server object may move meanwhile
   {
     std::lock_guard lock(st->mu);
-    if (st->running) throw std::logic_error("weft::http::server::run: already running");
+    if (st->running)
+      throw std::logic_error("weft::http::server::run: called twice (run() serves once, until shutdown)");
     st->running = true;
     st->run_done.clear();
   }

@@ -129,7 +129,9 @@ TEST_CASE("http server: GET and POST on one keep-alive connection, the headers i
     got.push_back(co_await c.read_response());
     co_await c.send("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     got.push_back(co_await c.read_response());
-    co_await c.send("POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    co_await c.send(
+        "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     got.push_back(co_await c.read_response());
     co_await c.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     got.push_back(co_await c.read_response());
@@ -264,7 +266,8 @@ TEST_CASE("http server: bad requests and exceeded limits get their status, then 
       {"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431},
       {"GET / HTTP/1.1\r\nHost: x\r\nBig: " + std::string(600, 'v') + "\r\n\r\n", 431},
       {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413},
-      {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + std::string(128, 'b') + "\r\n0\r\n\r\n",
+      {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + std::string(128, 'b') +
+           "\r\n0\r\n\r\n",
        413},
       {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
       {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
@@ -595,7 +598,10 @@ TEST_CASE("http server: a HEAD handler may state the length, an invalid status b
   };
   with_server(backend, h, o, [&](http::server& srv) -> task<void> {
     auto c = co_await connect_to(srv);
-    co_await c.send("HEAD /big HTTP/1.1\r\nHost: x\r\n\r\nGET /bad HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    co_await c.send(
+        "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /bad HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     head = co_await c.read_response(true);
     bad = co_await c.read_response();
     after = co_await c.read_response();
