@@ -397,7 +397,9 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
   out.reserve(2048);
   std::uint64_t served = 0;
   enum class phase { idle, head, body } ph = phase::idle;
-  clock::time_point phase_deadline{};
+  // The head's (body's) deadline, set by the first read that finds it
+  // incomplete: a request that came whole in one read costs no clock read.
+  std::optional<clock::time_point> phase_deadline;
 
   for (;;) {
     io::deadline d;
@@ -406,7 +408,9 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       if (st.stopping.load()) co_return;
       d = io::deadline(o.idle_timeout);
     } else {
-      d = io::deadline(phase_deadline);
+      if (!phase_deadline)
+        phase_deadline = io::deadline(ph == phase::head ? o.header_timeout : o.body_timeout).at();
+      d = io::deadline(*phase_deadline);
     }
     std::size_t n = 0;
     bool timed_out = false;
@@ -436,7 +440,7 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       if (ph == phase::idle) {
         if (in.empty()) break;
         ph = phase::head;
-        phase_deadline = io::deadline(o.header_timeout).at();
+        phase_deadline.reset();
       }
       const parse_result r = parser.feed(in);
       in = in.subspan(r.consumed);
@@ -449,7 +453,7 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       }
       if (r.event == parse_event::headers_done) {
         ph = phase::body;
-        phase_deadline = io::deadline(o.body_timeout).at();
+        phase_deadline.reset();
         if (in.empty() && expects_continue(parser.message())) {
           // Responses to earlier pipelined requests go first, in order.
           out.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -495,7 +499,12 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
     }
     if (!parser.in_message()) ph = phase::idle;
     if (!out.empty()) {
-      co_await io::write_all(s, io::as_bytes(out), io::deadline(o.write_timeout));
+      // One write_some nearly always takes it all (write_all's loop is a
+      // coroutine frame more per response).
+      const auto bytes = io::as_bytes(out);
+      const io::deadline wd(o.write_timeout);
+      const std::size_t sent = co_await s.write_some(bytes, wd);
+      if (sent < bytes.size()) co_await io::write_all(s, bytes.subspan(sent), wd);
       if (out.capacity() > 256 * 1024) {
         out = std::string();  // a huge response once: do not keep its buffer
         out.reserve(2048);
