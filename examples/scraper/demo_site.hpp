@@ -169,6 +169,8 @@ class demo_site {
  private:
   explicit demo_site(std::shared_ptr<state> s);
   std::shared_ptr<state> st_;
+  weft::join_handle<void> runner_;  // the serving task
+  bool stopped_ = false;            // stop() called, or moved from
 };
 
 }  // namespace scraper
