@@ -170,8 +170,10 @@ std::string origin_of(std::string_view normalized_url) {
 std::string path_and_query(std::string_view normalized_url) {
   auto parsed = urls::parse_uri(normalized_url);
   if (!parsed) return {};
-  std::string out(parsed->encoded_path());
-  if (out.empty()) out = "/";
+  const std::string_view path = parsed->encoded_path();
+  std::string out;
+  out.reserve(path.size() + parsed->encoded_query().size() + 2);
+  out.append(path.empty() ? std::string_view("/") : path);
   if (parsed->has_query()) {
     out += '?';
     out += parsed->encoded_query();
