@@ -110,7 +110,7 @@ demo_content::demo_content(demo_site_options o) : opts_(std::move(o)) {
   if (opts_.pages > 100'000'000) throw std::invalid_argument("demo site: at most 100,000,000 pages");
   const std::size_t p = opts_.pages;
   missing_ = std::max<std::size_t>(1, p / 100);
-  flaky_ = std::max<std::size_t>(2, p / 200);
+  flaky_ = std::max<std::size_t>(3, p / 200);  // /flaky/0, 1 and 2 are each a kind
   moved_ = std::max<std::size_t>(2, p / 200);
   private_ = std::max<std::size_t>(1, p / 200);
   for (std::size_t k = 0; k < missing_; ++k) trouble_.push_back("/missing/" + std::to_string(k));
