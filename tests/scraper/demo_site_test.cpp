@@ -1,6 +1,7 @@
-// The demo site's content model: determinism, the routes and their
-// trouble, and a manifest consistent with what the pages really say
-// (checked by analyzing every page with analyze_page, as a crawl would).
+// The demo site: its content model (determinism, the routes and their
+// trouble, a manifest consistent with what the pages really say, checked by
+// analyzing every page with analyze_page as a crawl would), then the site
+// served, checked with raw HTTP requests over io::tcp_stream.
 #include <catch2/catch.hpp>
 
 #include <deque>
@@ -8,9 +9,13 @@
 #include <set>
 
 #include "demo_site.hpp"
+#include "io_test_support.hpp"
 #include "page.hpp"
 #include "robots.hpp"
 #include "url.hpp"
+#include "weft/http/parser.hpp"
+#include "weft/runtime/spawn.hpp"
+#include "weft/runtime/time.hpp"
 
 using namespace std::chrono_literals;
 using scraper::demo_content;
@@ -257,4 +262,211 @@ TEST_CASE("demo site: the manifest is what a crawl of the pages meets", "[scrape
 
 TEST_CASE("demo site: bad options are refused", "[scraper][demo]") {
   CHECK_THROWS_AS(demo_content(small(0)), std::invalid_argument);
+}
+
+// ------------------------------------------------------------ served
+
+namespace {
+
+namespace io = weft::io;
+namespace http = weft::http;
+
+/// One raw HTTP/1.1 exchange on a fresh connection (Connection: close).
+weft::task<http::response> raw_request(std::uint16_t port, std::string method, std::string path,
+                                        io::deadline read_deadline = 20s) {
+  auto c = co_await io::tcp_stream::connect(io::address::loopback_v4(port), 20s);
+  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  co_await c.write_all(io::as_bytes(req), 20s);
+  std::string out;
+  std::byte buf[4096];
+  while (std::size_t n = co_await c.read_some(buf, read_deadline))
+    out.append(reinterpret_cast<const char*>(buf), n);
+  co_return http::parse_response(out, {}, method == "HEAD");
+}
+
+std::string header_of(const http::response& r, std::string_view name) {
+  auto v = r.headers.get(name);
+  return v ? std::string(*v) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("demo site served: statuses, headers, HEAD, delay and flaky pages", "[scraper][demo]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  weft::runtime rt{weft_test::io_options(backend)};
+  struct result {
+    std::string root_url;
+    std::vector<int> statuses;
+    std::string index_body, expected_index;
+    std::string retry_after, location, allow, content_type_bin, head_length, get_length;
+    std::size_t head_body = 1;
+    std::chrono::nanoseconds delayed{};
+    std::uint64_t served = 0, flaky2 = 0, private_requests = 0, missing = 0;
+  };
+  result r = rt.block_on([]() -> weft::task<result> {
+    result out;
+    demo_site_options o = small(50);
+    o.delay = 50ms;
+    auto site = scraper::demo_site::start(o);
+    const auto port = site.port();
+    out.root_url = site.root_url();
+    out.expected_index = site.content().respond("GET", "/", 0).body;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto index = co_await raw_request(port, "GET", "/");
+    out.delayed = std::chrono::steady_clock::now() - t0;
+    out.statuses.push_back(index.status);
+    out.index_body = index.body;
+    for (const char* path : {"/missing/0", "/no/such/thing", "/flaky/1", "/flaky/1", "/flaky/2",
+                             "/flaky/2", "/flaky/2", "/robots.txt", "/broken.html"}) {
+      auto resp = co_await raw_request(port, "GET", path);
+      out.statuses.push_back(resp.status);
+    }
+    auto f0 = co_await raw_request(port, "GET", "/flaky/0");
+    out.statuses.push_back(f0.status);
+    out.retry_after = header_of(f0, "Retry-After");
+    auto f0b = co_await raw_request(port, "GET", "/flaky/0");
+    out.statuses.push_back(f0b.status);
+    auto moved = co_await raw_request(port, "GET", "/moved/1");
+    out.statuses.push_back(moved.status);
+    out.location = header_of(moved, "Location");
+    auto post = co_await raw_request(port, "POST", "/page/1.html");
+    out.statuses.push_back(post.status);
+    out.allow = header_of(post, "Allow");
+    auto bin = co_await raw_request(port, "GET", "/files/data.bin");
+    out.content_type_bin = header_of(bin, "Content-Type");
+    auto head = co_await raw_request(port, "HEAD", "/page/1.html");
+    out.statuses.push_back(head.status);
+    out.head_length = header_of(head, "Content-Length");
+    out.head_body = head.body.size();
+    auto get = co_await raw_request(port, "GET", "/page/1.html?x=1");
+    out.get_length = header_of(get, "Content-Length");
+
+    out.served = site.requests_served();
+    out.flaky2 = site.requests_for("/flaky/2");
+    out.missing = site.requests_for("/missing/0");
+    out.private_requests = site.requests_under("/private/");
+    co_await site.stop();
+    co_return out;
+  }());
+  CHECK(r.root_url.rfind("http://127.0.0.1:", 0) == 0);
+  CHECK(r.statuses == std::vector<int>{200, 404, 404, 500, 200, 500, 500, 200, 200, 200, 503, 200, 302, 405, 200});
+  CHECK(r.index_body == r.expected_index);
+  CHECK(r.delayed >= 50ms);  // a lower bound only: the delay is a sleep
+  CHECK(r.retry_after == "1");
+  CHECK(r.location.rfind("/page/", 0) == 0);
+  CHECK(r.allow == "GET, HEAD");
+  CHECK(r.content_type_bin == "application/octet-stream");
+  CHECK(r.head_body == 0);
+  CHECK(r.head_length == r.get_length);
+  CHECK_FALSE(r.get_length.empty());
+  CHECK(r.served == 17);
+  CHECK(r.flaky2 == 3);
+  CHECK(r.missing == 1);
+  CHECK(r.private_requests == 0);
+}
+
+TEST_CASE("demo site served: flaky state is per URL and safe across workers", "[scraper][demo]") {
+  weft::runtime rt{weft_test::io_options(weft::io_backend::io_uring, 4)};
+  struct result {
+    int failures = 0, successes = 0, other = 0;
+    std::uint64_t count = 0;
+  };
+  result r = rt.block_on([]() -> weft::task<result> {
+    auto site = scraper::demo_site::start(small(50));
+    std::vector<weft::join_handle<http::response>> hs;
+    for (int i = 0; i < 24; ++i) hs.push_back(weft::spawn(raw_request(site.port(), "GET", "/flaky/2")));
+    result out;
+    for (auto& h : hs) {
+      auto resp = co_await h;
+      if (resp.status == 500) ++out.failures;
+      else if (resp.status == 200) ++out.successes;
+      else ++out.other;
+    }
+    out.count = site.requests_for("/flaky/2");
+    // A second site starts afresh.
+    auto again = scraper::demo_site::start(small(50));
+    auto first = co_await raw_request(again.port(), "GET", "/flaky/2");
+    if (first.status != 500) ++out.other;
+    co_await again.stop();
+    co_await site.stop();
+    co_return out;
+  }());
+  CHECK(r.failures == 2);
+  CHECK(r.successes == 22);
+  CHECK(r.other == 0);
+  CHECK(r.count == 24);
+}
+
+TEST_CASE("demo site served: /slow outlasts a client's timeout, stop() cuts it off", "[scraper][demo]") {
+  weft::runtime rt{weft_test::io_options(weft::io_backend::io_uring)};
+  struct result {
+    bool timed_out = false;
+    bool stopped = false;
+    std::uint64_t slow_requests = 0;
+  };
+  result r = rt.block_on([]() -> weft::task<result> {
+    result out;
+    demo_site_options o = small(10);
+    o.slow_delay = 60s;
+    auto site = scraper::demo_site::start(o);
+    try {
+      co_await raw_request(site.port(), "GET", "/slow", 200ms);
+    } catch (const weft::timeout_error&) {
+      out.timed_out = true;
+    }
+    // Another request still waiting on /slow when the site stops.
+    auto pending = weft::spawn(weft_test::error_of(raw_request(site.port(), "GET", "/slow", 60s)));
+    while (site.requests_for("/slow") < 2) co_await weft::sleep_for(5ms);
+    co_await site.stop();
+    out.stopped = true;
+    (void)co_await pending;  // cut off: an error or an incomplete message, no hang
+    out.slow_requests = site.requests_for("/slow");
+    co_return out;
+  }());
+  CHECK(r.timed_out);
+  CHECK(r.stopped);
+  CHECK(r.slow_requests == 2);
+}
+
+TEST_CASE("demo site served: a site dropped without stop() is cancelled", "[scraper][demo]") {
+  weft::runtime rt{weft_test::io_options(weft::io_backend::epoll)};
+  bool ok = rt.block_on([]() -> weft::task<bool> {
+    std::uint16_t port = 0;
+    {
+      auto site = scraper::demo_site::start(small(10));
+      port = site.port();
+      auto moved = std::move(site);  // the moved-from one is inert
+      auto resp = co_await raw_request(moved.port(), "GET", "/");
+      if (resp.status != 200) co_return false;
+    }
+    // The listener goes with the cancelled server: connecting fails soon.
+    for (int i = 0; i < 200; ++i) {
+      auto e = co_await weft_test::error_of(io::tcp_stream::connect(io::address::loopback_v4(port), 5s));
+      if (e) co_return true;
+      co_await weft::sleep_for(10ms);
+    }
+    co_return false;
+  }());
+  CHECK(ok);
+}
+
+TEST_CASE("demo site served: a taken port is an error at start", "[scraper][demo]") {
+  weft::runtime rt{weft_test::io_options(weft::io_backend::io_uring)};
+  auto e = rt.block_on([]() -> weft::task<std::exception_ptr> {
+    auto site = scraper::demo_site::start(small(5));
+    demo_site_options o = small(5);
+    o.port = site.port();
+    std::exception_ptr err;
+    try {
+      auto second = scraper::demo_site::start(o);
+      co_await second.stop();
+    } catch (...) {
+      err = std::current_exception();
+    }
+    co_await site.stop();
+    co_return err;
+  }());
+  REQUIRE(e);
+  CHECK_THROWS_AS(std::rethrow_exception(e), std::system_error);
 }
