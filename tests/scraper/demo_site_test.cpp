@@ -13,6 +13,7 @@
 #include "page.hpp"
 #include "robots.hpp"
 #include "url.hpp"
+#include "weft/http/client.hpp"
 #include "weft/http/parser.hpp"
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/time.hpp"
@@ -469,4 +470,58 @@ TEST_CASE("demo site served: a taken port is an error at start", "[scraper][demo
   }());
   REQUIRE(e);
   CHECK_THROWS_AS(std::rethrow_exception(e), std::system_error);
+}
+
+TEST_CASE("demo site served: weft's HTTP client meets the trouble as planned", "[scraper][demo]") {
+  weft::runtime rt{weft_test::io_options(weft::io_backend::io_uring)};
+  struct result {
+    int moved_status = 0, flaky_first = 0, flaky_second = 0, missing = 0;
+    std::string root, moved_url, expected_target;
+    std::size_t moved_hops = 0;
+    bool loop_error = false, slow_timeout = false;
+    std::string robots;
+  };
+  result r = rt.block_on([]() -> weft::task<result> {
+    result out;
+    demo_site_options o = small(50);
+    o.slow_delay = 60s;
+    auto site = scraper::demo_site::start(o);
+    const std::string root = site.root_url();
+    out.root = root;
+    {
+      http::client c;
+      auto moved = co_await c.get(root + "moved/0");
+      out.moved_status = moved.status;
+      out.moved_url = moved.url;
+      out.moved_hops = moved.redirects.size();
+      out.expected_target = *site.content().respond("GET", "/moved/0", 0).links.begin();
+      try {
+        co_await c.get(root + "loop/a");
+      } catch (const http::client_error& e) {
+        out.loop_error = e.code() == http::client_errc::redirect_loop;
+      }
+      http::request_options quick;
+      quick.timeout = 200ms;
+      try {
+        co_await c.get(root + "slow", quick);
+      } catch (const weft::timeout_error&) {
+        out.slow_timeout = true;
+      }
+      out.flaky_first = (co_await c.get(root + "flaky/0")).status;
+      out.flaky_second = (co_await c.get(root + "flaky/0")).status;
+      out.missing = (co_await c.get(root + "missing/0")).status;
+      out.robots = (co_await c.get(root + "robots.txt")).body;
+    }
+    co_await site.stop();
+    co_return out;
+  }());
+  CHECK(r.moved_status == 200);
+  CHECK(r.moved_url == r.root.substr(0, r.root.size() - 1) + r.expected_target);
+  CHECK(r.moved_hops == 1);
+  CHECK(r.loop_error);
+  CHECK(r.slow_timeout);
+  CHECK(r.flaky_first == 503);
+  CHECK(r.flaky_second == 200);
+  CHECK(r.missing == 404);
+  CHECK(r.robots.find("Disallow: /private/") != std::string::npos);
 }
