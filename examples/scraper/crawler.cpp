@@ -340,7 +340,11 @@ struct crawler::impl {
     std::optional<milliseconds> retry_after;
   };
 
-  impl(crawl_options o, sink s) : opt(std::move(o)), on_page(std::move(s)), token(product_token(opt.user_agent)) {}
+  impl(crawl_options o, sink s)
+      : opt(std::move(o)),
+        on_page(std::move(s)),
+        token(product_token(opt.user_agent)),
+        parsing(2 * opt.concurrency) {}
 
   crawl_options opt;
   sink on_page;
@@ -359,7 +363,8 @@ struct crawler::impl {
 
   std::atomic<bool> stopping{false};
   std::mutex scope_mu;
-  weft::task_scope* workers = nullptr;
+  weft::task_scope* workers = nullptr;  // set before the first worker starts
+  weft::semaphore parsing;              // pages handed to the pool and not yet recorded
 
   // Output and statistics, under out_mu.
   std::mutex out_mu;
@@ -485,7 +490,6 @@ struct crawler::impl {
   /// A page job ended: queue its links, wake idle workers.
   weft::task<void> finish_page(const page_record& r) {
     auto lk = co_await mu.lock();
-    n_in_flight.fetch_sub(1, std::memory_order_relaxed);
     bool pushed = false;
     const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
     if (r.page && follow)
@@ -605,17 +609,24 @@ struct crawler::impl {
     cv.notify_all();
   }
 
-  weft::task<page_record> fetch_page(const job& j) {
+  /// A fetched page; `body` is set when it still has to be parsed.
+  struct fetched {
     page_record r;
+    std::optional<std::string> body;
+  };
+
+  weft::task<fetched> fetch_page(const job& j) {
+    fetched f;
+    page_record& r = f.r;
     r.url = j.it.url;
     r.depth = j.it.depth;
     const auto t0 = clock::now();
     attempt a = co_await fetch_with_retries(r.url, j.o, j.slot, r.attempts);
+    r.ms = ms_since(t0);
     if (!a.resp) {
       r.error = a.error;
       r.message = std::move(a.message);
-      r.ms = ms_since(t0);
-      co_return r;
+      co_return f;
     }
     weft::http::client_response& resp = *a.resp;
     r.status = resp.status;
@@ -636,19 +647,32 @@ struct crawler::impl {
           it->second = true;
         }
       }
-      if (!r.duplicate && is_html(r.content_type) && opt.analyze) {
-        try {
-          r.page = co_await weft::spawn_process(analyze_page, r.final_url, std::move(resp.body));
-        } catch (const weft::operation_cancelled&) {
-          throw;
-        } catch (const std::exception& e) {
-          r.error = fetch_error::parse_failed;
-          r.message = e.what();
-        }
-      }
+      if (!r.duplicate && is_html(r.content_type) && opt.analyze) f.body = std::move(resp.body);
     }
-    r.ms = ms_since(t0);
-    co_return r;
+    co_return f;
+  }
+
+  /// Parses in the process pool, then records the page and queues its
+  /// links. Runs as a task of its own so that the worker that fetched the
+  /// page goes on fetching meanwhile: parsing never holds a fetch slot.
+  weft::task<void> analyze(page_record r, std::string body) {
+    try {
+      try {
+        r.page = co_await weft::spawn_process(analyze_page, r.final_url, std::move(body));
+      } catch (const weft::operation_cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        r.error = fetch_error::parse_failed;
+        r.message = e.what();
+      }
+      parsing.release();
+      emit(r, false);
+      co_await finish_page(r);
+    } catch (const weft::operation_cancelled&) {
+      if (!stopping.load(std::memory_order_relaxed)) throw;
+      std::lock_guard g(out_mu);
+      ++stats.cancelled;
+    }
   }
 
   void emit(page_record& r, bool not_html) {
@@ -692,12 +716,21 @@ struct crawler::impl {
           }
           case job::page: {
             in_page = true;
-            page_record r = co_await fetch_page(j);
+            fetched f = co_await fetch_page(j);
+            n_in_flight.fetch_sub(1, std::memory_order_relaxed);
+            if (f.body) {
+              // Bounded: when the pool falls behind, fetching waits.
+              co_await parsing.acquire();
+              in_page = false;
+              workers->spawn(analyze(std::move(f.r), std::move(*f.body)));
+              break;
+            }
+            in_page = false;
+            const page_record& r = f.r;
             const bool not_html = r.error == fetch_error::none && !r.duplicate && r.status >= 200 &&
                                   r.status < 300 && !is_html(r.content_type);
-            emit(r, not_html);
-            in_page = false;
-            co_await finish_page(r);
+            emit(f.r, not_html);
+            co_await finish_page(f.r);
             break;
           }
         }

@@ -17,6 +17,10 @@
 // until it, so other workers go on with other origins meanwhile.
 // Connections per host are capped by the client (per_host).
 //
+// Parsing runs beside the fetching: a worker hands the body to the pool
+// and fetches its next URL at once, so `concurrency` counts fetches only
+// (at most 2 * concurrency pages wait for the pool).
+//
 // Failures: timeouts, connection failures, 5xx and 429 are retried up to
 // `retries` times after an exponential backoff with full jitter (or the
 // server's Retry-After, capped), then recorded with their error kind.
@@ -70,7 +74,7 @@ struct page_record {
   std::size_t depth = 0;  // link distance from a seed
   std::string content_type;
   std::uint64_t bytes = 0;  // body bytes (after content decoding)
-  double ms = 0;            // wall time spent on this URL, retries and backoff included
+  double ms = 0;            // fetch time: first request to last body byte, retries and backoff included
   int attempts = 0;         // requests made (1 + retries)
   std::vector<std::string> redirects;  // URLs redirected from, in order
   std::optional<page_info> page;       // set when the body was HTML and parsed
