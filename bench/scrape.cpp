@@ -25,6 +25,12 @@
 #include <cstring>
 #include <string>
 
+// page_info travels back from the pool through cereal: its std::string,
+// std::vector and std::pair members need cereal's serializers for them.
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+
 #include "crawler.hpp"
 #include "page.hpp"
 #include "weft/weft.hpp"

@@ -16,6 +16,12 @@
 #include <unordered_map>
 #include <utility>
 
+// page_info travels back from the pool through cereal: its std::string,
+// std::vector and std::pair members need cereal's serializers for them.
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+
 #include "robots.hpp"
 #include "url.hpp"
 #include "weft/http/client.hpp"
