@@ -189,7 +189,7 @@ void on_runtime(F fn) {
 
 }  // namespace
 
-TEST_CASE("json checker accepts JSON and rejects non-JSON", "[scraper][crawler]") {
+TEST_CASE("crawler: the test's JSON checker accepts JSON and rejects non-JSON", "[scraper][crawler]") {
   CHECK(valid_json(R"({"a":[1,-2.5e3,true,false,null,"x\n\u00e9"],"b":{}})"));
   CHECK_FALSE(valid_json(R"({"a":1,})"));
   CHECK_FALSE(valid_json("{\"a\":\"\x01\"}"));
@@ -197,7 +197,7 @@ TEST_CASE("json checker accepts JSON and rejects non-JSON", "[scraper][crawler]"
   CHECK_FALSE(valid_json(R"({"a":1} x)"));
 }
 
-TEST_CASE("records and stats serialize as valid JSON, whatever the strings hold", "[scraper][crawler]") {
+TEST_CASE("crawler: records and stats serialize as valid JSON, whatever the strings hold", "[scraper][crawler]") {
   scraper::page_record r;
   r.url = "http://h/a";
   r.final_url = "http://h/b";
@@ -230,7 +230,7 @@ TEST_CASE("records and stats serialize as valid JSON, whatever the strings hold"
   CHECK(valid_json(scraper::to_json(s)));
 }
 
-TEST_CASE("crawler rejects bad options", "[scraper][crawler]") {
+TEST_CASE("crawler: bad options are refused", "[scraper][crawler]") {
   scraper::crawl_options o;
   CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
   o.seeds = {"ftp://example.org/"};
@@ -240,7 +240,7 @@ TEST_CASE("crawler rejects bad options", "[scraper][crawler]") {
   CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
 }
 
-TEST_CASE("a crawl of the demo site meets every count of its manifest", "[scraper][crawler]") {
+TEST_CASE("crawler: a crawl of the demo site meets every count of its manifest", "[scraper][crawler]") {
   collected out;
   scraper::crawl_stats stats;
   scraper::demo_site_manifest manifest{};
@@ -296,7 +296,7 @@ TEST_CASE("a crawl of the demo site meets every count of its manifest", "[scrape
   CHECK(stats.retries >= out.tally.recovered);
 }
 
-TEST_CASE("max_pages and max_depth limit a crawl", "[scraper][crawler]") {
+TEST_CASE("crawler: max_pages and max_depth limit a crawl", "[scraper][crawler]") {
   SECTION("max_pages") {
     collected out;
     scraper::crawl_stats stats;
@@ -357,7 +357,7 @@ TEST_CASE("max_pages and max_depth limit a crawl", "[scraper][crawler]") {
   }
 }
 
-TEST_CASE("stop() mid-crawl ends cleanly with the pages so far", "[scraper][crawler]") {
+TEST_CASE("crawler: stop() mid-crawl ends cleanly with the pages so far", "[scraper][crawler]") {
   collected out;
   scraper::crawl_stats stats;
   std::size_t site_pages = 0;
@@ -387,7 +387,7 @@ TEST_CASE("stop() mid-crawl ends cleanly with the pages so far", "[scraper][craw
   for (const auto& l : out.lines) CHECK(valid_json(l));
 }
 
-TEST_CASE("an unreachable host: robots.txt fails after retries and its pages are recorded as connect errors",
+TEST_CASE("crawler: an unreachable host fails robots.txt after retries and its pages are recorded as connect errors",
           "[scraper][crawler]") {
   collected out;
   scraper::crawl_stats stats;
@@ -462,7 +462,7 @@ weft::task<void> with_server(scripted_server& s, F body) {
 
 }  // namespace
 
-TEST_CASE("robots.txt answering 5xx means disallow all (RFC 9309)", "[scraper][crawler]") {
+TEST_CASE("crawler: robots.txt answering 5xx means disallow all (RFC 9309)", "[scraper][crawler]") {
   scripted_server s;
   s.replies["/robots.txt"] = {503, "down", "text/plain"};
   s.replies["/"] = {200, "<a href='/a'>a</a>"};
@@ -480,7 +480,7 @@ TEST_CASE("robots.txt answering 5xx means disallow all (RFC 9309)", "[scraper][c
   CHECK(s.hits_for("/") == 0);
 }
 
-TEST_CASE("robots.txt rules, 404 robots, status kinds, retries and Retry-After", "[scraper][crawler]") {
+TEST_CASE("crawler: robots.txt rules, status kinds, retries and Retry-After", "[scraper][crawler]") {
   scripted_server s;
   s.replies["/robots.txt"] = {200, "User-agent: *\nDisallow: /no/\n", "text/plain"};
   s.replies["/"] = {200,
