@@ -22,6 +22,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "json.hpp"
 #include "robots.hpp"
 #include "url.hpp"
 #include "weft/http/client.hpp"
@@ -33,81 +34,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// ---------------------------------------------------------------- JSON
-
-void append_hex4(std::string& out, unsigned v) {
-  static constexpr char digits[] = "0123456789abcdef";
-  out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) out += digits[(v >> shift) & 0xf];
-}
-
-/// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  std::size_t n;
-  std::uint32_t cp;
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xc2 && b0 <= 0xdf) n = 2, cp = b0 & 0x1f;
-  else if (b0 >= 0xe0 && b0 <= 0xef) n = 3, cp = b0 & 0x0f;
-  else if (b0 >= 0xf0 && b0 <= 0xf4) n = 4, cp = b0 & 0x07;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  // Overlong forms, surrogates and code points past U+10FFFF are invalid.
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
-
-/// A JSON string literal. Bytes that are not valid UTF-8 (a server may send
-/// anything in a header that ends up in a message) become U+FFFD, so every
-/// line stays parseable.
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20) {
-      switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default: append_hex4(out, c);
-      }
-      ++i;
-    } else if (std::size_t n = utf8_sequence(s, i); n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xef\xbf\xbd";
-      ++i;
-    }
-  }
-  out += '"';
-}
-
-void append_number(std::string& out, std::uint64_t v) { out += std::to_string(v); }
-
-void append_double(std::string& out, double v, int decimals) {
-  if (!std::isfinite(v)) v = 0;
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  out.append(buf, static_cast<std::size_t>(n));
-}
-
-void key(std::string& out, std::string_view k) {
-  if (out.size() > 1) out += ',';
-  append_json_string(out, k);
-  out += ':';
-}
 
 // ---------------------------------------------------------------- retries
 
@@ -168,119 +94,74 @@ std::string_view to_string(fetch_error e) noexcept {
 }
 
 std::string to_json_line(const page_record& r) {
-  std::string out = "{";
-  key(out, "url");
-  append_json_string(out, r.url);
-  key(out, "final_url");
-  if (r.final_url.empty()) out += "null";
-  else append_json_string(out, r.final_url);
-  key(out, "status");
-  if (r.status == 0) out += "null";
-  else out += std::to_string(r.status);
-  key(out, "depth");
-  append_number(out, r.depth);
-  key(out, "title");
-  if (r.page) append_json_string(out, r.page->title);
-  else out += "null";
-  key(out, "links");
-  out += '[';
+  json::writer w;
+  w.begin_object();
+  w.key("url").value(r.url);
+  w.key("final_url");
+  if (r.final_url.empty()) w.null();
+  else w.value(r.final_url);
+  w.key("status");
+  if (r.status == 0) w.null();
+  else w.value(r.status);
+  w.key("depth").value(r.depth);
+  w.key("title");
+  if (r.page) w.value(r.page->title);
+  else w.null();
+  w.key("links").begin_array();
   if (r.page)
-    for (std::size_t i = 0; i < r.page->links.size(); ++i) {
-      if (i) out += ',';
-      append_json_string(out, r.page->links[i]);
-    }
-  out += ']';
-  key(out, "word_count");
-  append_number(out, r.page ? r.page->word_count : 0);
-  key(out, "top_words");
-  out += '[';
+    for (const auto& l : r.page->links) w.value(l);
+  w.end_array();
+  w.key("word_count").value(r.page ? r.page->word_count : 0);
+  w.key("top_words").begin_array();
   if (r.page)
-    for (std::size_t i = 0; i < r.page->top_words.size(); ++i) {
-      if (i) out += ',';
-      out += '[';
-      append_json_string(out, r.page->top_words[i].first);
-      out += ',';
-      append_number(out, r.page->top_words[i].second);
-      out += ']';
-    }
-  out += ']';
-  key(out, "bytes");
-  append_number(out, r.bytes);
-  key(out, "ms");
-  append_double(out, r.ms, 1);
-  key(out, "content_type");
-  if (r.content_type.empty()) out += "null";
-  else append_json_string(out, r.content_type);
-  key(out, "error");
-  if (r.error == fetch_error::none) out += "null";
-  else append_json_string(out, to_string(r.error));
-  key(out, "attempts");
-  out += std::to_string(r.attempts);
+    for (const auto& [word, n] : r.page->top_words) w.begin_array().value(word).value(n).end_array();
+  w.end_array();
+  w.key("bytes").value(r.bytes);
+  w.key("ms").value(std::round(r.ms * 10) / 10);  // 0.1 ms is plenty
+  w.key("content_type");
+  if (r.content_type.empty()) w.null();
+  else w.value(r.content_type);
+  w.key("error");
+  if (r.error == fetch_error::none) w.null();
+  else w.value(to_string(r.error));
+  w.key("attempts").value(r.attempts);
   if (!r.redirects.empty()) {
-    key(out, "redirects");
-    out += '[';
-    for (std::size_t i = 0; i < r.redirects.size(); ++i) {
-      if (i) out += ',';
-      append_json_string(out, r.redirects[i]);
-    }
-    out += ']';
+    w.key("redirects").begin_array();
+    for (const auto& u : r.redirects) w.value(u);
+    w.end_array();
   }
-  if (r.page) {
-    key(out, "html_ok");
-    out += r.page->html_ok ? "true" : "false";
-  }
-  if (r.duplicate) {
-    key(out, "duplicate");
-    out += "true";
-  }
-  if (!r.message.empty()) {
-    key(out, "message");
-    append_json_string(out, r.message);
-  }
-  out += '}';
-  return out;
+  if (r.page) w.key("html_ok").value(r.page->html_ok);
+  if (r.duplicate) w.key("duplicate").value(true);
+  if (!r.message.empty()) w.key("message").value(r.message);
+  w.end_object();
+  return w.take();
 }
 
 std::string to_json(const crawl_stats& s) {
-  std::string out = "{";
-  key(out, "pages");
-  append_number(out, s.pages);
-  key(out, "pages_ok");
-  append_number(out, s.pages_ok);
-  key(out, "parsed");
-  append_number(out, s.parsed);
-  key(out, "bytes");
-  append_number(out, s.bytes);
-  key(out, "seconds");
-  append_double(out, s.seconds, 3);
-  key(out, "pages_per_s");
-  append_double(out, s.pages_per_s(), 1);
-  key(out, "errors");
-  out += '{';
-  bool first = true;
-  for (const auto& [k, v] : s.errors) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, k);
-    out += ':';
-    append_number(out, v);
-  }
-  out += '}';
-  const std::pair<const char*, std::uint64_t> counters[] = {
-      {"retries", s.retries},         {"robots_disallowed", s.robots_disallowed},
-      {"robots_fetched", s.robots_fetched}, {"not_html", s.not_html},
-      {"broken_html", s.broken_html}, {"redirected", s.redirected},
-      {"duplicates", s.duplicates},   {"links", s.links},
-      {"queued", s.queued},           {"cancelled", s.cancelled},
-  };
-  for (const auto& [k, v] : counters) {
-    key(out, k);
-    append_number(out, v);
-  }
-  key(out, "stopped");
-  out += s.stopped ? "true" : "false";
-  out += '}';
-  return out;
+  json::writer w;
+  w.begin_object();
+  w.key("pages").value(s.pages);
+  w.key("pages_ok").value(s.pages_ok);
+  w.key("parsed").value(s.parsed);
+  w.key("bytes").value(s.bytes);
+  w.key("seconds").value(std::round(s.seconds * 1000) / 1000);
+  w.key("pages_per_s").value(std::round(s.pages_per_s() * 10) / 10);
+  w.key("errors").begin_object();
+  for (const auto& [k, v] : s.errors) w.key(k).value(v);
+  w.end_object();
+  w.key("retries").value(s.retries);
+  w.key("robots_disallowed").value(s.robots_disallowed);
+  w.key("robots_fetched").value(s.robots_fetched);
+  w.key("not_html").value(s.not_html);
+  w.key("broken_html").value(s.broken_html);
+  w.key("redirected").value(s.redirected);
+  w.key("duplicates").value(s.duplicates);
+  w.key("links").value(s.links);
+  w.key("queued").value(s.queued);
+  w.key("cancelled").value(s.cancelled);
+  w.key("stopped").value(s.stopped);
+  w.end_object();
+  return w.take();
 }
 
 std::string summary_text(const crawl_stats& s) {
