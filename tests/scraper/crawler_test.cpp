@@ -524,3 +524,38 @@ TEST_CASE("crawler: robots.txt rules, status kinds, retries and Retry-After", "[
   CHECK(stats.pages_ok == 3);
   for (const auto& l : out.lines) CHECK(valid_json(l));
 }
+
+TEST_CASE("crawler: requests to one host start at least delay apart", "[scraper][crawler]") {
+  // Only a lower bound is checked (timers never fire early); the margin
+  // absorbs a first request that spent longer in transit than the last.
+  struct timed_server : scripted_server {
+    std::vector<std::chrono::steady_clock::time_point> arrivals;
+    weft::http::handler timed() {
+      auto inner = handler();
+      return [this, inner](weft::http::request& req) -> weft::task<weft::http::response> {
+        {
+          std::lock_guard g(mu);
+          arrivals.push_back(std::chrono::steady_clock::now());
+        }
+        co_return co_await inner(req);
+      };
+    }
+  } s;
+  s.replies["/robots.txt"] = {404, "", "text/plain"};
+  s.replies["/"] = {200, "<a href='/1'>1</a><a href='/2'>2</a><a href='/3'>3</a><a href='/4'>4</a>"};
+  for (const char* p : {"/1", "/2", "/3", "/4"}) s.replies[p] = {200, "<title>x</title>"};
+  collected out;
+  on_runtime([&]() -> weft::task<void> {
+    auto srv = weft::http::server::bind(weft::io::address::parse("127.0.0.1", 0), s.timed());
+    auto running = weft::spawn(srv.run());
+    auto o = test_crawl("http://127.0.0.1:" + std::to_string(srv.local_address().port()) + "/");
+    o.delay = 50ms;
+    scraper::crawler c(o, out.sink());
+    (void)co_await c.run();
+    co_await srv.shutdown(1s);
+    co_await running;
+  });
+  REQUIRE(out.records.size() == 5);
+  REQUIRE(s.arrivals.size() == 6);  // robots.txt, then 5 pages
+  CHECK(s.arrivals.back() - s.arrivals.front() >= 5 * 50ms - 20ms);
+}
