@@ -76,7 +76,7 @@ std::vector<char*> without_positional(int argc, char** argv, std::optional<std::
     std::string_view a = argv[i];
     if (a.size() >= 2 && a.substr(0, 2) == "--") {
       rest.push_back(argv[i]);
-      bool boolean = a.find('=') != std::string_view::npos;
+      bool boolean = a.find('=') != std::string_view::npos || a == "--help";
       for (auto b : boolean_flags) boolean = boolean || a == b;
       if (!boolean && i + 1 < argc) rest.push_back(argv[++i]);
     } else if (a == "-h") {
