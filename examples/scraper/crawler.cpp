@@ -125,6 +125,11 @@ std::string to_json_line(const page_record& r) {
   if (r.error == fetch_error::none) w.null();
   else w.value(to_string(r.error));
   w.key("attempts").value(r.attempts);
+  if (!r.retried.empty()) {
+    w.key("retried").begin_array();
+    for (auto e : r.retried) w.value(to_string(e));
+    w.end_array();
+  }
   if (!r.redirects.empty()) {
     w.key("redirects").begin_array();
     for (const auto& u : r.redirects) w.value(u);
@@ -446,13 +451,17 @@ struct crawler::impl {
 
   /// Attempts url until it succeeds, fails for good, or retries run out.
   /// Waits for o's politeness slot before each attempt.
-  weft::task<attempt> fetch_with_retries(const std::string& url, origin* o, clock::time_point slot, int& attempts) {
+  /// `retried` receives the failure of each attempt that was retried.
+  weft::task<attempt> fetch_with_retries(const std::string& url, origin* o, clock::time_point slot, int& attempts,
+                                         std::vector<fetch_error>& retried) {
     for (int n = 0;; ++n) {
       if (slot > clock::now()) co_await weft::sleep_until(slot);
       attempts = n + 1;
       attempt a = co_await fetch_once(url);
       if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
       count_retry();
+      if (a.resp) retried.push_back(a.resp->status >= 500 ? fetch_error::http_5xx : fetch_error::http_4xx);
+      else retried.push_back(a.error);
       milliseconds wait = backoff_for(n, opt.backoff_base, opt.backoff_cap);
       if (a.retry_after) wait = std::min(*a.retry_after, opt.backoff_cap);
       co_await weft::sleep_for(wait);
@@ -464,7 +473,8 @@ struct crawler::impl {
 
   weft::task<void> fetch_robots(origin* o, clock::time_point slot) {
     int attempts = 0;
-    attempt a = co_await fetch_with_retries(o->key + "/robots.txt", o, slot, attempts);
+    std::vector<fetch_error> retried;
+    attempt a = co_await fetch_with_retries(o->key + "/robots.txt", o, slot, attempts, retried);
     std::optional<robots_rules> rules;
     if (a.resp) {
       {
@@ -508,7 +518,7 @@ struct crawler::impl {
     r.url = j.it.url;
     r.depth = j.it.depth;
     const auto t0 = clock::now();
-    attempt a = co_await fetch_with_retries(r.url, j.o, j.slot, r.attempts);
+    attempt a = co_await fetch_with_retries(r.url, j.o, j.slot, r.attempts, r.retried);
     r.ms = ms_since(t0);
     if (!a.resp) {
       r.error = a.error;

@@ -76,6 +76,7 @@ struct page_record {
   std::uint64_t bytes = 0;  // body bytes (after content decoding)
   double ms = 0;            // fetch time: first request to last body byte, retries and backoff included
   int attempts = 0;         // requests made (1 + retries)
+  std::vector<fetch_error> retried;  // why each retried attempt failed, in order
   std::vector<std::string> redirects;  // URLs redirected from, in order
   std::optional<page_info> page;       // set when the body was HTML and parsed
   bool duplicate = false;  // redirected to a URL already fetched: not parsed again
@@ -85,8 +86,9 @@ struct page_record {
 
 /// The record as one JSON object (no newline): url, final_url, status,
 /// depth, title, links, word_count, top_words, bytes, ms, content_type,
-/// error (null or the kind), plus attempts, redirects, html_ok, duplicate
-/// and message when there is one.
+/// error (null or the kind), plus attempts, and when they apply retried
+/// (the failures that were retried), redirects, html_ok, duplicate and
+/// message.
 std::string to_json_line(const page_record& r);
 
 struct crawl_options {

@@ -19,10 +19,15 @@ namespace scraper {
 
 /// Counts that the statistics do not keep.
 struct demo_tally {
-  std::uint64_t recovered = 0;  // 2xx after at least one retry (the flaky URLs)
+  std::uint64_t recovered = 0;  // 2xx after a retried 5xx (the flaky URLs)
 
   void add(const page_record& r) {
-    if (r.error == fetch_error::none && r.status >= 200 && r.status < 300 && r.attempts > 1) ++recovered;
+    if (r.error != fetch_error::none || r.status < 200 || r.status >= 300) return;
+    for (auto e : r.retried)
+      if (e == fetch_error::http_5xx) {
+        ++recovered;
+        return;
+      }
   }
 };
 

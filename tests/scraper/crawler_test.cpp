@@ -164,11 +164,13 @@ scraper::demo_site_options small_demo() {
   return d;
 }
 
+// The timeout is far above a page's 1 ms (so that a loaded machine or a
+// sanitizer build does not time pages out) and far below the slow page's 5 s.
 scraper::crawl_options test_crawl(std::string seed) {
   scraper::crawl_options o;
   o.seeds = {std::move(seed)};
   o.concurrency = 16;
-  o.timeout = 300ms;
+  o.timeout = 1500ms;
   o.retries = 2;
   o.backoff_base = 10ms;
   return o;
