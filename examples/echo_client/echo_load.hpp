@@ -94,7 +94,7 @@ struct load_options {
   std::size_t connections = 100;
   std::size_t size = 64;
   std::chrono::milliseconds warmup{1000};
-  std::chrono::milliseconds duration{5000};
+  std::chrono::milliseconds duration{5000};  // at least: stretched until one round trip completed
   /// Called on a worker right as the measured window opens and closes
   /// (bench/echo.cpp samples the server's CPU time there).
   std::function<void()> on_window_start{}, on_window_end{};
@@ -121,7 +121,8 @@ struct conn_state {
 };
 
 inline weft::task<void> echo_loop(weft::io::tcp_stream s, std::size_t size, std::uint64_t id,
-                                  const std::atomic<int>& phase, conn_state& out) {
+                                  const std::atomic<int>& phase, std::atomic<std::uint64_t>& measured,
+                                  conn_state& out) {
   using clock = std::chrono::steady_clock;
   std::vector<std::byte> sent(size), got(size);
   for (std::size_t i = 0; i < size; ++i) sent[i] = static_cast<std::byte>('a' + (id + i) % 26);
@@ -141,6 +142,7 @@ inline weft::task<void> echo_loop(weft::io::tcp_stream s, std::size_t size, std:
       if (phase.load(std::memory_order_relaxed) == measuring) {
         out.latency.record(static_cast<std::uint64_t>(std::chrono::nanoseconds(t1 - t0).count()));
         ++out.messages;
+        measured.fetch_add(1, std::memory_order_relaxed);
       }
     }
   } catch (const weft::operation_cancelled&) {
@@ -168,11 +170,12 @@ inline weft::task<load_result> run_load(load_options o) {
   }
 
   std::atomic<int> phase{detail::warming};
+  std::atomic<std::uint64_t> measured{0};
   std::vector<std::unique_ptr<detail::conn_state>> states;
   std::vector<weft::join_handle<void>> loops;
   for (std::size_t i = 0; i < o.connections; ++i) {
     states.push_back(std::make_unique<detail::conn_state>());
-    loops.push_back(weft::spawn(detail::echo_loop(std::move(streams[i]), o.size, i, phase, *states.back())));
+    loops.push_back(weft::spawn(detail::echo_loop(std::move(streams[i]), o.size, i, phase, measured, *states.back())));
   }
 
   co_await weft::sleep_for(o.warmup);
@@ -180,6 +183,11 @@ inline weft::task<load_result> run_load(load_options o) {
   const auto start = clock::now();
   phase.store(detail::measuring, std::memory_order_relaxed);
   co_await weft::sleep_for(o.duration);
+  // On a starved machine a short window can pass before the first round
+  // trip completes: stretch it (up to 10 s) until one did, so the rate is
+  // never a meaningless 0.
+  for (const auto cap = clock::now() + 10s; measured.load(std::memory_order_relaxed) == 0 && clock::now() < cap;)
+    co_await weft::sleep_for(5ms);
   phase.store(detail::stopping, std::memory_order_relaxed);
   const auto end = clock::now();
   if (o.on_window_end) o.on_window_end();

@@ -37,10 +37,7 @@ struct abandon_on_exit {
   bool done = false;
   ~abandon_on_exit() {
     if (done) return;
-    // Only while it runs: at runtime shutdown the job's frame may already
-    // be destroyed (the cell is then complete), and cancelling it would
-    // run the stop callback its frame left behind.
-    if (!job.is_finished()) job.cancel();
+    job.cancel();
     int w = wait_token::waiting;
     if (!token->state.compare_exchange_strong(w, wait_token::abandoned, std::memory_order_acq_rel) &&
         w == wait_token::claimed)

@@ -183,6 +183,11 @@ void runtime_impl::destroy_remaining_tasks() noexcept {
       this_thread().current = t;
       if (root) root.destroy();
       this_thread().current = nullptr;
+      // The frame may have left its suspension point's stop callback
+      // registered: a handle's cancel() (from a frame destroyed later)
+      // must not run it.
+      t->root_scope.abandon();
+      t->scope = &t->root_scope;
       t->ops->abort(t);
       t->set_flags(task_header::started | task_header::complete);
       // Joiners still alive hear of it (the dead ones unregistered when

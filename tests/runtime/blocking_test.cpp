@@ -291,6 +291,50 @@ TEST_CASE("shutdown drops queued jobs, waits for running ones, joins the threads
   CHECK(pool_threads_named("shut-blk") == 0);
 }
 
+namespace shutdown_cancel {
+// A task that, when its frame is destroyed, cancels a handle it holds.
+struct cancel_on_destroy {
+  weft::join_handle<void>* h;
+  ~cancel_on_destroy() { h->cancel(); }
+};
+task<void> hold_and_cancel(weft::join_handle<void> h, weft::event& never) {
+  cancel_on_destroy guard{&h};
+  co_await never.wait();
+}
+task<void> spawn_then_hold(weft::event& never) {
+  auto after = weft::spawn_blocking([] {});
+  co_await hold_and_cancel(std::move(after), never);
+}
+}  // namespace shutdown_cancel
+
+// A frame destroyed at shutdown may cancel handles of tasks whose frames
+// are already gone (in either order of destruction): cancel() must then do
+// nothing, not run a stop callback its destroyed frame left behind.
+TEST_CASE("at shutdown a destroyed frame may cancel handles of destroyed tasks", "[runtime][blocking][cancel]") {
+  using namespace shutdown_cancel;
+  std::atomic<bool> started{false};
+  weft::event never;
+  {
+    weft::runtime rt{{.workers = 1, .max_blocking_threads = 1}};
+    auto busy = rt.spawn_blocking([&] {
+      started = true;
+      std::this_thread::sleep_for(50ms);
+    });
+    const auto give_up = clock::now() + 5s;
+    while (!started && clock::now() < give_up) std::this_thread::sleep_for(1ms);
+    REQUIRE(started.load());
+    // Queued behind `busy`: their tasks stay suspended with a stop callback.
+    auto before = rt.spawn_blocking([] {});
+    auto holder1 = rt.spawn(hold_and_cancel(std::move(before), never));
+    auto holder2 = rt.spawn(spawn_then_hold(never));
+    while (rt.metrics().blocking_queue_depth != 2 && clock::now() < give_up) std::this_thread::sleep_for(1ms);
+    REQUIRE(rt.metrics().blocking_queue_depth == 2);
+    holder1.detach();
+    holder2.detach();
+  }
+  SUCCEED("the runtime shut down without touching a destroyed frame");
+}
+
 TEST_CASE("runtime::spawn_blocking from outside the runtime", "[runtime][blocking]") {
   weft::runtime rt{{.workers = 2, .thread_name = "outer"}};
   auto h = rt.spawn_blocking(

@@ -57,6 +57,11 @@ class stop_scope {
     while (word_.load(std::memory_order_acquire) & running) cpu_relax();
   }
 
+  /// Marks stop as requested and forgets the callback without running it:
+  /// for a scope whose frame was destroyed (runtime shutdown), so that a
+  /// later request_stop() through a handle does nothing. Single-threaded use.
+  void abandon() noexcept { word_.store(requested, std::memory_order_release); }
+
   /// Requests stop once; runs the registered callback, if any.
   void request_stop() noexcept {
     std::uintptr_t w = word_.load(std::memory_order_acquire);
