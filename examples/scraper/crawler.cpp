@@ -668,8 +668,10 @@ crawl_progress crawler::progress() const noexcept {
   p.queued = impl_->n_queued.load(std::memory_order_relaxed);
   p.in_flight = impl_->n_in_flight.load(std::memory_order_relaxed);
   const auto start = impl_->start_ns.load(std::memory_order_relaxed);
-  if (start != 0)
-    p.seconds = static_cast<double>(clock::now().time_since_epoch().count() - start) / 1e9;
+  if (start != 0) {
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+    p.seconds = static_cast<double>(now - start) / 1e9;
+  }
   return p;
 }
 
