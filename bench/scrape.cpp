@@ -18,7 +18,7 @@
 // run on (the script pins it to one CPU). Exit code 1 if a page failed.
 #include <sched.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
