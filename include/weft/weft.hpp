@@ -1,4 +1,4 @@
-// Umbrella header: everything in weft (the runtime, io and ipc modules).
+// Umbrella header: everything in weft (the runtime, io with http, and ipc).
 #pragma once
 
 #include "weft/runtime/as_completed.hpp"
@@ -18,4 +18,5 @@
 #include "weft/runtime/when_any.hpp"
 #include "weft/runtime/yield.hpp"
 #include "weft/io.hpp"
+#include "weft/http.hpp"
 #include "weft/ipc.hpp"

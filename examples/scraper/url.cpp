@@ -1,0 +1,184 @@
+#include "url.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+
+namespace scraper {
+
+namespace {
+
+namespace urls = boost::urls;
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+int hex_value(char c) {
+  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+bool is_unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+/// RFC 3986 6.2.2.2: escapes with uppercase hex digits, escaped unreserved
+/// characters decoded (and nothing else: "%2F" stays, it is not a '/').
+/// Letters outside escapes are lowercased when `lower` (for the host).
+std::string normalize_percent(std::string_view s, bool lower) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
+      const auto c = static_cast<unsigned char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      if (is_unreserved(c)) {
+        out += static_cast<char>(lower && c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      } else {
+        out += '%';
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      }
+      i += 2;
+    } else {
+      const char c = s[i];
+      out += lower && c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+  }
+  return out;
+}
+
+/// RFC 3986 5.2.4: "." and ".." segments removed; ".." above the root
+/// stays at the root.
+std::string remove_dot_segments(std::string_view in) {
+  std::string out;
+  while (!in.empty()) {
+    if (in.substr(0, 3) == "../") {
+      in.remove_prefix(3);
+    } else if (in.substr(0, 2) == "./") {
+      in.remove_prefix(2);
+    } else if (in.substr(0, 3) == "/./") {
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (in.substr(0, 4) == "/../" || in == "/..") {
+      in = in.size() == 3 ? std::string_view("/") : in.substr(3);
+      const auto slash = out.rfind('/');
+      out.erase(slash == std::string::npos ? 0 : slash);
+    } else if (in == "." || in == "..") {
+      in = {};
+    } else {
+      const auto next = in.find('/', 1);
+      const auto segment = in.substr(0, next);
+      out += segment;
+      in.remove_prefix(segment.size());
+    }
+  }
+  return out;
+}
+
+/// The normal form of a parsed absolute URL, built by hand: Boost.URL
+/// 1.81's normalize() decodes "%2F" into '/' (another path) and leaves
+/// "/../" at the root, and set_encoded_path("/") writes "/./".
+std::optional<std::string> canonical(const urls::url_view_base& u) {
+  const bool http = u.scheme_id() == urls::scheme::http;
+  if (!http && u.scheme_id() != urls::scheme::https) return std::nullopt;
+  if (!u.has_authority() || u.encoded_host().empty()) return std::nullopt;
+  std::string out = http ? "http://" : "https://";
+  if (u.has_userinfo()) {
+    out += normalize_percent(u.encoded_userinfo(), false);
+    out += '@';
+  }
+  out += normalize_percent(u.encoded_host(), true);
+  if (u.has_port() && !u.port().empty()) {
+    const std::string_view port = u.port();
+    if (port.size() > 5 || u.port_number() == 0) return std::nullopt;  // not a TCP port
+    if (u.port_number() != (http ? 80 : 443)) {
+      out += ':';
+      out += std::to_string(u.port_number());
+    }
+  }
+  std::string path = remove_dot_segments(normalize_percent(u.encoded_path(), false));
+  out += path.empty() ? "/" : path;
+  if (u.has_query()) {
+    out += '?';
+    out += normalize_percent(u.encoded_query(), false);
+  }
+  return out;
+}
+
+/// What a browser does to an href before parsing it: strip surrounding
+/// whitespace, drop tabs and newlines, percent-encode bytes that are not
+/// allowed in a URI (spaces, non-ASCII, "<>\^`{|}) and a '%' that starts no
+/// escape.
+std::string clean_href(std::string_view href) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; };
+  while (!href.empty() && is_space(href.front())) href.remove_prefix(1);
+  while (!href.empty() && is_space(href.back())) href.remove_suffix(1);
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(href.size());
+  for (std::size_t i = 0; i < href.size(); ++i) {
+    const auto c = static_cast<unsigned char>(href[i]);
+    if (c == '\t' || c == '\n' || c == '\r') continue;
+    const bool bad_percent = c == '%' && !(i + 2 < href.size() && is_hex(href[i + 1]) && is_hex(href[i + 2]));
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
+        c == '`' || c == '{' || c == '|' || c == '}' || bad_percent) {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_url(std::string_view absolute) {
+  auto parsed = urls::parse_uri(absolute);
+  if (!parsed) return std::nullopt;
+  return canonical(*parsed);
+}
+
+std::optional<std::string> resolve_link(std::string_view base, std::string_view href) {
+  auto b = urls::parse_uri(base);
+  if (!b) return std::nullopt;
+  const std::string cleaned = clean_href(href);
+  auto ref = urls::parse_uri_reference(cleaned);
+  if (!ref) return std::nullopt;
+  // Only http(s) targets are links to crawl; mailto:, javascript:, data:,
+  // tel:... are not (checked before resolving: some do not resolve at all).
+  if (ref->has_scheme() && ref->scheme_id() != urls::scheme::http &&
+      ref->scheme_id() != urls::scheme::https)
+    return std::nullopt;
+  urls::url out;
+  if (!urls::resolve(*b, *ref, out)) return std::nullopt;
+  return canonical(out);
+}
+
+std::string origin_of(std::string_view normalized_url) {
+  auto parsed = urls::parse_uri(normalized_url);
+  if (!parsed) return {};
+  // User info is not part of the origin.
+  std::string out(parsed->scheme());
+  out += "://";
+  out += parsed->encoded_host_and_port();
+  return out;
+}
+
+std::string path_and_query(std::string_view normalized_url) {
+  auto parsed = urls::parse_uri(normalized_url);
+  if (!parsed) return {};
+  const std::string_view path = parsed->encoded_path();
+  std::string out;
+  out.reserve(path.size() + parsed->encoded_query().size() + 2);
+  out.append(path.empty() ? std::string_view("/") : path);
+  if (parsed->has_query()) {
+    out += '?';
+    out += parsed->encoded_query();
+  }
+  return out;
+}
+
+}  // namespace scraper

@@ -1,0 +1,43 @@
+// URLs as the scraper keys them: absolute http(s) URLs in one normal form,
+// so that two spellings of a page are crawled once. Built on Boost.URL
+// (RFC 3986 parsing and reference resolution).
+//
+//   auto u = scraper::normalize_url("HTTP://Example.COM:80/a/./b/../c#top");
+//   // "http://example.com/a/c"
+//   auto l = scraper::resolve_link("http://example.com/a/b.html", "../c.html?x=1#s");
+//   // "http://example.com/c.html?x=1"
+//   scraper::origin_of("http://example.com:8080/x");      // "http://example.com:8080"
+//   scraper::path_and_query("http://example.com/x?y=1");  // "/x?y=1"
+//
+// Pure functions: nothing blocks, no cancellation or deadline applies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace scraper {
+
+/// The normal form of an absolute http or https URL: scheme and host
+/// lowercased, the default port (80, 443) dropped, an empty path made "/",
+/// dot segments removed, percent-encoding normalized (hex digits uppercase,
+/// unreserved characters decoded), the fragment dropped. nullopt when it is
+/// not http(s), has no host, or does not parse.
+std::optional<std::string> normalize_url(std::string_view absolute);
+
+/// `href` (as written in a page, surrounding whitespace allowed) resolved
+/// against `base` (an absolute URL), then normalized. Characters a browser
+/// would percent-encode (spaces, non-ASCII bytes...) are encoded first.
+/// nullopt for mailto:, javascript:, data: and every other non-http(s)
+/// result, and for what does not parse.
+std::optional<std::string> resolve_link(std::string_view base, std::string_view href);
+
+/// "scheme://host[:port]" of a normalized URL (the port only when it is not
+/// the default): the key for per-host limits and robots.txt.
+std::string origin_of(std::string_view normalized_url);
+
+/// The path and query of a normalized URL ("/a/b?x=1"), what robots rules
+/// match and what a request line carries.
+std::string path_and_query(std::string_view normalized_url);
+
+}  // namespace scraper

@@ -1,0 +1,175 @@
+// scraper::analyze_page and is_html: titles, entities, links, words, top
+// words, broken markup, big pages, bytes that are not UTF-8.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "page.hpp"
+
+using scraper::analyze_page;
+using words = std::vector<std::pair<std::string, std::uint64_t>>;
+using links = std::vector<std::string>;
+
+namespace {
+struct field_counter {
+  int fields = 0;
+  template <class... T>
+  void operator()(T&...) { fields = sizeof...(T); }
+};
+}  // namespace
+
+TEST_CASE("page: title is trimmed, whitespace collapsed, entities decoded", "[scraper][page]") {
+  auto p = analyze_page("http://x/", "<html><head><title>\n  Fish &amp; Chips\t&lt;daily&gt;  &eacute;t&#233; &#x263A;  </title></head><body></body></html>");
+  CHECK(p.title == "Fish & Chips <daily> \xC3\xA9t\xC3\xA9 \xE2\x98\xBA");
+  CHECK(p.html_ok);
+  CHECK(analyze_page("http://x/", "<p>no title</p>").title.empty());
+  // The first title wins.
+  CHECK(analyze_page("http://x/", "<title>one</title><title>two</title>").title == "one");
+}
+
+TEST_CASE("page: links are resolved, normalized, deduplicated, in document order", "[scraper][page]") {
+  const std::string html = R"html(<html><body>
+    <a href="b.html">relative</a>
+    <a href="/root.html#frag">absolute path, fragment</a>
+    <a href="HTTP://Other.Example:80/x">absolute, other host</a>
+    <a href="b.html#again">duplicate after dropping the fragment</a>
+    <a href="#top">same page</a>
+    <a href="mailto:me@example.com">mail</a>
+    <a href="javascript:void(0)">script</a>
+    <a href="data:text/plain,hi">data</a>
+    <a>no href</a>
+    <a href="../up.html?q=1&amp;r=2" rel="nofollow">nofollow, entity in href</a>
+    <map><area href="area.html" alt="area"></map>
+    <link href="style.css" rel="stylesheet"><img src="logo.png">
+    </body></html>)html";
+  auto p = analyze_page("http://example.com/dir/page.html", html);
+  CHECK(p.links == links{"http://example.com/dir/b.html", "http://example.com/root.html",
+                         "http://other.example/x", "http://example.com/dir/page.html",
+                         "http://example.com/up.html?q=1&r=2", "http://example.com/dir/area.html"});
+}
+
+TEST_CASE("page: base href changes what relative links resolve against", "[scraper][page]") {
+  auto p = analyze_page("http://example.com/dir/page.html",
+                        R"(<head><base href="/other/"><base href="/ignored/"></head>)"
+                        R"(<body><a href="x.html">x</a><a href="/abs">abs</a></body>)");
+  CHECK(p.links == links{"http://example.com/other/x.html", "http://example.com/abs"});
+  // A base href that is itself relative resolves against the page's URL.
+  auto q = analyze_page("http://example.com/dir/page.html",
+                        R"(<base href="sub/"><a href="x.html">x</a>)");
+  CHECK(q.links == links{"http://example.com/dir/sub/x.html"});
+  // A base that is not http(s) is ignored.
+  auto r = analyze_page("http://example.com/dir/page.html",
+                        R"(<base href="javascript:x"><a href="x.html">x</a>)");
+  CHECK(r.links == links{"http://example.com/dir/x.html"});
+}
+
+TEST_CASE("page: words of the visible text only", "[scraper][page]") {
+  auto p = analyze_page("http://x/", R"(<html><head><title>Title words</title>
+      <style>body { color: red }</style><script>var hidden = 1;</script></head>
+      <body><h1>One two</h1><p>three <b>fo</b>ur five-six it's</p>
+      <script>more hidden words</script><noscript>no script</noscript>
+      <template><p>template words</p></template><!-- a comment -->
+      <p>seven&nbsp;eight&mdash;9 caf&eacute; &ldquo;quoted&rdquo; l&rsquo;homme</p></body></html>)");
+  // One, two, three, four, five, six, it's, seven, eight, 9, café, quoted, l'homme.
+  CHECK(p.word_count == 13);
+  auto q = analyze_page("http://x/", "<p>Caf\xC3\xA9 caf\xC3\xA9 l\xE2\x80\x99homme l'homme</p>");
+  CHECK(q.top_words == words{{"caf\xC3\xA9", 2}, {"l'homme", 2}});
+}
+
+TEST_CASE("page: top words ordered by count then word, stop words and short words out", "[scraper][page]") {
+  std::string body = "<p>";
+  for (int i = 0; i < 5; ++i) body += "zebra ";
+  for (int i = 0; i < 3; ++i) body += "Apple apple ";  // apple: 6
+  for (int i = 0; i < 5; ++i) body += "mango ";
+  for (int i = 0; i < 9; ++i) body += "the and with ox an a ";  // stop words and short words
+  body += "kiwi 123 abc1 ";
+  body += "</p>";
+  auto p = analyze_page("http://x/", body);
+  CHECK(p.top_words == words{{"apple", 6}, {"mango", 5}, {"zebra", 5}, {"kiwi", 1}});
+  CHECK(p.word_count == 5 + 6 + 5 + 9 * 6 + 3);
+
+  std::string many = "<p>";
+  for (int w = 0; w < 15; ++w)
+    for (int k = 0; k <= w; ++k) many += "word" + std::string(1, static_cast<char>('a' + w)) + " ";
+  auto q = analyze_page("http://x/", many);
+  REQUIRE(q.top_words.size() == scraper::top_words_kept);
+  CHECK(q.top_words.front() == std::pair<std::string, std::uint64_t>{"wordo", 15});
+  CHECK(q.top_words.back() == std::pair<std::string, std::uint64_t>{"wordf", 6});
+}
+
+TEST_CASE("page: broken HTML still yields title, links and words", "[scraper][page]") {
+  const std::string html =
+      "<html><head><title>Broken page</title><body><div><p>unclosed paragraph "
+      "<a href=\"/page/1.html\">one<a href='/page/2.html'>two</b></i> 1 < 2 &bogus; &amp "
+      "<table><tr><td>cell<td>cell two <a href=/page/3.html>three</div>"
+      "<p <<>> stray <a href=\"/page/4.html\"";
+  auto p = analyze_page("http://x/broken.html", html);
+  CHECK_FALSE(p.html_ok);
+  CHECK(p.title == "Broken page");
+  CHECK(p.links.size() >= 3);
+  CHECK(p.links[0] == "http://x/page/1.html");
+  CHECK(p.links[1] == "http://x/page/2.html");
+  CHECK(p.links[2] == "http://x/page/3.html");
+  CHECK(p.word_count >= 8);
+}
+
+TEST_CASE("page: empty, binary and non-UTF-8 input do not crash", "[scraper][page]") {
+  auto e = analyze_page("http://x/", "");
+  CHECK(e.title.empty());
+  CHECK(e.links.empty());
+  CHECK(e.word_count == 0);
+
+  std::string binary;
+  for (int i = 0; i < 4096; ++i) binary += static_cast<char>((i * 7919) & 0xff);
+  auto b = analyze_page("http://x/", binary);
+  (void)b;
+
+  // Latin-1 bytes without a declared charset: still parsed, text kept.
+  auto l = analyze_page("http://x/", "<title>caf\xE9 cr\xE8me</title><p>na\xEFve r\xE9sum\xE9 text</p>");
+  CHECK_FALSE(l.title.empty());
+  CHECK(l.word_count >= 3);
+
+  auto d = analyze_page("http://x/", "<meta charset=\"iso-8859-1\"><title>caf\xE9</title>");
+  CHECK(d.title == "caf\xC3\xA9");
+}
+
+TEST_CASE("page: a 1 MB page is analyzed in reasonable time", "[scraper][page]") {
+  std::string html = "<html><head><title>Big</title></head><body>";
+  int n = 0;
+  while (html.size() < (1u << 20)) {
+    html += "<p>Paragraph " + std::to_string(n) + " has quite a lot of words about crawling "
+            "spiders and webs, <a href=\"/p/" + std::to_string(n % 500) + ".html\">link</a>.</p>\n";
+    ++n;
+  }
+  html += "</body></html>";
+  const auto start = std::chrono::steady_clock::now();
+  auto p = analyze_page("http://x/", html);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(p.title == "Big");
+  CHECK(p.links.size() == 500);
+  CHECK(p.word_count == static_cast<std::uint64_t>(n) * 14);
+  CHECK(p.top_words.front().second == static_cast<std::uint64_t>(n));
+  // Generous (a loaded machine, a debug build): the point is "not quadratic".
+  CHECK(took < std::chrono::seconds(10));
+}
+
+TEST_CASE("page: is_html", "[scraper][page]") {
+  CHECK(scraper::is_html("text/html"));
+  CHECK(scraper::is_html("Text/HTML; charset=utf-8"));
+  CHECK(scraper::is_html(" text/html ;charset=iso-8859-1"));
+  CHECK(scraper::is_html("application/xhtml+xml"));
+  CHECK_FALSE(scraper::is_html("text/plain"));
+  CHECK_FALSE(scraper::is_html("application/octet-stream"));
+  CHECK_FALSE(scraper::is_html("image/png"));
+  CHECK_FALSE(scraper::is_html(""));
+  CHECK_FALSE(scraper::is_html("text/htmlx"));
+}
+
+TEST_CASE("page: page_info serializes through cereal's interface", "[scraper][page]") {
+  // spawn_process ships page_info with cereal: serialize() lists every field.
+  field_counter c;
+  scraper::page_info p;
+  p.serialize(c);
+  CHECK(c.fields == 5);
+}
