@@ -158,6 +158,11 @@ class spin_budget {
   ns window_ = std::chrono::microseconds(100);
 };
 
+/// Whether spinning can pay at all: not when this process may run on one
+/// CPU only (taskset, a cpuset), where the other side needs that very CPU
+/// to produce what the spinner waits for. Looked up once per process.
+bool spinning_pays() noexcept;
+
 /// A few hundred nanoseconds of nothing, politely (the sibling hyperthread
 /// gets the core).
 inline void cpu_relax() noexcept {

@@ -1,6 +1,7 @@
 #include "weft/ipc/process_pool.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -28,6 +29,15 @@
 #include "weft/runtime/yield.hpp"
 
 namespace weft::ipc::detail {
+
+bool spinning_pays() noexcept {
+  static const bool pays = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1;
+  }();
+  return pays;
+}
 
 namespace {
 
@@ -472,6 +482,7 @@ task<void> reader(std::shared_ptr<pool_core> core) {
   std::uint64_t seen_activity = ~std::uint64_t{0};
   steady::time_point quiet_since{};
   spin_budget spin;
+  const bool spins = spinning_pays();
   for (;;) {
     std::uint64_t activity;
     {
@@ -484,13 +495,13 @@ task<void> reader(std::shared_ptr<pool_core> core) {
       drain_locked(*core, wake);
       activity = core->activity;
     }
-    if (activity != seen_activity) {  // a result or a new call: keep looking
+    if (activity != seen_activity && spins) {  // a result or a new call: keep looking
       seen_activity = activity;
       quiet_since = steady::now();
       co_await weft::yield_now();
       continue;
     }
-    if (steady::now() - quiet_since < spin.window()) {
+    if (spins && steady::now() - quiet_since < spin.window()) {
       co_await weft::yield_now();
       continue;
     }

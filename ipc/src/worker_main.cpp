@@ -123,7 +123,7 @@ class channel_worker final : public worker_context {
     auto published = [&] { return req.h.seq.load(std::memory_order_acquire) == i + 1; };
     if (published()) return;
     auto start = steady::now();
-    for (unsigned k = 0;; ++k) {
+    for (unsigned k = 0; spinning_pays(); ++k) {
       if (published()) return;
       if ((k & 63) == 0) {
         auto spent = steady::now() - start;

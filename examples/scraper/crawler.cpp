@@ -1,0 +1,730 @@
+// The crawl engine: frontier per origin, politeness slots, robots.txt,
+// retries, the hand-off to the process pool, records and statistics.
+#include "crawler.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+// page_info travels back from the pool through cereal: its std::string,
+// std::vector and std::pair members need cereal's serializers for them.
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "json.hpp"
+#include "robots.hpp"
+#include "url.hpp"
+#include "weft/http/client.hpp"
+#include "weft/weft.hpp"
+
+namespace scraper {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// ---------------------------------------------------------------- retries
+
+thread_local std::mt19937_64 rng{std::random_device{}()};
+
+/// Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)].
+milliseconds backoff_for(int attempt, milliseconds base, milliseconds cap) {
+  const double ceiling = std::min(static_cast<double>(cap.count()),
+                                  static_cast<double>(base.count()) * std::ldexp(1.0, std::min(attempt, 30)));
+  std::uniform_real_distribution<double> d(0.0, std::max(ceiling, 0.0));
+  return milliseconds(static_cast<milliseconds::rep>(d(rng)));
+}
+
+/// Retry-After as delay-seconds; an HTTP-date (rare from crawled sites)
+/// falls back to the computed backoff.
+std::optional<milliseconds> retry_after(const weft::http::response& r) {
+  auto v = r.headers.get("retry-after");
+  if (!v) return std::nullopt;
+  std::string_view s = *v;
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  std::uint64_t secs = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
+  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  return milliseconds(static_cast<milliseconds::rep>(std::min<std::uint64_t>(secs, 86400) * 1000));
+}
+
+/// The robots.txt product token: the user agent up to '/' or a space.
+std::string product_token(std::string_view ua) {
+  auto end = ua.find_first_of("/ ");
+  return std::string(ua.substr(0, end));
+}
+
+double ms_since(clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::string_view to_string(fetch_error e) noexcept {
+  switch (e) {
+    case fetch_error::none: return "none";
+    case fetch_error::timeout: return "timeout";
+    case fetch_error::connect: return "connect";
+    case fetch_error::connection_closed: return "connection_closed";
+    case fetch_error::tls: return "tls";
+    case fetch_error::protocol: return "protocol";
+    case fetch_error::too_many_redirects: return "too_many_redirects";
+    case fetch_error::redirect_loop: return "redirect_loop";
+    case fetch_error::too_large: return "too_large";
+    case fetch_error::bad_url: return "bad_url";
+    case fetch_error::http_4xx: return "http_4xx";
+    case fetch_error::http_5xx: return "http_5xx";
+    case fetch_error::parse_failed: return "parse_failed";
+    case fetch_error::other: return "other";
+  }
+  return "other";
+}
+
+std::string to_json_line(const page_record& r) {
+  json::writer w;
+  w.begin_object();
+  w.key("url").value(r.url);
+  w.key("final_url");
+  if (r.final_url.empty()) w.null();
+  else w.value(r.final_url);
+  w.key("status");
+  if (r.status == 0) w.null();
+  else w.value(r.status);
+  w.key("depth").value(r.depth);
+  w.key("title");
+  if (r.page) w.value(r.page->title);
+  else w.null();
+  w.key("links").begin_array();
+  if (r.page)
+    for (const auto& l : r.page->links) w.value(l);
+  w.end_array();
+  w.key("word_count").value(r.page ? r.page->word_count : 0);
+  w.key("top_words").begin_array();
+  if (r.page)
+    for (const auto& [word, n] : r.page->top_words) w.begin_array().value(word).value(n).end_array();
+  w.end_array();
+  w.key("bytes").value(r.bytes);
+  w.key("ms").value(std::round(r.ms * 10) / 10);  // 0.1 ms is plenty
+  w.key("content_type");
+  if (r.content_type.empty()) w.null();
+  else w.value(r.content_type);
+  w.key("error");
+  if (r.error == fetch_error::none) w.null();
+  else w.value(to_string(r.error));
+  w.key("attempts").value(r.attempts);
+  if (!r.retried.empty()) {
+    w.key("retried").begin_array();
+    for (auto e : r.retried) w.value(to_string(e));
+    w.end_array();
+  }
+  if (!r.redirects.empty()) {
+    w.key("redirects").begin_array();
+    for (const auto& u : r.redirects) w.value(u);
+    w.end_array();
+  }
+  if (r.page) w.key("html_ok").value(r.page->html_ok);
+  if (r.duplicate) w.key("duplicate").value(true);
+  if (!r.message.empty()) w.key("message").value(r.message);
+  w.end_object();
+  return w.take();
+}
+
+std::string to_json(const crawl_stats& s) {
+  json::writer w;
+  w.begin_object();
+  w.key("pages").value(s.pages);
+  w.key("pages_ok").value(s.pages_ok);
+  w.key("parsed").value(s.parsed);
+  w.key("bytes").value(s.bytes);
+  w.key("seconds").value(std::round(s.seconds * 1000) / 1000);
+  w.key("pages_per_s").value(std::round(s.pages_per_s() * 10) / 10);
+  w.key("errors").begin_object();
+  for (const auto& [k, v] : s.errors) w.key(k).value(v);
+  w.end_object();
+  w.key("retries").value(s.retries);
+  w.key("robots_disallowed").value(s.robots_disallowed);
+  w.key("robots_fetched").value(s.robots_fetched);
+  w.key("not_html").value(s.not_html);
+  w.key("broken_html").value(s.broken_html);
+  w.key("redirected").value(s.redirected);
+  w.key("duplicates").value(s.duplicates);
+  w.key("links").value(s.links);
+  w.key("queued").value(s.queued);
+  w.key("cancelled").value(s.cancelled);
+  w.key("stopped").value(s.stopped);
+  w.end_object();
+  return w.take();
+}
+
+std::string summary_text(const crawl_stats& s) {
+  char buf[512];
+  std::string out;
+  std::snprintf(buf, sizeof buf, "%s%llu pages (%llu ok, %llu parsed) in %.2f s: %.0f pages/s, %.1f MB\n",
+                s.stopped ? "stopped: " : "", static_cast<unsigned long long>(s.pages),
+                static_cast<unsigned long long>(s.pages_ok), static_cast<unsigned long long>(s.parsed), s.seconds,
+                s.pages_per_s(), static_cast<double>(s.bytes) / 1e6);
+  out += buf;
+  if (!s.errors.empty()) {
+    out += "errors:";
+    for (const auto& [k, v] : s.errors) out += " " + k + "=" + std::to_string(v);
+    out += '\n';
+  }
+  std::snprintf(buf, sizeof buf,
+                "retries %llu, robots.txt disallowed %llu, not HTML %llu, broken HTML %llu, redirected %llu, "
+                "links %llu, queued %llu%s\n",
+                static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.robots_disallowed),
+                static_cast<unsigned long long>(s.not_html), static_cast<unsigned long long>(s.broken_html),
+                static_cast<unsigned long long>(s.redirected), static_cast<unsigned long long>(s.links),
+                static_cast<unsigned long long>(s.queued),
+                s.cancelled ? (", cancelled in flight " + std::to_string(s.cancelled)).c_str() : "");
+  out += buf;
+  return out;
+}
+
+// ---------------------------------------------------------------- the engine
+
+struct crawler::impl {
+  struct item {
+    std::string url;
+    std::size_t depth = 0;
+  };
+
+  enum class robots_state { unknown, fetching, ready, unreachable };
+
+  struct origin {
+    std::string key;
+    std::deque<item> queue;
+    robots_state state = robots_state::unknown;
+    std::optional<robots_rules> rules;
+    fetch_error down = fetch_error::none;  // robots.txt unreachable: why
+    std::string down_message;
+    clock::time_point next{};  // the earliest start of the next request
+    milliseconds delay{0};
+    bool in_ready = false;
+  };
+
+  struct job {
+    enum kind_t { done, robots, page, unreachable } kind = done;
+    origin* o = nullptr;
+    item it;
+    clock::time_point slot{};
+  };
+
+  /// One attempt's outcome.
+  struct attempt {
+    std::optional<weft::http::client_response> resp;
+    fetch_error error = fetch_error::none;
+    std::string message;
+    bool retryable = false;
+    std::optional<milliseconds> retry_after;
+  };
+
+  impl(crawl_options o, sink s)
+      : opt(std::move(o)),
+        on_page(std::move(s)),
+        token(product_token(opt.user_agent)),
+        parsing(2 * opt.concurrency) {}
+
+  crawl_options opt;
+  sink on_page;
+  std::string token;
+  std::unique_ptr<weft::http::client> client;
+
+  // Scheduler state, under mu.
+  weft::mutex mu;
+  weft::condition_variable cv;
+  std::unordered_map<std::string, std::unique_ptr<origin>> origins;
+  std::set<std::pair<clock::time_point, origin*>> ready;  // origins with queued URLs, earliest slot first
+  std::unordered_map<std::string, bool> seen;             // URL -> claimed (fetched or being fetched)
+  std::set<std::string> scope;                            // the seeds' origins (same_host)
+  std::size_t active = 0;                                 // jobs handed out and not finished
+  std::size_t started = 0;                                // page fetches started
+
+  std::atomic<bool> stopping{false};
+  std::mutex scope_mu;
+  weft::task_scope* workers = nullptr;  // set before the first worker starts
+  weft::semaphore parsing;              // pages handed to the pool and not yet recorded
+
+  // Output and statistics, under out_mu.
+  std::mutex out_mu;
+  crawl_stats stats;
+
+  // Progress counters (relaxed; written under the locks above).
+  std::atomic<std::uint64_t> n_done{0}, n_failed{0}, n_queued{0}, n_in_flight{0};
+  std::atomic<std::int64_t> start_ns{0};
+
+  // ------------------------------------------------------------ frontier
+
+  /// Under mu: queues url at depth if new. Returns whether it was queued.
+  bool push(std::string url, std::size_t depth) {
+    if (!seen.try_emplace(url, false).second) return false;
+    std::string k = origin_of(url);
+    auto& slot = origins[k];
+    if (!slot) {
+      slot = std::make_unique<origin>();
+      slot->key = k;
+      slot->delay = opt.delay;
+      if (!opt.robots) {
+        slot->state = robots_state::ready;
+        slot->rules = robots_rules::allow_all();
+      }
+    }
+    origin* o = slot.get();
+    o->queue.push_back(item{std::move(url), depth});
+    schedule(o);
+    n_queued.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard g(out_mu);
+      ++stats.queued;
+    }
+    return true;
+  }
+
+  /// Under mu: puts o in the ready set if it has work and may be served.
+  void schedule(origin* o) {
+    if (o->in_ready || o->queue.empty() || o->state == robots_state::fetching) return;
+    ready.emplace(o->next, o);
+    o->in_ready = true;
+  }
+
+  void unschedule(origin* o) {
+    if (!o->in_ready) return;
+    ready.erase({o->next, o});
+    o->in_ready = false;
+  }
+
+  /// Under mu: the start time of o's next request, reserved.
+  clock::time_point take_slot(origin* o) {
+    const bool was = o->in_ready;
+    unschedule(o);
+    clock::time_point t = std::max(clock::now(), o->next);
+    o->next = t + o->delay;
+    if (was) schedule(o);
+    return t;
+  }
+
+  bool limit_reached() const { return opt.max_pages != 0 && started >= opt.max_pages; }
+
+  weft::task<job> next_job() {
+    auto lk = co_await mu.lock();
+    for (;;) {
+      if (stopping.load(std::memory_order_relaxed) || limit_reached()) co_return job{};
+      if (!ready.empty()) {
+        origin* o = ready.begin()->second;
+        if (o->state == robots_state::unknown) {
+          unschedule(o);
+          o->state = robots_state::fetching;
+          ++active;
+          job j;
+          j.kind = job::robots;
+          j.o = o;
+          j.slot = take_slot(o);
+          co_return j;
+        }
+        unschedule(o);
+        item it = std::move(o->queue.front());
+        o->queue.pop_front();
+        n_queued.fetch_sub(1, std::memory_order_relaxed);
+        if (o->state == robots_state::unreachable) {
+          schedule(o);
+          ++active;
+          job j;
+          j.kind = job::unreachable;
+          j.o = o;
+          j.it = std::move(it);
+          co_return j;
+        }
+        if (!o->rules->allowed(path_and_query(it.url))) {
+          schedule(o);
+          std::lock_guard g(out_mu);
+          ++stats.robots_disallowed;
+          continue;
+        }
+        bool& claimed = seen[it.url];
+        if (claimed) {  // already fetched as the target of a redirect
+          schedule(o);
+          continue;
+        }
+        claimed = true;
+        ++started;
+        ++active;
+        n_in_flight.fetch_add(1, std::memory_order_relaxed);
+        job j;
+        j.kind = job::page;
+        j.o = o;
+        j.it = std::move(it);
+        j.slot = std::max(clock::now(), o->next);
+        o->next = j.slot + o->delay;
+        schedule(o);
+        co_return j;
+      }
+      if (active == 0) {
+        cv.notify_all();  // the frontier is dry and nothing can refill it
+        co_return job{};
+      }
+      co_await cv.wait(lk);
+    }
+  }
+
+  /// A page job ended: queue its links, wake idle workers.
+  weft::task<void> finish_page(const page_record& r) {
+    auto lk = co_await mu.lock();
+    bool pushed = false;
+    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
+    if (r.page && follow)
+      for (const std::string& link : r.page->links)
+        if (!opt.same_host || scope.count(origin_of(link))) pushed = push(link, r.depth + 1) || pushed;
+    --active;
+    if (pushed || active == 0) cv.notify_all();
+  }
+
+  // ------------------------------------------------------------ fetching
+
+  weft::task<attempt> fetch_once(const std::string& url) {
+    attempt a;
+    weft::http::request_options ro;
+    ro.timeout = opt.timeout;
+    try {
+      a.resp.emplace(co_await client->get(url, std::move(ro)));
+    } catch (const weft::operation_cancelled&) {
+      throw;
+    } catch (const weft::timeout_error& e) {
+      a.error = fetch_error::timeout;
+      a.message = e.what();
+      a.retryable = true;
+    } catch (const weft::http::client_error& e) {
+      using weft::http::client_errc;
+      a.message = e.what();
+      switch (e.code()) {
+        case client_errc::bad_url:
+        case client_errc::unsupported_scheme: a.error = fetch_error::bad_url; break;
+        case client_errc::connect:
+          a.error = fetch_error::connect;
+          a.retryable = true;
+          break;
+        case client_errc::connection_closed:
+          a.error = fetch_error::connection_closed;
+          a.retryable = true;
+          break;
+        case client_errc::tls: a.error = fetch_error::tls; break;
+        case client_errc::protocol:
+        case client_errc::bad_encoding: a.error = fetch_error::protocol; break;
+        case client_errc::too_many_redirects: a.error = fetch_error::too_many_redirects; break;
+        case client_errc::redirect_loop: a.error = fetch_error::redirect_loop; break;
+        case client_errc::response_too_large: a.error = fetch_error::too_large; break;
+      }
+    } catch (const std::system_error& e) {  // name resolution, socket creation
+      a.error = fetch_error::connect;
+      a.message = e.what();
+      a.retryable = true;
+    } catch (const std::exception& e) {
+      a.error = fetch_error::other;
+      a.message = e.what();
+    }
+    if (a.resp) {
+      const int st = a.resp->status;
+      if (st >= 500 || st == 429) {
+        a.retryable = true;
+        a.retry_after = retry_after(*a.resp);
+      }
+    }
+    co_return a;
+  }
+
+  void count_retry() {
+    std::lock_guard g(out_mu);
+    ++stats.retries;
+  }
+
+  /// Attempts url until it succeeds, fails for good, or retries run out.
+  /// Waits for o's politeness slot before each attempt.
+  /// `retried` receives the failure of each attempt that was retried.
+  weft::task<attempt> fetch_with_retries(const std::string& url, origin* o, clock::time_point slot, int& attempts,
+                                         std::vector<fetch_error>& retried) {
+    for (int n = 0;; ++n) {
+      if (slot > clock::now()) co_await weft::sleep_until(slot);
+      attempts = n + 1;
+      attempt a = co_await fetch_once(url);
+      if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
+      count_retry();
+      if (a.resp) retried.push_back(a.resp->status >= 500 ? fetch_error::http_5xx : fetch_error::http_4xx);
+      else retried.push_back(a.error);
+      milliseconds wait = backoff_for(n, opt.backoff_base, opt.backoff_cap);
+      if (a.retry_after) wait = std::min(*a.retry_after, opt.backoff_cap);
+      co_await weft::sleep_for(wait);
+      auto lk = co_await mu.lock();
+      slot = take_slot(o);
+      lk.unlock();  // not held across the sleep for the slot
+    }
+  }
+
+  weft::task<void> fetch_robots(origin* o, clock::time_point slot) {
+    int attempts = 0;
+    std::vector<fetch_error> retried;
+    attempt a = co_await fetch_with_retries(o->key + "/robots.txt", o, slot, attempts, retried);
+    std::optional<robots_rules> rules;
+    if (a.resp) {
+      {
+        std::lock_guard g(out_mu);
+        ++stats.robots_fetched;
+      }
+      const int st = a.resp->status;
+      if (st >= 200 && st < 300) rules = robots_rules::parse(a.resp->body, token);
+      else if (st >= 500) rules = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
+      else rules = robots_rules::allow_all();  // 4xx (and odd codes): "unavailable", crawl freely
+    }
+    auto lk = co_await mu.lock();
+    if (rules) {
+      o->rules = std::move(rules);
+      o->state = robots_state::ready;
+      if (auto cd = o->rules->crawl_delay(); cd && *cd > o->delay) {
+        o->next += *cd - o->delay;
+        o->delay = *cd;
+      }
+    } else {
+      // Unreachable (network errors after retries): its pages fail with
+      // the same error, without trying each of them again.
+      o->state = robots_state::unreachable;
+      o->down = a.error;
+      o->down_message = "robots.txt: " + a.message;
+    }
+    schedule(o);
+    --active;
+    cv.notify_all();
+  }
+
+  /// A fetched page; `body` is set when it still has to be parsed.
+  struct fetched {
+    page_record r;
+    std::optional<std::string> body;
+  };
+
+  weft::task<fetched> fetch_page(const job& j) {
+    fetched f;
+    page_record& r = f.r;
+    r.url = j.it.url;
+    r.depth = j.it.depth;
+    const auto t0 = clock::now();
+    attempt a = co_await fetch_with_retries(r.url, j.o, j.slot, r.attempts, r.retried);
+    r.ms = ms_since(t0);
+    if (!a.resp) {
+      r.error = a.error;
+      r.message = std::move(a.message);
+      co_return f;
+    }
+    weft::http::client_response& resp = *a.resp;
+    r.status = resp.status;
+    r.final_url = normalize_url(resp.url).value_or(resp.url);
+    r.redirects = std::move(resp.redirects);
+    if (auto ct = resp.headers.get("content-type")) r.content_type = std::string(*ct);
+    r.bytes = resp.body.size();
+    if (r.status >= 500) {
+      r.error = fetch_error::http_5xx;
+    } else if (r.status >= 400) {
+      r.error = fetch_error::http_4xx;
+    } else if (r.status >= 200 && r.status < 300) {
+      if (r.final_url != r.url) {
+        auto lk = co_await mu.lock();
+        auto [it, fresh] = seen.try_emplace(r.final_url, true);
+        if (!fresh) {
+          if (it->second) r.duplicate = true;
+          it->second = true;
+        }
+      }
+      if (!r.duplicate && is_html(r.content_type) && opt.analyze) f.body = std::move(resp.body);
+    }
+    co_return f;
+  }
+
+  /// Parses in the process pool, then records the page and queues its
+  /// links. Runs as a task of its own so that the worker that fetched the
+  /// page goes on fetching meanwhile: parsing never holds a fetch slot.
+  weft::task<void> analyze(page_record r, std::string body) {
+    try {
+      try {
+        r.page = co_await weft::spawn_process(analyze_page, r.final_url, std::move(body));
+      } catch (const weft::operation_cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        r.error = fetch_error::parse_failed;
+        r.message = e.what();
+      }
+      parsing.release();
+      emit(r, false);
+      co_await finish_page(r);
+    } catch (const weft::operation_cancelled&) {
+      if (!stopping.load(std::memory_order_relaxed)) throw;
+      std::lock_guard g(out_mu);
+      ++stats.cancelled;
+    }
+  }
+
+  void emit(page_record& r, bool not_html) {
+    std::lock_guard g(out_mu);
+    ++stats.pages;
+    stats.bytes += r.bytes;
+    if (r.error == fetch_error::none) ++stats.pages_ok;
+    else ++stats.errors[std::string(to_string(r.error))];
+    if (r.page) {
+      ++stats.parsed;
+      stats.links += r.page->links.size();
+      if (!r.page->html_ok) ++stats.broken_html;
+    }
+    if (not_html) ++stats.not_html;
+    if (!r.final_url.empty() && r.final_url != r.url) ++stats.redirected;
+    if (r.duplicate) ++stats.duplicates;
+    n_done.fetch_add(1, std::memory_order_relaxed);
+    if (r.error != fetch_error::none) n_failed.fetch_add(1, std::memory_order_relaxed);
+    if (on_page) on_page(r);
+  }
+
+  weft::task<void> worker() {
+    bool in_page = false;
+    try {
+      for (;;) {
+        job j = co_await next_job();
+        switch (j.kind) {
+          case job::done: co_return;
+          case job::robots: co_await fetch_robots(j.o, j.slot); break;
+          case job::unreachable: {
+            page_record r;
+            r.url = j.it.url;
+            r.depth = j.it.depth;
+            r.error = j.o->down;
+            r.message = j.o->down_message;
+            emit(r, false);
+            auto lk = co_await mu.lock();
+            --active;
+            if (active == 0) cv.notify_all();
+            break;
+          }
+          case job::page: {
+            in_page = true;
+            fetched f = co_await fetch_page(j);
+            n_in_flight.fetch_sub(1, std::memory_order_relaxed);
+            if (f.body) {
+              // Bounded: when the pool falls behind, fetching waits.
+              co_await parsing.acquire();
+              in_page = false;
+              workers->spawn(analyze(std::move(f.r), std::move(*f.body)));
+              break;
+            }
+            in_page = false;
+            const page_record& r = f.r;
+            const bool not_html = r.error == fetch_error::none && !r.duplicate && r.status >= 200 &&
+                                  r.status < 300 && !is_html(r.content_type);
+            emit(f.r, not_html);
+            co_await finish_page(f.r);
+            break;
+          }
+        }
+      }
+    } catch (const weft::operation_cancelled&) {
+      if (!stopping.load(std::memory_order_relaxed)) throw;
+      if (in_page) {
+        std::lock_guard g(out_mu);
+        ++stats.cancelled;
+      }
+    }
+  }
+};
+
+crawler::crawler(crawl_options options, sink on_page) {
+  if (options.seeds.empty()) throw std::invalid_argument("crawler: no seed URL");
+  if (options.concurrency == 0) throw std::invalid_argument("crawler: concurrency must be at least 1");
+  if (options.per_host == 0) throw std::invalid_argument("crawler: per_host must be at least 1");
+  if (options.retries < 0) throw std::invalid_argument("crawler: retries must not be negative");
+  if (options.timeout <= milliseconds::zero()) throw std::invalid_argument("crawler: timeout must be positive");
+  for (const auto& s : options.seeds)
+    if (!normalize_url(s)) throw std::invalid_argument("crawler: seed '" + s + "' is not an absolute http(s) URL");
+  impl_ = std::make_unique<impl>(std::move(options), std::move(on_page));
+}
+
+crawler::~crawler() = default;
+
+void crawler::stop() noexcept {
+  impl_->stopping.store(true, std::memory_order_relaxed);
+  std::lock_guard g(impl_->scope_mu);
+  if (impl_->workers) impl_->workers->cancel();
+}
+
+crawl_progress crawler::progress() const noexcept {
+  crawl_progress p;
+  p.done = impl_->n_done.load(std::memory_order_relaxed);
+  p.failed = impl_->n_failed.load(std::memory_order_relaxed);
+  p.queued = impl_->n_queued.load(std::memory_order_relaxed);
+  p.in_flight = impl_->n_in_flight.load(std::memory_order_relaxed);
+  const auto start = impl_->start_ns.load(std::memory_order_relaxed);
+  if (start != 0) {
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+    p.seconds = static_cast<double>(now - start) / 1e9;
+  }
+  return p;
+}
+
+weft::task<crawl_stats> crawler::run() {
+  impl& m = *impl_;
+  const auto t0 = clock::now();
+  m.start_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count(),
+                   std::memory_order_relaxed);
+  weft::http::client_options co;
+  co.max_connections_per_host = m.opt.per_host;
+  co.max_idle_per_host = m.opt.per_host;
+  co.connect_timeout = m.opt.timeout;
+  co.request_timeout = m.opt.timeout;
+  co.read_timeout = m.opt.timeout;
+  co.max_redirects = m.opt.max_redirects;
+  co.max_response_bytes = m.opt.max_bytes;
+  co.user_agent = m.opt.user_agent;
+  m.client = std::make_unique<weft::http::client>(co);
+  {
+    auto lk = co_await m.mu.lock();
+    for (const auto& s : m.opt.seeds) {
+      std::string u = *normalize_url(s);
+      m.scope.insert(origin_of(u));
+      m.push(std::move(u), 0);
+    }
+  }
+  std::exception_ptr failed;
+  try {
+    co_await weft::task_scope::run([&m](weft::task_scope& scope) -> weft::task<void> {
+      {
+        std::lock_guard g(m.scope_mu);
+        m.workers = &scope;
+      }
+      for (std::size_t i = 0; i < m.opt.concurrency; ++i) scope.spawn(m.worker());
+      if (m.stopping.load()) scope.cancel();  // stop() came before the workers existed
+      co_return;
+    });
+  } catch (const weft::operation_cancelled&) {
+    if (!m.stopping.load()) failed = std::current_exception();
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  {
+    std::lock_guard g(m.scope_mu);
+    m.workers = nullptr;
+  }
+  m.client->close_idle();
+  m.client.reset();
+  if (failed) std::rethrow_exception(failed);
+  std::lock_guard g(m.out_mu);
+  m.stats.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  m.stats.stopped = m.stopping.load();
+  co_return m.stats;
+}
+
+}  // namespace scraper

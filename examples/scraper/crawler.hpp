@@ -1,0 +1,174 @@
+// scraper::crawler: the crawl engine of the scraper example. It fetches
+// pages with weft::http::client, parses HTML bodies in the process pool
+// (weft::spawn_process(analyze_page, ...)) so the I/O side never waits on
+// the parser, and follows links breadth-first.
+//
+//   scraper::crawl_options o;
+//   o.seeds = {"http://127.0.0.1:8080/"};
+//   o.max_pages = 500;
+//   scraper::crawler c(o, [](const scraper::page_record& r) { std::puts(scraper::to_json_line(r).c_str()); });
+//   scraper::crawl_stats s = co_await c.run();
+//
+// Scheduling: `concurrency` worker tasks pull from a frontier kept per
+// origin (scheme://host:port). An origin is served only after its
+// robots.txt was fetched (once, by whichever worker gets there first), and
+// consecutive requests to one origin start at least max(delay, robots
+// Crawl-delay) apart: a worker reserves the origin's next slot and sleeps
+// until it, so other workers go on with other origins meanwhile.
+// Connections per host are capped by the client (per_host).
+//
+// Parsing runs beside the fetching: a worker hands the body to the pool
+// and fetches its next URL at once, so `concurrency` counts fetches only
+// (at most 2 * concurrency pages wait for the pool).
+//
+// Failures: timeouts, connection failures, 5xx and 429 are retried up to
+// `retries` times after an exponential backoff with full jitter (or the
+// server's Retry-After, capped), then recorded with their error kind.
+//
+// Cancellation: stop() (any thread, e.g. from a SIGINT watcher) stops
+// scheduling and cancels the fetches in flight; run() then returns the
+// statistics of what completed, and every completed page has already gone
+// to the sink. Cancelling the task awaiting run() does the same but
+// run() ends with operation_cancelled.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "page.hpp"
+#include "weft/runtime/task.hpp"
+
+namespace scraper {
+
+/// Why a fetched (or skipped) URL yielded no parsed page.
+enum class fetch_error {
+  none,
+  timeout,             // connect, request or read timeout (after retries)
+  connect,             // connection refused/unreachable, name resolution (after retries)
+  connection_closed,   // the server closed or reset the connection mid-response (after retries)
+  tls,                 // handshake or certificate failure
+  protocol,            // malformed response, bad content encoding
+  too_many_redirects,  // longer chain than max_redirects
+  redirect_loop,       // a URL seen twice in one redirect chain
+  too_large,           // body over max_bytes
+  bad_url,             // unparsable or unsupported URL
+  http_4xx,            // final status 400..499
+  http_5xx,            // final status 500..599 (after retries)
+  parse_failed,        // the analyzer failed (worker crash, exception)
+  other,               // anything else (message says what)
+};
+std::string_view to_string(fetch_error) noexcept;
+
+/// One line of output: a URL whose fetch was attempted.
+struct page_record {
+  std::string url;        // normalized, as queued
+  std::string final_url;  // after redirects; empty without a response
+  int status = 0;         // final HTTP status; 0 without a response
+  std::size_t depth = 0;  // link distance from a seed
+  std::string content_type;
+  std::uint64_t bytes = 0;  // body bytes (after content decoding)
+  double ms = 0;            // fetch time: first request to last body byte, retries and backoff included
+  int attempts = 0;         // requests made (1 + retries)
+  std::vector<fetch_error> retried;  // why each retried attempt failed, in order
+  std::vector<std::string> redirects;  // URLs redirected from, in order
+  std::optional<page_info> page;       // set when the body was HTML and parsed
+  bool duplicate = false;  // redirected to a URL already fetched: not parsed again
+  fetch_error error = fetch_error::none;
+  std::string message;  // error detail (empty when none)
+};
+
+/// The record as one JSON object (no newline): url, final_url, status,
+/// depth, title, links, word_count, top_words, bytes, ms, content_type,
+/// error (null or the kind), plus attempts, and when they apply retried
+/// (the failures that were retried), redirects, html_ok, duplicate and
+/// message.
+std::string to_json_line(const page_record& r);
+
+struct crawl_options {
+  std::vector<std::string> seeds;  // absolute http(s) URLs, depth 0
+  std::size_t max_pages = 0;       // fetches started at most (0: no limit)
+  int max_depth = -1;              // links followed up to this depth (-1: no limit)
+  std::size_t concurrency = 64;    // fetches in flight in total
+  std::size_t per_host = 8;        // connections per host (client_options::max_connections_per_host)
+  std::chrono::milliseconds delay{0};  // minimum gap between request starts to one origin
+  bool same_host = true;               // follow links only to the seeds' origins
+  std::chrono::milliseconds timeout{10000};  // per attempt (connect, and request per redirect hop)
+  int retries = 2;
+  std::chrono::milliseconds backoff_base{100};   // first retry waits up to this (full jitter), doubling
+  std::chrono::milliseconds backoff_cap{10000};  // caps a backoff and a Retry-After
+  bool robots = true;                            // fetch and obey robots.txt
+  std::string user_agent = "weft-scraper/0.1";   // also the robots.txt product token (up to '/')
+  int max_redirects = 10;
+  std::uint64_t max_bytes = 16ull << 20;  // per body
+  bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
+};
+
+struct crawl_stats {
+  std::uint64_t pages = 0;     // records produced (fetches attempted and finished)
+  std::uint64_t pages_ok = 0;  // records without error
+  std::uint64_t parsed = 0;    // HTML pages analyzed
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  std::map<std::string, std::uint64_t> errors;  // kind -> records
+  std::uint64_t retries = 0;                    // extra attempts (robots.txt fetches included)
+  std::uint64_t robots_disallowed = 0;          // URLs not fetched because robots.txt disallows them
+  std::uint64_t robots_fetched = 0;             // robots.txt requests that got a response
+  std::uint64_t not_html = 0;                   // fetched fine but not HTML: not parsed
+  std::uint64_t broken_html = 0;                // parsed with recoverable errors
+  std::uint64_t redirected = 0;                 // records whose final URL differs
+  std::uint64_t duplicates = 0;                 // redirected onto an already fetched URL
+  std::uint64_t links = 0;                      // links found on parsed pages
+  std::uint64_t queued = 0;                     // distinct URLs queued (seeds included)
+  std::uint64_t cancelled = 0;                  // fetches cut short by stop()
+  bool stopped = false;                         // stop() ended the crawl
+  double pages_per_s() const noexcept { return seconds > 0 ? static_cast<double>(pages) / seconds : 0; }
+};
+
+/// {"pages":..,"pages_ok":..,"bytes":..,"seconds":..,"pages_per_s":..,"errors":{..},"retries":..,...}
+std::string to_json(const crawl_stats& s);
+/// A few human-readable lines (pages, bytes, errors by kind, throughput).
+std::string summary_text(const crawl_stats& s);
+
+/// A consistent-enough snapshot for a progress line (relaxed counters).
+struct crawl_progress {
+  std::uint64_t done = 0;    // records produced
+  std::uint64_t failed = 0;  // of which with an error
+  std::uint64_t queued = 0;  // waiting in the frontier
+  std::uint64_t in_flight = 0;
+  double seconds = 0;  // since run() started
+};
+
+class crawler {
+ public:
+  /// Receives every record, one call at a time (serialized by the crawler),
+  /// on whichever worker thread finished the page.
+  using sink = std::function<void(const page_record&)>;
+
+  /// Throws std::invalid_argument for an empty or unusable seed list or
+  /// out-of-range options (the message names the option).
+  crawler(crawl_options options, sink on_page);
+  ~crawler();
+  crawler(const crawler&) = delete;
+  crawler& operator=(const crawler&) = delete;
+
+  /// Crawls until the frontier is empty, max_pages fetches were started, or
+  /// stop(). Call once, on a weft runtime.
+  weft::task<crawl_stats> run();
+  /// Stops scheduling and cancels fetches in flight; run() returns soon
+  /// after. Idempotent, callable from any thread.
+  void stop() noexcept;
+  crawl_progress progress() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace scraper

@@ -1,0 +1,563 @@
+// The crawler end to end: against the built-in demo site (every kind of
+// trouble counted exactly against its manifest, robots.txt obeyed, output
+// valid JSON Lines, limits respected, stop() mid-crawl) and against small
+// servers made for one error path each.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crawler.hpp"
+#include "demo_check.hpp"
+#include "demo_site.hpp"
+#include "weft/http/server.hpp"
+#include "weft/weft.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// ------------------------------------------------------------ a JSON checker
+
+/// A strict RFC 8259 validator for one value (no trailing garbage).
+class json_checker {
+ public:
+  explicit json_checker(std::string_view s) : s_(s) {}
+  bool valid() {
+    ws();
+    if (!value()) return false;
+    ws();
+    return i_ == s_.size();
+  }
+
+ private:
+  bool value() {
+    if (i_ >= s_.size() || ++depth_ > 64) return false;
+    bool ok;
+    switch (s_[i_]) {
+      case '{': ok = object(); break;
+      case '[': ok = array(); break;
+      case '"': ok = string(); break;
+      case 't': ok = literal("true"); break;
+      case 'f': ok = literal("false"); break;
+      case 'n': ok = literal("null"); break;
+      default: ok = number();
+    }
+    --depth_;
+    return ok;
+  }
+  bool object() {
+    ++i_;
+    ws();
+    if (peek('}')) return ++i_, true;
+    for (;;) {
+      ws();
+      if (!string()) return false;
+      ws();
+      if (!peek(':')) return false;
+      ++i_;
+      ws();
+      if (!value()) return false;
+      ws();
+      if (peek('}')) return ++i_, true;
+      if (!peek(',')) return false;
+      ++i_;
+    }
+  }
+  bool array() {
+    ++i_;
+    ws();
+    if (peek(']')) return ++i_, true;
+    for (;;) {
+      ws();
+      if (!value()) return false;
+      ws();
+      if (peek(']')) return ++i_, true;
+      if (!peek(',')) return false;
+      ++i_;
+    }
+  }
+  bool string() {
+    if (!peek('"')) return false;
+    for (++i_; i_ < s_.size(); ++i_) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') return ++i_, true;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (++i_ >= s_.size()) return false;
+        const char e = s_[i_];
+        if (e == 'u') {
+          for (int k = 0; k < 4; ++k)
+            if (++i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_]))) return false;
+        } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+          return false;
+        }
+      }
+    }
+    return false;
+  }
+  bool number() {
+    const std::size_t start = i_;
+    if (peek('-')) ++i_;
+    if (peek('0')) ++i_;
+    else if (!digits()) return false;
+    if (peek('.')) {
+      ++i_;
+      if (!digits()) return false;
+    }
+    if (peek('e') || peek('E')) {
+      ++i_;
+      if (peek('+') || peek('-')) ++i_;
+      if (!digits()) return false;
+    }
+    return i_ > start;
+  }
+  bool digits() {
+    const std::size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    return i_ > start;
+  }
+  bool literal(std::string_view w) {
+    if (s_.substr(i_, w.size()) != w) return false;
+    i_ += w.size();
+    return true;
+  }
+  bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  int depth_ = 0;
+};
+
+bool valid_json(std::string_view s) { return json_checker(s).valid(); }
+
+// ------------------------------------------------------------ helpers
+
+/// What the sink saw: records (copied) and their JSON lines.
+struct collected {
+  std::vector<scraper::page_record> records;
+  std::vector<std::string> lines;
+  scraper::demo_tally tally;
+
+  scraper::crawler::sink sink() {
+    return [this](const scraper::page_record& r) {
+      records.push_back(r);
+      lines.push_back(scraper::to_json_line(r));
+      tally.add(r);
+    };
+  }
+};
+
+scraper::demo_site_options small_demo() {
+  scraper::demo_site_options d;
+  d.pages = 150;
+  d.delay = 1ms;
+  d.slow_delay = 5s;
+  return d;
+}
+
+// The timeout is far above a page's 1 ms (so that a loaded machine or a
+// sanitizer build does not time pages out) and far below the slow page's 5 s.
+scraper::crawl_options test_crawl(std::string seed) {
+  scraper::crawl_options o;
+  o.seeds = {std::move(seed)};
+  o.concurrency = 16;
+  o.timeout = 1500ms;
+  o.retries = 2;
+  o.backoff_base = 10ms;
+  return o;
+}
+
+std::string path_of(const std::string& url) {
+  auto scheme = url.find("://");
+  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash);
+}
+
+/// Runs fn on a fresh 2-worker runtime.
+template <class F>
+void on_runtime(F fn) {
+  weft::runtime rt({.workers = 2});
+  rt.block_on(fn());
+}
+
+}  // namespace
+
+TEST_CASE("crawler: the test's JSON checker accepts JSON and rejects non-JSON", "[scraper][crawler]") {
+  CHECK(valid_json(R"({"a":[1,-2.5e3,true,false,null,"x\n\u00e9"],"b":{}})"));
+  CHECK_FALSE(valid_json(R"({"a":1,})"));
+  CHECK_FALSE(valid_json("{\"a\":\"\x01\"}"));
+  CHECK_FALSE(valid_json(R"({"a":01})"));
+  CHECK_FALSE(valid_json(R"({"a":1} x)"));
+}
+
+TEST_CASE("crawler: records and stats serialize as valid JSON, whatever the strings hold", "[scraper][crawler]") {
+  scraper::page_record r;
+  r.url = "http://h/a";
+  r.final_url = "http://h/b";
+  r.status = 200;
+  r.content_type = "text/html";
+  r.page.emplace();
+  r.page->title = std::string("bad \xff\xfe utf-8, \"quotes\", tab\t, nul ") + '\0' + " end";
+  r.page->links = {"http://h/c"};
+  r.page->top_words = {{"word", 3}};
+  r.message = "ctl \x1f";
+  const std::string line = scraper::to_json_line(r);
+  CHECK(valid_json(line));
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK(line.find(R"("error":null)") != std::string::npos);
+  CHECK(line.find(R"("top_words":[["word",3]])") != std::string::npos);
+
+  scraper::page_record failed;
+  failed.url = "http://h/x";
+  failed.error = scraper::fetch_error::timeout;
+  failed.message = "timed out";
+  const std::string fl = scraper::to_json_line(failed);
+  CHECK(valid_json(fl));
+  CHECK(fl.find(R"("error":"timeout")") != std::string::npos);
+  CHECK(fl.find(R"("status":null)") != std::string::npos);
+
+  scraper::crawl_stats s;
+  s.pages = 3;
+  s.errors["http_4xx"] = 1;
+  s.seconds = 0;  // pages_per_s must not become inf/nan
+  CHECK(valid_json(scraper::to_json(s)));
+}
+
+TEST_CASE("crawler: bad options are refused", "[scraper][crawler]") {
+  scraper::crawl_options o;
+  CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
+  o.seeds = {"ftp://example.org/"};
+  CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
+  o.seeds = {"http://example.org/"};
+  o.concurrency = 0;
+  CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
+}
+
+TEST_CASE("crawler: a crawl of the demo site meets every count of its manifest", "[scraper][crawler]") {
+  collected out;
+  scraper::crawl_stats stats;
+  scraper::demo_site_manifest manifest{};
+  std::uint64_t private_requests = 0;
+  std::uint64_t robots_requests = 0;
+  on_runtime([&]() -> weft::task<void> {
+    auto site = scraper::demo_site::start(small_demo());
+    manifest = site.manifest();
+    scraper::crawler c(test_crawl(site.root_url()), out.sink());
+    stats = co_await c.run();
+    robots_requests = site.requests_for("/robots.txt");
+    private_requests = site.requests_under("/private/");
+    co_await site.stop();
+  });
+
+  for (const auto& l : scraper::check_demo(manifest, stats, out.tally)) {
+    INFO(l.what);
+    CHECK(l.got == l.expected);
+  }
+  CHECK(stats.pages == out.records.size());
+  CHECK(stats.pages == stats.pages_ok + (stats.pages - stats.pages_ok));
+  CHECK(robots_requests == 1);
+  CHECK(stats.robots_fetched == 1);
+  CHECK_FALSE(stats.stopped);
+  CHECK(stats.cancelled == 0);
+  CHECK(manifest.disallowed > 0);
+  CHECK(private_requests == 0);  // robots.txt obeyed
+
+  std::set<std::string> urls;
+  for (std::size_t i = 0; i < out.records.size(); ++i) {
+    const auto& r = out.records[i];
+    INFO(out.lines[i]);
+    CHECK(valid_json(out.lines[i]));
+    CHECK(urls.insert(r.url).second);  // each URL fetched once
+    CHECK(path_of(r.url).rfind("/private/", 0) != 0);
+    switch (r.error) {
+      case scraper::fetch_error::none:
+        CHECK(r.status >= 200);
+        CHECK(r.status < 300);
+        CHECK_FALSE(r.final_url.empty());
+        if (r.final_url != r.url) CHECK_FALSE(r.redirects.empty());
+        break;
+      case scraper::fetch_error::http_4xx: CHECK(r.status == 404); break;
+      case scraper::fetch_error::timeout:
+        CHECK(r.status == 0);
+        CHECK(r.attempts == 3);  // retried twice
+        break;
+      case scraper::fetch_error::redirect_loop: CHECK(r.status == 0); break;
+      default: FAIL("unexpected error kind " << scraper::to_string(r.error));
+    }
+  }
+  CHECK(out.tally.recovered > 0);
+  CHECK(stats.retries >= out.tally.recovered);
+}
+
+TEST_CASE("crawler: max_pages and max_depth limit a crawl", "[scraper][crawler]") {
+  SECTION("max_pages") {
+    collected out;
+    scraper::crawl_stats stats;
+    on_runtime([&]() -> weft::task<void> {
+      auto site = scraper::demo_site::start(small_demo());
+      auto o = test_crawl(site.root_url());
+      o.max_pages = 20;
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+      co_await site.stop();
+    });
+    CHECK(stats.pages == 20);
+    CHECK(out.records.size() == 20);
+    for (const auto& l : out.lines) CHECK(valid_json(l));
+  }
+  SECTION("max_depth") {
+    collected out;
+    scraper::crawl_stats stats;
+    on_runtime([&]() -> weft::task<void> {
+      auto site = scraper::demo_site::start(small_demo());
+      auto o = test_crawl(site.root_url());
+      o.max_depth = 1;
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+      co_await site.stop();
+    });
+    REQUIRE_FALSE(out.records.empty());
+    const scraper::page_record* root = nullptr;
+    for (const auto& r : out.records) {
+      CHECK(r.depth <= 1);
+      if (r.depth == 0) root = &r;
+    }
+    REQUIRE(root);
+    REQUIRE(root->page);
+    // Exactly the root and the pages it links to (a link may have been
+    // reached as another's redirect target instead: then its URL is a
+    // final_url), minus robots' /private/.
+    std::set<std::string> reached;
+    for (const auto& r : out.records) {
+      reached.insert(r.url);
+      if (!r.final_url.empty()) reached.insert(r.final_url);
+    }
+    std::set<std::string> expected{root->url};
+    std::uint64_t private_links = 0;
+    for (const auto& l : root->page->links) {
+      if (path_of(l).rfind("/private/", 0) == 0) ++private_links;
+      else expected.insert(l);
+    }
+    for (const auto& u : expected) {
+      INFO(u);
+      CHECK(reached.count(u) == 1);
+    }
+    for (const auto& r : out.records) {
+      INFO(r.url);
+      CHECK(expected.count(r.url) == 1);
+    }
+    CHECK(stats.robots_disallowed == private_links);
+  }
+}
+
+TEST_CASE("crawler: stop() mid-crawl ends cleanly with the pages so far", "[scraper][crawler]") {
+  collected out;
+  scraper::crawl_stats stats;
+  std::size_t site_pages = 0;
+  on_runtime([&]() -> weft::task<void> {
+    scraper::demo_site_options d = small_demo();
+    d.pages = 2000;
+    d.delay = 5ms;
+    site_pages = d.pages;
+    auto site = scraper::demo_site::start(d);
+    auto o = test_crawl(site.root_url());
+    o.concurrency = 4;
+    o.per_host = 4;
+    scraper::crawler c(o, out.sink());
+    auto stopper = weft::spawn([](scraper::crawler& cr) -> weft::task<void> {
+      while (cr.progress().done < 30) co_await weft::sleep_for(1ms);
+      cr.stop();
+      cr.stop();  // idempotent
+    }(c));
+    stats = co_await c.run();
+    co_await stopper;
+    co_await site.stop();
+  });
+  CHECK(stats.stopped);
+  CHECK(stats.pages >= 30);
+  CHECK(stats.pages < site_pages / 2);
+  CHECK(stats.pages == out.records.size());  // every finished page reached the sink
+  for (const auto& l : out.lines) CHECK(valid_json(l));
+}
+
+TEST_CASE("crawler: an unreachable host fails robots.txt after retries and its pages are recorded as connect errors",
+          "[scraper][crawler]") {
+  collected out;
+  scraper::crawl_stats stats;
+  on_runtime([&]() -> weft::task<void> {
+    std::uint16_t port;
+    {
+      auto l = weft::io::tcp_listener::bind(weft::io::address::parse("127.0.0.1", 0));
+      port = l.local_address().port();
+    }  // closed: connections are refused
+    auto o = test_crawl("http://127.0.0.1:" + std::to_string(port) + "/start");
+    scraper::crawler c(o, out.sink());
+    stats = co_await c.run();
+  });
+  REQUIRE(out.records.size() == 1);
+  CHECK(out.records[0].error == scraper::fetch_error::connect);
+  CHECK(out.records[0].message.find("robots.txt") != std::string::npos);
+  CHECK(stats.errors["connect"] == 1);
+  CHECK(stats.retries == 2);  // the robots.txt fetch, retried twice
+  CHECK(stats.pages_ok == 0);
+  CHECK(valid_json(out.lines[0]));
+}
+
+namespace {
+
+/// A server answering from a map of path -> (status, body, content type);
+/// counts requests per path.
+struct scripted_server {
+  struct reply {
+    int status;
+    std::string body;
+    std::string content_type = "text/html";
+    std::string retry_after = {};
+  };
+  std::map<std::string, reply> replies;
+  std::mutex mu;
+  std::map<std::string, int> hits;
+
+  weft::http::handler handler() {
+    return [this](weft::http::request& req) -> weft::task<weft::http::response> {
+      std::string path = req.target;
+      {
+        std::lock_guard g(mu);
+        ++hits[path];
+      }
+      auto it = replies.find(path);
+      if (it == replies.end()) co_return weft::http::make_response(404, "not found");
+      auto resp = weft::http::make_response(it->second.status, it->second.body, it->second.content_type);
+      if (!it->second.retry_after.empty()) resp.headers.set("Retry-After", it->second.retry_after);
+      co_return resp;
+    };
+  }
+  int hits_for(const std::string& p) {
+    std::lock_guard g(mu);
+    return hits.count(p) ? hits[p] : 0;
+  }
+};
+
+template <class F>
+weft::task<void> with_server(scripted_server& s, F body) {
+  auto srv = weft::http::server::bind(weft::io::address::parse("127.0.0.1", 0), s.handler());
+  auto running = weft::spawn(srv.run());
+  std::exception_ptr failed;
+  try {
+    co_await body("http://127.0.0.1:" + std::to_string(srv.local_address().port()));
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  co_await srv.shutdown(1s);
+  co_await running;
+  if (failed) std::rethrow_exception(failed);
+}
+
+}  // namespace
+
+TEST_CASE("crawler: robots.txt answering 5xx means disallow all (RFC 9309)", "[scraper][crawler]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {503, "down", "text/plain"};
+  s.replies["/"] = {200, "<a href='/a'>a</a>"};
+  collected out;
+  scraper::crawl_stats stats;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string base) -> weft::task<void> {
+      scraper::crawler c(test_crawl(base + "/"), out.sink());
+      stats = co_await c.run();
+    });
+  });
+  CHECK(out.records.empty());
+  CHECK(stats.robots_disallowed == 1);
+  CHECK(s.hits_for("/robots.txt") == 3);  // retried twice
+  CHECK(s.hits_for("/") == 0);
+}
+
+TEST_CASE("crawler: robots.txt rules, status kinds, retries and Retry-After", "[scraper][crawler]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {200, "User-agent: *\nDisallow: /no/\n", "text/plain"};
+  s.replies["/"] = {200,
+                    "<title>Root</title><a href='/ok'>1</a><a href='/no/x'>2</a><a href='/gone'>3</a>"
+                    "<a href='/busy'>4</a><a href='/bin'>5</a><a href='/err'>6</a>"};
+  s.replies["/ok"] = {200, "<title>OK page</title><p>alpha beta gamma alpha</p>"};
+  s.replies["/busy"] = {429, "slow down", "text/plain", "0"};
+  s.replies["/bin"] = {200, std::string("\x89PNG\r\n\x1a\n", 8), "image/png"};
+  s.replies["/err"] = {500, "boom", "text/plain"};
+  collected out;
+  scraper::crawl_stats stats;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string base) -> weft::task<void> {
+      scraper::crawler c(test_crawl(base + "/"), out.sink());
+      stats = co_await c.run();
+    });
+  });
+  std::map<std::string, const scraper::page_record*> by_path;
+  for (const auto& r : out.records) by_path[path_of(r.url)] = &r;
+  REQUIRE(by_path.size() == 6);  // /, /ok, /gone, /busy, /bin, /err; not /no/x
+  CHECK(by_path.count("/no/x") == 0);
+  CHECK(s.hits_for("/no/x") == 0);
+  CHECK(stats.robots_disallowed == 1);
+  CHECK(by_path["/"]->page->title == "Root");
+  CHECK(by_path["/ok"]->page->title == "OK page");
+  CHECK(by_path["/ok"]->error == scraper::fetch_error::none);
+  CHECK(by_path["/gone"]->error == scraper::fetch_error::http_4xx);
+  CHECK(by_path["/gone"]->attempts == 1);  // 404 is not retried
+  CHECK(by_path["/busy"]->error == scraper::fetch_error::http_4xx);
+  CHECK(by_path["/busy"]->status == 429);
+  CHECK(by_path["/busy"]->attempts == 3);  // 429 is retried
+  CHECK(by_path["/err"]->error == scraper::fetch_error::http_5xx);
+  CHECK(by_path["/err"]->attempts == 3);
+  CHECK(s.hits_for("/err") == 3);
+  CHECK_FALSE(by_path["/bin"]->page);
+  CHECK(by_path["/bin"]->error == scraper::fetch_error::none);
+  CHECK(stats.not_html == 1);
+  CHECK(stats.retries == 4);
+  CHECK(stats.errors["http_4xx"] == 2);
+  CHECK(stats.errors["http_5xx"] == 1);
+  CHECK(stats.pages_ok == 3);
+  for (const auto& l : out.lines) CHECK(valid_json(l));
+}
+
+TEST_CASE("crawler: requests to one host start at least delay apart", "[scraper][crawler]") {
+  // Only a lower bound is checked (timers never fire early); the margin
+  // absorbs a first request that spent longer in transit than the last.
+  struct timed_server : scripted_server {
+    std::vector<std::chrono::steady_clock::time_point> arrivals;
+    weft::http::handler timed() {
+      auto inner = handler();
+      return [this, inner](weft::http::request& req) -> weft::task<weft::http::response> {
+        {
+          std::lock_guard g(mu);
+          arrivals.push_back(std::chrono::steady_clock::now());
+        }
+        co_return co_await inner(req);
+      };
+    }
+  } s;
+  s.replies["/robots.txt"] = {404, "", "text/plain"};
+  s.replies["/"] = {200, "<a href='/1'>1</a><a href='/2'>2</a><a href='/3'>3</a><a href='/4'>4</a>"};
+  for (const char* p : {"/1", "/2", "/3", "/4"}) s.replies[p] = {200, "<title>x</title>"};
+  collected out;
+  on_runtime([&]() -> weft::task<void> {
+    auto srv = weft::http::server::bind(weft::io::address::parse("127.0.0.1", 0), s.timed());
+    auto running = weft::spawn(srv.run());
+    auto o = test_crawl("http://127.0.0.1:" + std::to_string(srv.local_address().port()) + "/");
+    o.delay = 50ms;
+    scraper::crawler c(o, out.sink());
+    (void)co_await c.run();
+    co_await srv.shutdown(1s);
+    co_await running;
+  });
+  REQUIRE(out.records.size() == 5);
+  REQUIRE(s.arrivals.size() == 6);  // robots.txt, then 5 pages
+  CHECK(s.arrivals.back() - s.arrivals.front() >= 5 * 50ms - 20ms);
+}
