@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds the main example in build/ and runs it.
+# Installs what is needed, builds the main example (the scraper) in build/
+# and runs it: with no arguments it crawls its built-in demo site.
 set -euo pipefail
 
-example=runtime_tour
+example=scraper
 
 cd "$(dirname "$0")/.."
 source scripts/common.sh
