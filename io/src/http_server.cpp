@@ -233,6 +233,8 @@ struct server_state {
 
   void spawn_connection(io::tcp_stream s);
   void finished(std::uint64_t id) {
+    connections_open.fetch_sub(1, std::memory_order_relaxed);
+    if (slots) slots->release();
     std::optional<join_handle<void>> h;
     {
       std::lock_guard lock(mu);
@@ -243,10 +245,13 @@ struct server_state {
       // Under the lock, so that a spawn cannot clear none_left in between.
       if (--count == 0) none_left.set();
     }
-    connections_open.fetch_sub(1, std::memory_order_relaxed);
-    if (slots) slots->release();
+    // The state may be gone from here on (see sync_with_finished).
     if (h) h->detach();
   }
+  /// After none_left fired: the last finished() may still be releasing the
+  /// lock it set the event under; taking the lock once orders its last
+  /// touch of the state before whatever the waiter does next (destroy it).
+  void sync_with_finished() { std::lock_guard lock(mu); }
   void cancel_all() {
     std::lock_guard lock(mu);
     for (auto& [id, e] : live) e.h.cancel();
@@ -653,6 +658,7 @@ task<void> server::run() {
   if (stopped) {
     try {
       co_await st->none_left.wait();
+      st->sync_with_finished();
     } catch (...) {
       failure = std::current_exception();
     }
@@ -660,6 +666,7 @@ task<void> server::run() {
   }
   st->cancel_all();
   co_await st->none_left.wait_uncancellable();
+  st->sync_with_finished();
   std::rethrow_exception(failure);
 }
 
@@ -674,6 +681,7 @@ task<void> server::shutdown(std::chrono::milliseconds grace) {
   }
   if (expired) st->cancel_all();
   co_await st->none_left.wait_uncancellable();
+  st->sync_with_finished();
   co_await st->run_done.wait();
 }
 
