@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "process_cpu.hpp"
 #include "../examples/common/server_cli.hpp"
 #include "backend_arg.hpp"
 #include "weft/http/server.hpp"
@@ -34,41 +35,9 @@
 
 namespace {
 
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
-
-void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("bench_http_hello: sched_setaffinity");
-}
-
-/// utime + stime of a process, in microseconds.
-double cpu_us(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 0; rest >> field; ++i) {  // field 0 is the state (stat field 3)
-    if (i == 11) utime = std::stoull(field);
-    if (i == 12) {
-      stime = std::stoull(field);
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
+using bench::allowed_cpus;
+using bench::cpu_us;
+using bench::pin_to;
 
 [[noreturn]] void run_server(weft::io::tcp_listener listener, weft::io_backend io) {
   int rc = 0;
