@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <typeinfo>
@@ -109,6 +110,11 @@ class shared_ref {
 
   template <class S>
   S* object() const noexcept {
+    // A moved-from handle has no object. Saying so keeps g++ 12 from
+    // inventing a null path into std::atomic_ref and warning about it
+    // (-Wstringop-overflow at -O2).
+    assert(b_ != nullptr);
+    if (b_ == nullptr) __builtin_unreachable();
     return reinterpret_cast<S*>(reinterpret_cast<char*>(b_) + object_offset(alignof(S)));
   }
 
