@@ -2,6 +2,10 @@
 // keep-alive and pooling, redirects, gzip/deflate, chunked bodies, limits,
 // misbehaving servers, timeouts, retries of dead pooled connections,
 // per-host connection limits, cancellation, https, and bad input.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
@@ -526,6 +530,37 @@ TEST_CASE("http client: bad URLs, schemes, methods, headers and refused connecti
   CHECK_THROWS_AS(http::client({.max_connections_per_host = 0}), std::invalid_argument);
 }
 
+TEST_CASE("http client: connect_timeout covers a connect the server never answers", "[io][http][client]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  // A listener with a backlog of 0 that never accepts: one connection fills
+  // its queue, and the kernel drops the SYNs of the next ones unanswered.
+  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), len) == 0);
+  REQUIRE(::listen(lfd, 0) == 0);
+  REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(::connect(filler, reinterpret_cast<sockaddr*>(&a), len) == 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  result hung;
+  auto started = std::chrono::steady_clock::now();
+  run([&]() -> weft::task<void> {
+    http::client cl{{.connect_timeout = 200ms}};
+    hung = co_await outcome_of(cl.get(url));
+  }, backend);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(filler);
+  ::close(lfd);
+  CHECK(hung.timeout);
+  CHECK(hung.what.find("connect timeout (200 ms)") != std::string::npos);
+  CHECK(hung.what.find(url) != std::string::npos);
+  CHECK(took < 10s);  // not the kernel's own SYN retries (over a minute)
+}
+
 // ------------------------------------------------------------ pooling
 
 TEST_CASE("http client: a pooled connection closed by the server is retried once (idempotent only)",
@@ -584,6 +619,31 @@ TEST_CASE("http client: max_connections_per_host holds under 20 concurrent reque
   CHECK(max_in_handler <= 3);
   CHECK(max_in_handler >= 1);
   CHECK(accepts <= 3);
+}
+
+TEST_CASE("http client: pool_timeout bounds the wait for a busy host's connection", "[io][http][client]") {
+  result holder, patient_less, after;
+  run([&]() -> weft::task<void> {
+    weft::event release;
+    auto srv = test_server::start([&](test_conn& c, http::request& req) -> weft::task<bool> {
+      if (req.target == "/hold") co_await release.wait();
+      co_await c.send(response_bytes(200, "done " + req.target));
+      co_return true;
+    });
+    http::client cl{{.max_connections_per_host = 1, .pool_timeout = 100ms}};
+    auto h = weft::spawn(outcome_of(cl.get(srv->url("/hold"))));
+    co_await weft::sleep_for(50ms);
+    patient_less = co_await outcome_of(cl.get(srv->url("/waiting")));
+    release.set();
+    holder = co_await h;
+    after = co_await outcome_of(cl.get(srv->url("/after")));  // the slot came back
+    co_await srv->stop();
+  });
+  CHECK(patient_less.timeout);
+  CHECK(patient_less.what.find("pool timeout (100 ms)") != std::string::npos);
+  CHECK(patient_less.what.find("/waiting") != std::string::npos);
+  CHECK(holder.body() == "done /hold");
+  CHECK(after.body() == "done /after");
 }
 
 TEST_CASE("http client: cancelling a request waiting for a pool slot frees nothing it did not take",

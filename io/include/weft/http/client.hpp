@@ -34,9 +34,10 @@
 // handshake; request_timeout one attempt from sending the request to the
 // last body byte (each redirect hop and the retry get their own);
 // read_timeout a silence while reading. Each throws weft::timeout_error
-// whose message names the URL and the timeout. Waiting for a pool slot is
-// under none of them: wrap the call in weft::with_timeout for an overall
-// limit. Cancelling the awaiting task throws weft::operation_cancelled,
+// whose message names the URL and the timeout. Waiting for a pool slot
+// (all max_connections_per_host connections busy) is bounded by
+// pool_timeout when set (a timeout_error saying "pool timeout"), and by
+// nothing otherwise: weft::with_timeout around the call bounds it all. Cancelling the awaiting task throws weft::operation_cancelled,
 // closes the connection in use and frees its pool slot (a request still
 // waiting for a slot just leaves the queue).
 //
@@ -73,6 +74,7 @@ struct client_options {
   std::chrono::milliseconds connect_timeout{10000};  // resolve + TCP connect + TLS handshake
   std::chrono::milliseconds request_timeout{30000};  // one attempt: send request .. last body byte (per hop of a redirect)
   std::chrono::milliseconds read_timeout{15000};     // no byte received for this long
+  std::optional<std::chrono::milliseconds> pool_timeout{};  // waiting for a free connection to the host; none: no limit
   int max_redirects = 10;                            // 0: redirects are returned, not followed
   std::uint64_t max_response_bytes = 64ull << 20;    // body after decoding; beyond: client_error response_too_large
   bool decompress = true;                            // sends Accept-Encoding: gzip, deflate; decodes
