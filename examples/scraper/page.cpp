@@ -162,14 +162,28 @@ bool is_word_char(char32_t c) {
 
 bool is_apostrophe(char32_t c) { return c == '\'' || c == 0x2019; }
 
+/// The character at text[i] and its length: ASCII inline (nearly every
+/// byte of most pages), the rest through decode_utf8.
+char32_t char_at(std::string_view text, std::size_t i, std::size_t& len) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  if (c < 0x80) {
+    len = 1;
+    return c;
+  }
+  return decode_utf8(text, i, len);
+}
+
 /// Splits the text into words, counting them and the candidates for top words.
 void count_words(std::string_view text, page_info& info) {
+  // One hash lookup per word: a stop word is looked up in the stop list
+  // only the first time it is met, and its entry is marked as excluded.
+  constexpr std::uint64_t excluded = ~std::uint64_t{0};
   std::unordered_map<std::string, std::uint64_t> counts;
   std::string word;
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t len;
-    if (!is_word_char(decode_utf8(text, i, len))) {
+    if (!is_word_char(char_at(text, i, len))) {
       i += len;
       continue;
     }
@@ -177,7 +191,7 @@ void count_words(std::string_view text, page_info& info) {
     bool letters_only = true;
     std::size_t letters = 0;
     while (i < text.size()) {
-      const char32_t c = decode_utf8(text, i, len);
+      const char32_t c = char_at(text, i, len);
       if (is_word_char(c)) {
         if (is_digit(c)) letters_only = false;
         ++letters;
@@ -191,8 +205,7 @@ void count_words(std::string_view text, page_info& info) {
       }
       // An apostrophe between two word characters belongs to the word.
       std::size_t next_len;
-      if (is_apostrophe(c) && i + len < text.size() &&
-          is_word_char(decode_utf8(text, i + len, next_len))) {
+      if (is_apostrophe(c) && i + len < text.size() && is_word_char(char_at(text, i + len, next_len))) {
         word += '\'';
         i += len;
         continue;
@@ -200,9 +213,15 @@ void count_words(std::string_view text, page_info& info) {
       break;
     }
     ++info.word_count;
-    if (letters_only && letters >= 3 && !is_stop_word(word)) ++counts[word];
+    if (!letters_only || letters < 3) continue;
+    auto [it, first_time] = counts.try_emplace(word, 0);
+    if (first_time && is_stop_word(word)) it->second = excluded;
+    if (it->second != excluded) ++it->second;
   }
-  std::vector<std::pair<std::string, std::uint64_t>> all(counts.begin(), counts.end());
+  std::vector<std::pair<std::string, std::uint64_t>> all;
+  all.reserve(counts.size());
+  for (auto& [w, n] : counts)
+    if (n != excluded) all.emplace_back(w, n);
   auto order = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };
