@@ -139,6 +139,7 @@ char32_t decode_utf8(std::string_view s, std::size_t i, std::size_t& len) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char c = b(i);
   len = 1;
+  if (c < 0x80) return c;  // nearly every byte of most pages
   std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 1;
   if (c >= 0xF5 || n == 1 || i + n > s.size()) return c;
   char32_t cp = c & (0x7F >> n);
@@ -162,17 +163,6 @@ bool is_word_char(char32_t c) {
 
 bool is_apostrophe(char32_t c) { return c == '\'' || c == 0x2019; }
 
-/// The character at text[i] and its length: ASCII inline (nearly every
-/// byte of most pages), the rest through decode_utf8.
-char32_t char_at(std::string_view text, std::size_t i, std::size_t& len) {
-  const auto c = static_cast<unsigned char>(text[i]);
-  if (c < 0x80) {
-    len = 1;
-    return c;
-  }
-  return decode_utf8(text, i, len);
-}
-
 /// Splits the text into words, counting them and the candidates for top words.
 void count_words(std::string_view text, page_info& info) {
   // One hash lookup per word: a stop word is looked up in the stop list
@@ -183,7 +173,7 @@ void count_words(std::string_view text, page_info& info) {
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t len;
-    if (!is_word_char(char_at(text, i, len))) {
+    if (!is_word_char(decode_utf8(text, i, len))) {
       i += len;
       continue;
     }
@@ -191,7 +181,7 @@ void count_words(std::string_view text, page_info& info) {
     bool letters_only = true;
     std::size_t letters = 0;
     while (i < text.size()) {
-      const char32_t c = char_at(text, i, len);
+      const char32_t c = decode_utf8(text, i, len);
       if (is_word_char(c)) {
         if (is_digit(c)) letters_only = false;
         ++letters;
@@ -205,7 +195,7 @@ void count_words(std::string_view text, page_info& info) {
       }
       // An apostrophe between two word characters belongs to the word.
       std::size_t next_len;
-      if (is_apostrophe(c) && i + len < text.size() && is_word_char(char_at(text, i + len, next_len))) {
+      if (is_apostrophe(c) && i + len < text.size() && is_word_char(decode_utf8(text, i + len, next_len))) {
         word += '\'';
         i += len;
         continue;

@@ -499,24 +499,18 @@ task<std::unique_ptr<connection>> open(const client_options& opts, const target&
   co_return c;
 }
 
-/// Waits for a free connection slot of the host, under pool_timeout if set.
-task<void> acquire_slot(const client_options& opts, host_pool& pool, const std::string& method,
-                        const target& t) {
-  if (!opts.pool_timeout) {
-    co_await pool.slots.acquire();
-    co_return;
-  }
-  bool waited_out = false;
+/// Waits for a free connection slot of the host under pool_timeout (the
+/// default, no limit, is a plain acquire in attempt()).
+task<void> acquire_slot_within(const client_options& opts, host_pool& pool, const std::string& method,
+                               const target& t) {
   try {
     co_await with_timeout(*opts.pool_timeout, pool.slots.acquire());
   } catch (const timeout_error&) {
-    waited_out = true;
-  }
-  if (waited_out)
     throw timeout_error("weft::http::client: " + method + " " + t.url + ": pool timeout (" +
                         ms(*opts.pool_timeout) + ") expired: all " +
                         std::to_string(opts.max_connections_per_host) + " connections to " + t.host_header +
                         " stayed busy");
+  }
 }
 
 /// One hop: a pool slot, a connection (pooled or new), the exchange, and
@@ -525,7 +519,8 @@ task<client_response> attempt(std::shared_ptr<client_state> st, std::string meth
                               std::string body, std::chrono::milliseconds timeout) {
   const client_options& opts = st->opts;
   host_pool& pool = st->pool_for(t.pool_key);
-  co_await acquire_slot(opts, pool, method, t);
+  if (opts.pool_timeout) co_await acquire_slot_within(opts, pool, method, t);
+  else co_await pool.slots.acquire();
   slot_guard guard{&pool};
   const bool close_after = h.has_token("Connection", "close");
   const std::string wire = serialize(opts, method, t, h, body);
