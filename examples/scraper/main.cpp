@@ -117,6 +117,7 @@ cli parse(int argc, char** argv, bool& help) {
   }
   c.quick = args.take_flag("--quick");
   c.demo = c.seeds.empty();
+  c.crawl.seeds = c.seeds;  // the demo's seed is set once its site is up (run())
   if (c.quick && !c.demo) throw example::usage_error("--quick crawls the demo site: give no URL");
   auto& o = c.crawl;
   o.max_pages = args.take_int<std::size_t>("--max-pages", 0, 0, 1'000'000'000);
