@@ -2,6 +2,7 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/xmlerror.h>
 
 #include <algorithm>
 #include <array>
@@ -234,6 +235,36 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+/// Counts the parser's errors that mean broken markup. libxml2 2.9 knows
+/// only HTML 4, so it reports every HTML5 element (<nav>, <section>, <svg>)
+/// as an unknown tag, and it reports a repeated id; neither is broken
+/// markup (every Sphinx page has both), so they do not count.
+struct markup_errors {
+  int count = 0;
+
+  static void on_error(void* self, xmlErrorPtr e) {
+    if (e->code == XML_HTML_UNKNOWN_TAG || e->code == XML_DTD_ID_REDEFINED) return;
+    if (e->level >= XML_ERR_ERROR) ++static_cast<markup_errors*>(self)->count;
+  }
+};
+
+/// Installs a markup_errors as this thread's libxml2 error handler for the
+/// parse (libxml2 keeps it per thread), restoring the previous one after.
+class scoped_error_handler {
+ public:
+  explicit scoped_error_handler(markup_errors& errors)
+      : previous_(xmlStructuredError), previous_context_(xmlStructuredErrorContext) {
+    xmlSetStructuredErrorFunc(&errors, &markup_errors::on_error);
+  }
+  ~scoped_error_handler() { xmlSetStructuredErrorFunc(previous_context_, previous_); }
+  scoped_error_handler(const scoped_error_handler&) = delete;
+  scoped_error_handler& operator=(const scoped_error_handler&) = delete;
+
+ private:
+  xmlStructuredErrorFunc previous_;
+  void* previous_context_;
+};
+
 struct doc_deleter {
   void operator()(xmlDoc* d) const noexcept { xmlFreeDoc(d); }
 };
@@ -256,9 +287,13 @@ page_info analyze_page(std::string final_url, std::string html) {
   // UTF-8 most pages are in: bytes that are valid UTF-8 are read as such;
   // others get the page's <meta charset>, or Latin-1.
   const char* encoding = is_valid_utf8({html.data(), static_cast<std::size_t>(size)}) ? "UTF-8" : nullptr;
-  std::unique_ptr<xmlDoc, doc_deleter> doc(
-      htmlCtxtReadMemory(ctxt.get(), html.data(), size, final_url.c_str(), encoding, options));
-  info.html_ok = doc != nullptr && ctxt->wellFormed != 0;
+  markup_errors errors;
+  std::unique_ptr<xmlDoc, doc_deleter> doc;
+  {
+    scoped_error_handler handler(errors);
+    doc.reset(htmlCtxtReadMemory(ctxt.get(), html.data(), size, final_url.c_str(), encoding, options));
+  }
+  info.html_ok = doc != nullptr && errors.count == 0;
   if (!doc) return info;
 
   walker w;
