@@ -5,7 +5,7 @@
 // server is pinned to the first allowed CPU and the client to the second,
 // as in the peer harness (/work/shared/peers/net, its echo group).
 //
-//   bench_echo [uring|epoll] [seconds]      (defaults: uring, 10)
+//   bench_echo [uring|epoll] [SECONDS]      (defaults: uring, 10; SECONDS takes units: 10s, 1m)
 //   -> RESULT echo io=uring conns=100 size=64 msgs_per_s=... p50_us=... p99_us=...
 //             server_us_per_msg=... client_us_per_msg=... errors=0
 //
@@ -21,19 +21,19 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "process_cpu.hpp"
+#include "../examples/common/cli.hpp"
 #include "../examples/common/server_cli.hpp"
 #include "../examples/echo_client/echo_load.hpp"
 #include "../examples/echo_server/echo_handler.hpp"
 #include "weft/weft.hpp"
-#include "backend_arg.hpp"
 
 namespace {
 
@@ -63,16 +63,34 @@ using bench::pin_to;
   _exit(rc);
 }
 
+/// The command line: `[uring|epoll] [SECONDS]`, positional as the bench
+/// scripts pass them; SECONDS is a duration (a bare number is seconds).
+/// Returns an exit code when the program should stop.
+std::optional<int> parse_args(int argc, char** argv, const char* name, const char* about, const char* exit_codes,
+                              weft::io_backend& io, std::chrono::seconds& seconds) {
+  CLI::App app{about, name};
+  std::string driver = "uring";
+  app.add_option("IO", driver, "I/O driver of the server")->check(CLI::IsMember({"uring", "epoll"}));
+  example::add_duration(app, "SECONDS", seconds, "measured time, whole seconds (rounded up)")
+      ->check(example::duration_at_least(std::chrono::milliseconds(1)));
+  example::add_version_flag(app);
+  app.footer(exit_codes);
+  if (auto rc = example::parse(app, argc, argv)) return rc;
+  io = driver == "epoll" ? weft::io_backend::epoll : weft::io_backend::io_uring;
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  weft::io_backend io;
-  if (!backend_arg(argc, argv, io, "bench_echo [uring|epoll] [seconds]")) return 2;
-  const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
-  if (seconds <= 0) {
-    std::fprintf(stderr, "usage: bench_echo [uring|epoll] [seconds > 0]\n");
-    return 2;
-  }
+  weft::io_backend io = weft::io_backend::io_uring;
+  std::chrono::seconds seconds{10};
+  if (auto rc = parse_args(argc, argv, "bench_echo",
+                           "weft's echo server (one worker) in a forked child, loaded by weft's closed-loop client:\n"
+                           "100 connections x 64 B, 1 s warm-up, then SECONDS measured.",
+                           "Exit codes: 0 done, 1 error (a connection or the server failed), 2 usage error.", io,
+                           seconds))
+    return *rc;
   constexpr std::size_t conns = 100, size = 64;
 
   // Listening before the fork: the parent knows the port, and its
@@ -102,7 +120,7 @@ int main(int argc, char** argv) {
     o.connections = conns;
     o.size = size;
     o.warmup = 1s;
-    o.duration = std::chrono::seconds(seconds);
+    o.duration = seconds;
     o.on_window_start = [&] {
       s0 = cpu_us(child);
       c0 = cpu_us(getpid());

@@ -6,7 +6,7 @@
 //
 //   taskset -c CPU1 wrk -t1 -c100 -dD s --latency http://127.0.0.1:PORT/
 //
-//   bench_http_hello [uring|epoll] [seconds]      (defaults: uring, 10)
+//   bench_http_hello [uring|epoll] [SECONDS]      (defaults: uring, 10; SECONDS takes units: 10s, 1m)
 //   -> RESULT weft.http_hello io=uring rps=... p50_us=... p99_us=...
 //             server_us_per_req=... server_cpu_pct=...
 //
@@ -23,13 +23,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "process_cpu.hpp"
+#include "../examples/common/cli.hpp"
 #include "../examples/common/server_cli.hpp"
-#include "backend_arg.hpp"
 #include "weft/http/server.hpp"
 #include "weft/weft.hpp"
 
@@ -101,17 +102,34 @@ wrk_figures parse_wrk(const std::string& text) {
   return f;
 }
 
+/// The command line: `[uring|epoll] [SECONDS]`, positional as the bench
+/// scripts pass them; SECONDS is a duration (a bare number is seconds).
+/// Returns an exit code when the program should stop.
+std::optional<int> parse_args(int argc, char** argv, const char* name, const char* about, const char* exit_codes,
+                              weft::io_backend& io, std::chrono::seconds& seconds) {
+  CLI::App app{about, name};
+  std::string driver = "uring";
+  app.add_option("IO", driver, "I/O driver of the server")->check(CLI::IsMember({"uring", "epoll"}));
+  example::add_duration(app, "SECONDS", seconds, "measured time, whole seconds (rounded up)")
+      ->check(example::duration_at_least(std::chrono::milliseconds(1)));
+  example::add_version_flag(app);
+  app.footer(exit_codes);
+  if (auto rc = example::parse(app, argc, argv)) return rc;
+  io = driver == "epoll" ? weft::io_backend::epoll : weft::io_backend::io_uring;
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  weft::io_backend io;
-  const char* usage = "bench_http_hello [uring|epoll] [seconds]";
-  if (!backend_arg(argc, argv, io, usage)) return 2;
-  const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
-  if (seconds <= 0) {
-    std::fprintf(stderr, "usage: %s (seconds > 0)\n", usage);
-    return 2;
-  }
+  weft::io_backend io = weft::io_backend::io_uring;
+  std::chrono::seconds seconds{10};
+  if (auto rc = parse_args(argc, argv, "bench_http_hello",
+                           "weft's http::server (one worker) answering \"Hello, World!\" in a forked child, loaded\n"
+                           "by wrk -t1 -c100 for SECONDS after a 2 s warm-up.",
+                           "Exit codes: 0 done, 1 error (wrk or the server failed), 2 usage error or wrk missing.", io,
+                           seconds))
+    return *rc;
   if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
     std::fprintf(stderr, "bench_http_hello: wrk is not installed (apt-get install wrk); nothing measured\n");
     return 2;
@@ -140,7 +158,7 @@ int main(int argc, char** argv) {
   capture(taskset + "wrk -t1 -c100 -d2s " + url + " 2>&1", warm);  // warm-up, not recorded
   const double s0 = cpu_us(child);
   const auto t0 = std::chrono::steady_clock::now();
-  const bool ok = capture(taskset + "wrk -t1 -c100 -d" + std::to_string(seconds) + "s --latency " + url + " 2>&1", out);
+  const bool ok = capture(taskset + "wrk -t1 -c100 -d" + std::to_string(seconds.count()) + "s --latency " + url + " 2>&1", out);
   const double s1 = cpu_us(child);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const wrk_figures f = parse_wrk(out);

@@ -6,12 +6,12 @@
 // Without a lock, other tasks write in between and those updates are lost;
 // with the read-modify-write under a weft::mutex, none is.
 //
-//   ./counter_lock [tasks] [increments]       (default 8 and 10,000)
+//   ./counter_lock [TASKS] [INCREMENTS]       (default 8 and 10,000)
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -63,11 +63,14 @@ weft::task<int> amain(int tasks, int increments) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int tasks = argc > 1 ? std::atoi(argv[1]) : 8;
-  const int increments = argc > 2 ? std::atoi(argv[2]) : 10'000;
-  if (tasks <= 0 || increments <= 0) {
-    std::fprintf(stderr, "usage: counter_lock [tasks > 0] [increments > 0]\n");
-    return 2;
-  }
+  CLI::App app{"Tasks add 1 to a shared counter, each increment yielding in the middle: without a lock updates\n"
+               "are lost, with weft::mutex none is.",
+               "counter_lock"};
+  int tasks = 8, increments = 10'000;
+  app.add_option("TASKS", tasks, "tasks adding to the counter")->check(CLI::Range(1, 100'000));
+  app.add_option("INCREMENTS", increments, "increments per task")->check(CLI::Range(1, 100'000'000));
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 the locked count came out wrong, 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
   return weft::run(amain(tasks, increments));
 }

@@ -1,34 +1,26 @@
 // echo_client: a closed-loop load generator for echo servers, on weft.
 //
-//   echo_client [--host H] [--port P] [--connections C] [--size S]
-//               [--duration D] [--warmup W] [--workers N] [--io uring|epoll|auto]
+//   echo_client [--host IP] [--port P] [--connections C] [--size S]
+//               [--duration 5s] [--warmup 1s] [--workers N] [--io uring|epoll|auto]
 //
 // Without --port it starts weft's echo server in-process on a free port
 // (same runtime), so it runs out of the box. Prints messages/s, MB/s, the
 // latency percentiles and the error count, then a machine-readable
 // "RESULT echo_client ..." line. Exit code 1 if a connection failed.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <string>
 
-#include "../common/server_cli.hpp"
+#include "../common/cli.hpp"
 #include "../echo_server/echo_handler.hpp"
 #include "echo_load.hpp"
 #include "weft/weft.hpp"
 
 namespace {
 
-constexpr const char* usage =
-    "usage: echo_client [--host H] [--port P] [--connections C] [--size S] [--duration D]\n"
-    "                   [--warmup W] [--workers N] [--io uring|epoll|auto]\n"
-    "  --host H             numeric address of the server (default 127.0.0.1)\n"
-    "  --port P             server port; without it an in-process weft echo server is started\n"
-    "  --connections C      concurrent connections, one message in flight each (default 100)\n"
-    "  --size S             message size in bytes (default 64)\n"
-    "  --duration D         measured seconds (default 5)\n"
-    "  --warmup W           seconds before measuring (default 1)\n"
-    "  --workers N          worker threads, 0 = one per core (default 0)\n"
-    "  --io uring|epoll|auto  I/O driver (default auto)\n";
+using namespace std::chrono_literals;
 
 weft::task<example::load_result> run(example::load_options o, bool in_process) {
   if (!in_process) co_return co_await example::run_load(std::move(o));
@@ -57,36 +49,38 @@ weft::task<example::load_result> run(example::load_options o, bool in_process) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"A closed-loop load generator for echo servers, on weft. Without --port it starts weft's echo\n"
+               "server in-process on a free port.",
+               "echo_client"};
   example::load_options o;
-  example::server_flags flags;
-  bool in_process = false;
-  try {
-    example::cli_args args(argc, argv);
-    if (args.help()) {
-      std::printf("%s", usage);
-      return 0;
-    }
-    in_process = !args.has("--port");
-    flags = example::take_server_flags(args);
-    o.connections = args.take_int<std::size_t>("--connections", 100, 1, 100'000);
-    o.size = args.take_int<std::size_t>("--size", 64, 1, 16u << 20);
-    o.duration = std::chrono::seconds(args.take_int<int>("--duration", 5, 1, 86'400));
-    o.warmup = std::chrono::seconds(args.take_int<int>("--warmup", 1, 0, 3'600));
-    args.finish();
-    o.to = example::listen_address(flags.host, flags.port);
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "echo_client: %s\n%s", e.what(), usage);
-    return 2;
-  }
+  std::string host = "127.0.0.1";
+  std::optional<std::uint16_t> port;  // none: start a server in-process
+  unsigned workers = 0;
+  weft::io_backend io = weft::io_backend::automatic;
+  app.add_option("--host", host, "numeric IPv4/IPv6 address of the server")
+      ->check(example::numeric_ip())
+      ->type_name("IP");
+  app.add_option("--port", port, "server port; without it an in-process weft echo server is started")
+      ->check(CLI::Range(std::uint16_t{1}, std::uint16_t{65535}));
+  app.add_option("--connections", o.connections, "concurrent connections, one message in flight each")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  app.add_option("--size", o.size, "message size in bytes")->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20));
+  example::add_duration(app, "--duration", o.duration, "measured time")->check(example::duration_range(1ms, 24h));
+  example::add_duration(app, "--warmup", o.warmup, "time before measuring")->check(example::duration_range(0s, 1h));
+  example::add_runtime_flags(app, workers, io);
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 error (a connection failed), 2 usage error, 130 on SIGINT, 143 on SIGTERM.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+  o.to = weft::io::address::parse(host, port.value_or(0));  // checked by numeric_ip()
 
   try {
-    weft::runtime rt{flags.runtime_options()};
-    std::printf("echo_client: %zu connections x %zu B, %lld s (+%lld s warm-up), %u workers, %s\n", o.connections,
-                o.size, static_cast<long long>(o.duration.count() / 1000),
-                static_cast<long long>(o.warmup.count() / 1000), rt.worker_count(), weft::to_string(rt.io_backend()));
+    weft::runtime rt{{.workers = workers, .io = io}};
+    std::printf("echo_client: %zu connections x %zu B, %s (+%s warm-up), %u workers, %s\n", o.connections, o.size,
+                example::format_duration(o.duration).c_str(), example::format_duration(o.warmup).c_str(),
+                rt.worker_count(), weft::to_string(rt.io_backend()));
     std::fflush(stdout);
     const std::size_t size = o.size, conns = o.connections;
-    example::load_result r = rt.block_on(run(std::move(o), in_process));
+    example::load_result r = rt.block_on(run(std::move(o), !port.has_value()));
     const double us = 1e3;
     std::printf("messages/s: %.0f  (%llu in %.2f s)\n", r.messages_per_s(), static_cast<unsigned long long>(r.messages),
                 r.seconds);
@@ -102,6 +96,6 @@ int main(int argc, char** argv) {
     return r.errors ? 1 : 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "echo_client: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

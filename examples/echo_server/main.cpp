@@ -1,24 +1,23 @@
 // echo_server: a TCP echo server on weft::io::serve.
 //
-//   echo_server [--host H] [--port P] [--workers N] [--io uring|epoll|auto]
+//   echo_server [--host IP] [--port P] [--workers N] [--io uring|epoll|auto]
 //
 // The first stdout line is "listening on HOST:PORT" (flushed), so scripts
 // and benchmarks can start it with --port 0 and read the port. SIGINT or
 // SIGTERM stops it: serve() is cancelled, which cancels every connection
-// and waits for them, and a one-line summary is printed.
+// and waits for them, a one-line summary is printed, and the exit code is
+// 128 + the signal number (130, 143).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
 
+#include "../common/cli.hpp"
 #include "../common/server_cli.hpp"
 #include "echo_handler.hpp"
 #include "weft/weft.hpp"
 
 namespace {
-
-constexpr const char* usage =
-    "usage: echo_server [--host H] [--port P] [--workers N] [--io uring|epoll|auto]\n";
 
 struct server_result {
   int signal = 0;
@@ -50,19 +49,11 @@ weft::task<server_result> run_server(weft::io::tcp_listener& listener, example::
 
 int main(int argc, char** argv) {
   example::stop_signals signals;  // before the runtime's threads exist
+  CLI::App app{"A TCP echo server on weft::io::serve. Prints \"listening on HOST:PORT\" first.", "echo_server"};
   example::server_flags flags;
-  try {
-    example::cli_args args(argc, argv);
-    if (args.help()) {
-      std::printf("%s%s", usage, example::server_flags_usage);
-      return 0;
-    }
-    flags = example::take_server_flags(args);
-    args.finish();
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "echo_server: %s\n%s%s", e.what(), usage, example::server_flags_usage);
-    return 2;
-  }
+  example::add_server_flags(app, flags);
+  example::add_version_flag(app);
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
 
   try {
     weft::io::tcp_listener listener =
@@ -78,12 +69,9 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(stats.reads.load()), static_cast<double>(stats.bytes.load()) / 1e6,
                 static_cast<unsigned long long>(r.handler_errors), weft::to_string(rt.io_backend()),
                 rt.worker_count());
-    return 0;
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "echo_server: %s\n%s%s", e.what(), usage, example::server_flags_usage);
-    return 2;
+    return 128 + r.signal;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "echo_server: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

@@ -2,7 +2,7 @@
 // and writes the result under the same name into another folder, a few
 // files at a time, with progress on stderr and a summary at the end.
 //
-//   file_transform [IN_DIR OUT_DIR] [--workers N] [--jobs J]
+//   file_transform [IN_DIR OUT_DIR] [--jobs J] [--workers N] [--io uring|epoll|auto]
 //
 // Without folders it makes a demo input (200 text files of varying size)
 // in a new temporary directory, and removes it at the end. A file that
@@ -12,14 +12,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -27,15 +25,17 @@
 
 #include <weft/weft.hpp>
 
+#include "../common/cli.hpp"
+
 namespace fs = std::filesystem;
 namespace io = weft::io;
 
 namespace {
 
 struct options {
-  fs::path in_dir, out_dir;  // empty: demo
-  unsigned workers = 0;      // runtime threads (0: one per core)
-  unsigned jobs = 8;         // files in flight
+  std::string in_dir, out_dir;  // empty: demo
+  unsigned jobs = 8;            // files in flight
+  weft::runtime_options runtime;
 };
 
 // What happened to one file.
@@ -222,51 +222,31 @@ weft::task<int> demo(unsigned jobs) {
   co_return status;
 }
 
-unsigned parse_count(std::string_view flag, const char* value, unsigned max) {
-  unsigned v = 0;
-  const char* end = value + std::strlen(value);
-  auto [p, ec] = std::from_chars(value, end, v);
-  if (ec != std::errc{} || p != end || v == 0 || v > max)
-    throw std::invalid_argument(std::string(flag) + " wants a number from 1 to " + std::to_string(max));
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"Transforms every file of IN_DIR (upper case, numbered lines) into OUT_DIR, a few at a time.\n"
+               "Without folders it makes a demo input in a temporary directory and removes it at the end.",
+               "file_transform"};
   options opt;
-  std::vector<fs::path> dirs;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view a = argv[i];
-      if ((a == "--workers" || a == "--jobs") && i + 1 < argc) {
-        const char* v = argv[++i];
-        if (a == "--workers") opt.workers = parse_count(a, v, 1024);
-        else opt.jobs = parse_count(a, v, 4096);
-      } else if (!a.starts_with("-") && dirs.size() < 2) {
-        dirs.emplace_back(a);
-      } else {
-        throw std::invalid_argument("unexpected argument '" + std::string(a) + "'");
-      }
-    }
-    if (dirs.size() == 1) throw std::invalid_argument("give both IN_DIR and OUT_DIR, or neither (demo)");
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "file_transform: %s\nusage: %s [IN_DIR OUT_DIR] [--workers N] [--jobs J]\n", e.what(),
-                 argv[0]);
-    return 2;
-  }
+  auto* in = app.add_option("IN_DIR", opt.in_dir, "folder whose files are read")->check(CLI::ExistingDirectory);
+  auto* out = app.add_option("OUT_DIR", opt.out_dir, "folder the results are written to (created if missing)");
+  in->needs(out);
+  out->needs(in);
+  app.add_option("--jobs", opt.jobs, "files in flight at once")->check(CLI::Range(1u, 4096u));
+  example::add_runtime_flags(app, opt.runtime.workers, opt.runtime.io);
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 a file could not be transformed (the others are), 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
 
   try {
-    if (dirs.empty()) return weft::run(demo(opt.jobs), {.workers = opt.workers});
-    opt.in_dir = dirs[0];
-    opt.out_dir = dirs[1];
-    if (!fs::is_directory(opt.in_dir)) throw std::runtime_error(opt.in_dir.string() + " is not a directory");
+    if (opt.in_dir.empty()) return weft::run(demo(opt.jobs), opt.runtime);
     fs::create_directories(opt.out_dir);
     // Writing into the input folder would overwrite the files being read.
-    if (fs::equivalent(opt.in_dir, opt.out_dir)) throw std::runtime_error("OUT_DIR must not be IN_DIR");
-    return weft::run(transform_all(opt.in_dir, opt.out_dir, opt.jobs), {.workers = opt.workers});
+    if (fs::equivalent(opt.in_dir, opt.out_dir)) return example::usage_failure(app, "OUT_DIR must not be IN_DIR");
+    return weft::run(transform_all(opt.in_dir, opt.out_dir, opt.jobs), opt.runtime);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "file_transform: error: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

@@ -7,12 +7,12 @@
 // a different one afterwards. The greetings interleave because all of them
 // wait at the same time.
 //
-//   ./hello_tasks [greeters]        (default 5)
+//   ./hello_tasks [GREETERS]        (default 5)
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -55,11 +55,12 @@ weft::task<void> amain(int greeters) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int greeters = argc > 1 ? std::atoi(argv[1]) : 5;
-  if (greeters <= 0) {
-    std::fprintf(stderr, "usage: hello_tasks [greeters > 0]\n");
-    return 2;
-  }
+  CLI::App app{"\"Hello from thread N\" on weft's scheduler, as tasks and then as fibers.", "hello_tasks"};
+  int greeters = 5;
+  app.add_option("GREETERS", greeters, "how many tasks, then fibers, say hello")->check(CLI::Range(1, 10'000));
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
   weft::run(amain(greeters));
-  return 0;
+  return example::exit_ok;
 }

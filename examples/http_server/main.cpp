@@ -1,7 +1,7 @@
 // http_server: a small HTTP/1.1 server on weft::http::server with a route
 // table, CPU-heavy work sent to a worker process, and graceful shutdown.
 //
-//   http_server [--host H] [--port P] [--workers N] [--io uring|epoll|auto] [--quick]
+//   http_server [--host IP] [--port P] [--workers N] [--io uring|epoll|auto] [--quick]
 //
 //   GET  /             the routes, as text
 //   GET  /hello        "Hello, World!" (13 bytes, text/plain)
@@ -13,8 +13,9 @@
 // Other paths get 404; a known path with another method gets 405 and
 // Allow. The first stdout line is "listening on HOST:PORT" (flushed).
 // SIGINT or SIGTERM: server.shutdown() (in-flight requests finish, idle
-// connections close), then a one-line summary. --quick: serve on a free
-// port, check the routes with raw TCP clients, exit 0 or 1.
+// connections close), then a one-line summary and exit code 128 + the
+// signal number (130, 143). --quick: serve on a free port, check the
+// routes with raw TCP clients, exit 0 or 1.
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -25,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "../common/server_cli.hpp"
 #include "weft/http/server.hpp"
 #include "weft/weft.hpp"
@@ -33,9 +35,6 @@ namespace {
 
 namespace http = weft::http;
 using namespace std::chrono_literals;
-
-constexpr const char* usage =
-    "usage: http_server [--host H] [--port P] [--workers N] [--io uring|epoll|auto] [--quick]\n";
 
 constexpr std::uint64_t primes_cap = 20'000'000;
 
@@ -218,23 +217,15 @@ weft::task<bool> self_test(http::server& srv) {
 
 int main(int argc, char** argv) {
   example::stop_signals signals;  // before the runtime's threads exist
+  CLI::App app{"A small HTTP/1.1 server on weft: GET / lists its routes. Prints \"listening on HOST:PORT\" first.",
+               "http_server"};
   example::server_flags flags;
   bool quick = false;
-  try {
-    example::cli_args args(argc, argv, {"--quick"});
-    if (args.help()) {
-      std::printf("%s%s  --quick              serve on a free port, test the routes, exit\n", usage,
-                  example::server_flags_usage);
-      return 0;
-    }
-    flags = example::take_server_flags(args);
-    quick = args.take_flag("--quick");
-    if (quick) flags.port = 0;
-    args.finish();
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "http_server: %s\n%s%s", e.what(), usage, example::server_flags_usage);
-    return 2;
-  }
+  example::add_server_flags(app, flags);
+  app.add_flag("--quick", quick, "serve on a free port, test the routes, exit 0 or 1");
+  example::add_version_flag(app);
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+  if (quick) flags.port = 0;
 
   try {
     const auto addr = example::listen_address(flags.host, flags.port);
@@ -280,13 +271,10 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(s.connections_accepted),
                   static_cast<unsigned long long>(s.responses_4xx), static_cast<unsigned long long>(s.responses_5xx),
                   static_cast<unsigned long long>(s.timeouts));
-      co_return ok ? 0 : 1;
+      co_return quick ? (ok ? 0 : 1) : 128 + sig;
     }(addr, signals, quick));
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "http_server: %s\n%s%s", e.what(), usage, example::server_flags_usage);
-    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "http_server: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

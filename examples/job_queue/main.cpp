@@ -9,7 +9,7 @@
 // be repeated; the program exits 1 if any job ended otherwise than
 // planned.
 //
-//   job_queue [--jobs N] [--workers N] [--timeout-ms T] [--seed S] [--quick]
+//   job_queue [--jobs N] [--workers N] [--timeout 1.5s] [--seed S] [--quick]
 #include <signal.h>
 #include <unistd.h>
 
@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "../common/server_cli.hpp"
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -74,7 +74,7 @@ std::uint64_t run_job(job j) {
 struct options {
   unsigned jobs = 16;
   unsigned workers = 4;
-  unsigned timeout_ms = 1500;
+  std::chrono::milliseconds timeout{1500};
   std::uint64_t seed = 7;
   bool quick = false;
 };
@@ -84,7 +84,8 @@ struct options {
 // room for a loaded machine.
 std::vector<job> plan(const options& opt) {
   std::mt19937_64 rng(opt.seed);
-  std::uniform_int_distribution<std::uint32_t> length(opt.timeout_ms / 10, opt.timeout_ms / 3);
+  const auto ms = static_cast<std::uint32_t>(opt.timeout.count());
+  std::uniform_int_distribution<std::uint32_t> length(ms / 10, ms / 3);
   std::vector<kind> kinds = {kind::raise, kind::segfault, kind::abort, kind::exit3, kind::hang};
   kinds.resize(std::max<std::size_t>(opt.jobs, kinds.size()), kind::ok);
   std::shuffle(kinds.begin(), kinds.end(), rng);
@@ -100,9 +101,9 @@ std::string describe_signal(int sig) {
 
 weft::task<int> amain(options opt) {
   const std::vector<job> jobs = plan(opt);
-  weft::ipc::process_pool pool{{.workers = opt.workers, .task_timeout = std::chrono::milliseconds(opt.timeout_ms)}};
-  std::printf("%zu jobs on %u worker processes, timeout %u ms per job (seed %" PRIu64 ")\n\n", jobs.size(),
-              opt.workers, opt.timeout_ms, opt.seed);
+  weft::ipc::process_pool pool{{.workers = opt.workers, .task_timeout = opt.timeout}};
+  std::printf("%zu jobs on %u worker processes, timeout %lld ms per job (seed %" PRIu64 ")\n\n", jobs.size(),
+              opt.workers, static_cast<long long>(opt.timeout.count()), opt.seed);
 
   const auto t0 = weft::clock::now();
   std::vector<weft::join_handle<std::uint64_t>> handles;
@@ -156,38 +157,32 @@ weft::task<int> amain(options opt) {
   co_return unexpected == 0 && s.workers == opt.workers ? 0 : 1;
 }
 
-constexpr const char* usage =
-    "usage: job_queue [--jobs N] [--workers N] [--timeout-ms T] [--seed S] [--quick]\n"
-    "  --jobs N        jobs, at least 5 (one of each failure) (default 16)\n"
-    "  --workers N     worker processes (default 4)\n"
-    "  --timeout-ms T  per-job timeout; jobs work T/10 to T/3 ms (default 1500)\n"
-    "  --seed S        seed of the plan (default 7)\n"
-    "  --quick         8 jobs, 600 ms timeout: about a second\n";
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace std::chrono_literals;
+  CLI::App app{"Jobs on a process pool with a per-job timeout; five of them misbehave (segfault, abort, exit(3),\n"
+               "throw, hang) and the pool goes on. Exits 1 if a job ended otherwise than planned.",
+               "job_queue"};
   options opt;
-  try {
-    example::cli_args args(argc, argv, {"--quick"});
-    if (args.help()) {
-      std::fputs(usage, stdout);
-      return 0;
-    }
-    opt.quick = args.take_flag("--quick");
-    opt.jobs = args.take_int<unsigned>("--jobs", opt.quick ? 8 : 16, 5, 10'000);
-    opt.workers = args.take_int<unsigned>("--workers", 4, 1, 256);
-    opt.timeout_ms = args.take_int<unsigned>("--timeout-ms", opt.quick ? 600 : 1500, 20, 3'600'000);
-    opt.seed = args.take_int<std::uint64_t>("--seed", 7, 0, 1'000'000'000);
-    args.finish();
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "job_queue: %s\n%s", e.what(), usage);
-    return 2;
-  }
+  auto* jobs = app.add_option("--jobs", opt.jobs, "jobs, at least 5 (one of each failure); 8 with --quick")
+                   ->check(CLI::Range(5u, 10'000u));
+  app.add_option("--workers", opt.workers, "worker processes")->check(CLI::Range(1u, 256u));
+  auto* timeout = example::add_duration(app, "--timeout", opt.timeout,
+                                        "per-job timeout; jobs work a tenth to a third of it (600ms with --quick)")
+                      ->check(example::duration_range(20ms, 1h));
+  app.add_option("--seed", opt.seed, "seed of the plan")->check(CLI::Range(0ull, 1'000'000'000ull));
+  app.add_flag("--quick", opt.quick, "8 jobs, 600ms timeout: about a second");
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 every job ended as planned, 1 one did not (or an error), 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+  if (opt.quick && !*jobs) opt.jobs = 8;
+  if (opt.quick && !*timeout) opt.timeout = 600ms;
+
   try {
     return weft::run(amain(opt));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "job_queue: error: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

@@ -6,6 +6,7 @@
 // identical in each: only who computes it changes, and the time.
 //
 //   monte_carlo_pi [--samples N] [--tasks T] [--workers N] [--quick]
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -15,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "../common/server_cli.hpp"
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -98,38 +99,32 @@ weft::task<int> amain(std::uint64_t samples, unsigned tasks, unsigned max_worker
   co_return 0;
 }
 
-constexpr const char* usage =
-    "usage: monte_carlo_pi [--samples N] [--tasks T] [--workers N] [--quick]\n"
-    "  --samples N  random points in all (default 400,000,000)\n"
-    "  --tasks T    tasks the samples are split into (default 64)\n"
-    "  --workers N  the last row's worker processes (default: one per core)\n"
-    "  --quick      2,000,000 samples and at most 2 workers: well under a second\n";
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t samples = 0;
-  unsigned tasks = 0, workers = 0;
-  try {
-    example::cli_args args(argc, argv, {"--quick"});
-    if (args.help()) {
-      std::fputs(usage, stdout);
-      return 0;
-    }
-    const bool quick = args.take_flag("--quick");
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    samples = args.take_int<std::uint64_t>("--samples", quick ? 2'000'000 : 400'000'000, 1, 1'000'000'000'000);
-    tasks = args.take_int<unsigned>("--tasks", 64, 1, 100'000);
-    workers = args.take_int<unsigned>("--workers", quick ? std::min(2u, cores) : cores, 1, 256);
-    args.finish();
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "monte_carlo_pi: %s\n%s", e.what(), usage);
-    return 2;
-  }
+  CLI::App app{"Estimates pi from random points, split into tasks that worker processes run: one row per pool\n"
+               "size, 1 to N workers. Exits 1 if the estimate changes between rows (a result was lost).",
+               "monte_carlo_pi"};
+  std::uint64_t samples = 400'000'000;
+  unsigned tasks = 64, workers = 0;
+  bool quick = false;
+  auto* samples_opt = app.add_option("--samples", samples, "random points in all (2,000,000 with --quick)")
+                          ->check(CLI::Range(1ull, 1'000'000'000'000ull));
+  app.add_option("--tasks", tasks, "tasks the samples are split into")->check(CLI::Range(1u, 100'000u));
+  app.add_option("--workers", workers, "the last row's worker processes, 0 = one per core (at most 2 with --quick)")
+      ->check(CLI::Range(0u, 256u));
+  app.add_flag("--quick", quick, "2,000,000 samples and at most 2 workers: well under a second");
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 a result was lost (or an error), 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (workers == 0) workers = quick ? std::min(2u, cores) : cores;
+  if (quick && !*samples_opt) samples = 2'000'000;
+
   try {
     return weft::run(amain(samples, tasks, workers));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "monte_carlo_pi: error: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

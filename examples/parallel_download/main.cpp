@@ -1,7 +1,7 @@
 // parallel_download: fetch many URLs at once with weft::http::client,
 // at most N in flight, each result printed as it completes.
 //
-//   parallel_download [--concurrency N] [--timeout MS] [--file F] URL...
+//   parallel_download [--concurrency N] [--timeout 30s] [--file F] URL...
 //   parallel_download --quick            # self-test against a local server
 //
 // The concurrent.futures pattern (a ThreadPoolExecutor running urlopen,
@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "weft/http/client.hpp"
 #include "weft/weft.hpp"
 
@@ -30,70 +31,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* usage =
-    "usage: parallel_download [--concurrency N] [--timeout MS] [--file F] [URL...]\n"
-    "       parallel_download --quick\n"
-    "  --concurrency N   downloads at once (default 8)\n"
-    "  --timeout MS      per request, each redirect hop (default 30000)\n"
-    "  --file F          read URLs from F, one per line (# starts a comment)\n"
-    "  --quick           self-test: ~20 URLs from a local server, checks the results\n";
-
-struct options {
+/// URLs from a file, one a line; blank lines and '#' comments skipped.
+/// Throws CLI::ValidationError when the file cannot be read.
+std::vector<std::string> read_urls(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CLI::ValidationError("--file", "cannot read '" + path + "'");
   std::vector<std::string> urls;
-  std::size_t concurrency = 8;
-  std::chrono::milliseconds timeout{30000};
-  bool quick = false;
-};
-
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-long parse_number(std::string_view flag, std::string_view v, long lo, long hi) {
-  long n = 0;
-  if (v.empty()) throw usage_error(std::string(flag) + " needs a number");
-  for (char c : v) {
-    if (c < '0' || c > '9') throw usage_error(std::string(flag) + ": not a number: " + std::string(v));
-    n = n * 10 + (c - '0');
-    if (n > hi) break;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    urls.push_back(line.substr(start));
   }
-  if (n < lo || n > hi)
-    throw usage_error(std::string(flag) + ": expected " + std::to_string(lo) + ".." + std::to_string(hi));
-  return n;
-}
-
-options parse_args(int argc, char** argv) {
-  options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) throw usage_error(std::string(a) + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--concurrency") {
-      o.concurrency = static_cast<std::size_t>(parse_number(a, value(), 1, 10000));
-    } else if (a == "--timeout") {
-      o.timeout = std::chrono::milliseconds(parse_number(a, value(), 1, 86'400'000));
-    } else if (a == "--file") {
-      std::string path(value());
-      std::ifstream in(path);
-      if (!in) throw usage_error("cannot read " + path);
-      for (std::string line; std::getline(in, line);) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-        std::size_t start = line.find_first_not_of(" \t");
-        if (start == std::string::npos || line[start] == '#') continue;
-        o.urls.push_back(line.substr(start));
-      }
-    } else if (a == "--quick") {
-      o.quick = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      throw usage_error("unknown flag " + std::string(a));
-    } else {
-      o.urls.emplace_back(a);
-    }
-  }
-  if (!o.quick && o.urls.empty()) throw usage_error("no URLs given");
-  return o;
+  return urls;
 }
 
 /// One URL's outcome.
@@ -227,7 +177,7 @@ struct quick_server {
   }
 };
 
-weft::task<int> quick() {
+weft::task<int> run_quick() {
   auto listener = io::tcp_listener::bind(io::address::parse("127.0.0.1:0"));
   const std::string base = "http://127.0.0.1:" + std::to_string(listener.local_address().port());
   std::uint16_t dead_port = 0;  // bound, then closed: nobody listens there
@@ -284,20 +234,36 @@ weft::task<int> quick() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  options o;
+  CLI::App app{"Fetches many URLs at once with weft::http::client, at most --concurrency in flight, and prints\n"
+               "each result as it completes. HTTP error statuses (404, 500) are results, not failures.",
+               "parallel_download"};
+  std::vector<std::string> urls;
+  std::string file;
+  std::size_t concurrency = 8;
+  std::chrono::milliseconds timeout{30000};
+  bool quick = false;
+  app.add_option("URL", urls, "http:// or https:// URLs to fetch");
+  app.add_option("--concurrency", concurrency, "downloads at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+  example::add_duration(app, "--timeout", timeout, "per request, each redirect hop")
+      ->check(example::duration_range(1ms, 24h));
+  app.add_option("--file", file, "read URLs from FILE, one a line ('#' starts a comment)")->type_name("FILE");
+  app.add_flag("--quick", quick, "self-test: ~20 URLs from a local server, checks the results");
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 every URL fetched (whatever its status), 1 some could not be, 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
   try {
-    for (int i = 1; i < argc; ++i)
-      if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
-        std::printf("%s", usage);
-        return 0;
-      }
-    o = parse_args(argc, argv);
-  } catch (const usage_error& e) {
-    std::fprintf(stderr, "parallel_download: %s\n%s", e.what(), usage);
-    return 2;
+    if (!file.empty()) {
+      auto more = read_urls(file);
+      urls.insert(urls.end(), more.begin(), more.end());
+    }
+  } catch (const CLI::ValidationError& e) {
+    return example::usage_failure(app, e.what());
   }
+  if (!quick && urls.empty()) return example::usage_failure(app, "no URLs given (or --quick for the self-test)");
+
   weft::runtime rt;
-  if (o.quick) return rt.block_on(quick());
-  summary s = rt.block_on(download_all(o.urls, o.concurrency, o.timeout));
-  return s.failed == 0 ? 0 : 1;
+  if (quick) return rt.block_on(run_quick());
+  summary s = rt.block_on(download_all(urls, concurrency, timeout));
+  return s.failed == 0 ? example::exit_ok : example::exit_error;
 }

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "../common/server_cli.hpp"
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -154,32 +154,22 @@ weft::task<int> amain(options opt, std::vector<std::uint64_t> numbers) {
   co_return wrong == 0 ? 0 : 1;
 }
 
-constexpr const char* usage =
-    "usage: primes [--workers N] [--count N] [--seed S] [--quick]\n"
-    "  --workers N  worker processes (default: one per core)\n"
-    "  --count N    generated 16-digit primes added to the documentation's six numbers (default 10)\n"
-    "  --seed S     seed of the generated numbers (default 2024)\n"
-    "  --quick      a few 12-digit primes only: finishes in well under a second\n";
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"The is_prime example of Python's concurrent.futures docs on a weft process pool: each number is\n"
+               "checked in this process, then with process_pool::map; prints both times and the speed-up.",
+               "primes"};
   options opt;
-  try {
-    example::cli_args args(argc, argv, {"--quick"});
-    if (args.help()) {
-      std::fputs(usage, stdout);
-      return 0;
-    }
-    opt.workers = args.take_int<unsigned>("--workers", 0, 1, 256);
-    opt.count = args.take_int<unsigned>("--count", 10, 0, 10'000);
-    opt.seed = args.take_int<std::uint64_t>("--seed", 2024, 0, 1'000'000'000);
-    opt.quick = args.take_flag("--quick");
-    args.finish();
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "primes: %s\n%s", e.what(), usage);
-    return 2;
-  }
+  app.add_option("--workers", opt.workers, "worker processes, 0 = one per core")->check(CLI::Range(0u, 256u));
+  app.add_option("--count", opt.count, "generated 16-digit primes added to the documentation's six numbers")
+      ->check(CLI::Range(0u, 10'000u));
+  app.add_option("--seed", opt.seed, "seed of the generated numbers")->check(CLI::Range(0ull, 1'000'000'000ull));
+  app.add_flag("--quick", opt.quick, "a few 12-digit primes only: finishes in well under a second");
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 a wrong answer (or an error), 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+
   try {
     std::vector<std::uint64_t> numbers;
     if (opt.quick) {
@@ -194,6 +184,6 @@ int main(int argc, char** argv) {
     return weft::run(amain(opt, std::move(numbers)));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "primes: error: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

@@ -8,13 +8,13 @@
 // and consumers check it, and closing the channel wakes anyone still
 // waiting in send() or recv().
 //
-//   ./producer_consumer [numbers_per_producer]     (default 200,000)
+//   ./producer_consumer [NUMBERS_PER_PRODUCER]     (default 200,000)
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -99,11 +99,15 @@ weft::task<void> amain(std::uint64_t per_producer) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long long arg = argc > 1 ? std::atoll(argv[1]) : 200'000;
-  if (arg <= 0) {
-    std::fprintf(stderr, "usage: producer_consumer [numbers_per_producer > 0]\n");
-    return 2;
-  }
-  weft::run(amain(static_cast<std::uint64_t>(arg)));
-  return 0;
+  CLI::App app{"Producers and consumers over a weft::channel: round 1 ends by closing the channel, round 2 is\n"
+               "stopped early by a weft::event.",
+               "producer_consumer"};
+  std::uint64_t per_producer = 200'000;
+  app.add_option("NUMBERS_PER_PRODUCER", per_producer, "numbers each producer sends in round 1")
+      ->check(CLI::Range(1ull, 1'000'000'000'000ull));
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+  weft::run(amain(per_producer));
+  return example::exit_ok;
 }

@@ -1,19 +1,19 @@
 // A tour of weft's runtime: spawn, when_all, when_any, timeouts,
 // cancellation, a task_scope, driver operations, and the scheduler's metrics.
 //
-//   runtime_tour [--workers N]
+//   runtime_tour [--workers N] [--io uring|epoll|auto]
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 
 #include <weft/weft.hpp>
+
+#include "../common/cli.hpp"
 
 using namespace std::chrono_literals;
 
@@ -122,17 +122,18 @@ weft::task<void> tour() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  unsigned workers = 0;  // one per core
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-      workers = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
-    } else {
-      std::fprintf(stderr, "usage: %s [--workers N]\n", argv[0]);
-      return 2;
-    }
-  }
+  CLI::App app{"A tour of weft's runtime: spawn, when_all, when_any, timeouts, cancellation, a task_scope,\n"
+               "driver operations and the scheduler's metrics.",
+               "runtime_tour"};
+  unsigned workers = 0;
+  weft::io_backend io = weft::io_backend::automatic;
+  example::add_runtime_flags(app, workers, io);
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 error, 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+
   try {
-    weft::runtime rt{{.workers = workers}};
+    weft::runtime rt{{.workers = workers, .io = io}};
     std::printf("weft runtime: %u workers, %s driver\n\n", rt.worker_count(), weft::to_string(rt.io_backend()));
     rt.block_on(tour());
     auto m = rt.metrics();
@@ -143,6 +144,6 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(m.total().parks));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "runtime_tour: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

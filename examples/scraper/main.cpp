@@ -4,12 +4,14 @@
 //
 //   scraper                                   crawl the built-in demo site
 //   scraper https://example.org/ --max-pages 200 --output pages.jsonl --stats stats.json
-//   scraper --seeds urls.txt --all-hosts --max-depth 1 --delay 500
+//   scraper --seeds urls.txt --all-hosts --max-depth 1 --delay 500ms
 //   scraper --quick                           small demo crawl that checks itself (exit 0/1)
 //
 // Ctrl-C (SIGINT) or SIGTERM stops scheduling, cancels the fetches in flight,
 // flushes what was written and prints the summary; the exit code is then
-// 128 + the signal number.
+// 128 + the signal number. The command line is parsed with CLI11
+// (../common/cli.hpp): durations take units, --help shows every default.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "../common/server_cli.hpp"
 #include "crawler.hpp"
 #include "demo_check.hpp"
@@ -29,68 +32,21 @@
 
 namespace {
 
-constexpr const char* usage =
-    "usage: scraper [URL] [options]\n"
-    "  URL                  start URL (http or https); without URL and --seeds the built-in\n"
-    "                       demo site is started on 127.0.0.1 and crawled\n"
-    "  --seeds FILE         start URLs, one a line ('#' comments)\n"
-    "  --max-pages N        fetch at most N pages (0 = no limit, default 0)\n"
-    "  --max-depth N        follow links up to N hops from a seed (-1 = no limit, default -1)\n"
-    "  --concurrency N      fetches in flight in total (default 64)\n"
-    "  --per-host N         connections per host (default 8)\n"
-    "  --delay MS           minimum gap between requests to one host; robots.txt Crawl-delay\n"
-    "                       wins when larger (default 0)\n"
-    "  --same-host          follow links only to the seeds' hosts (default)\n"
-    "  --all-hosts          follow links to any host\n"
-    "  --timeout MS         per request attempt (default 10000; 1000 for the demo site)\n"
-    "  --retries N          retries on timeouts, connection errors, 5xx and 429 (default 2)\n"
-    "  --backoff MS         first retry's backoff ceiling, doubling, full jitter (default 100)\n"
-    "  --ignore-robots      do not fetch or obey robots.txt\n"
-    "  --user-agent S       User-Agent, also the robots.txt token (default weft-scraper/0.1)\n"
-    "  --output FILE        JSON Lines output (default stdout)\n"
-    "  --stats FILE         end-of-run statistics as JSON\n"
-    "  --quiet              no progress line and no summary\n"
-    "  --demo-pages N       pages of the demo site (default 2000)\n"
-    "  --quick              small demo crawl that checks its results (exit 0 or 1)\n"
-    "  --workers N          worker threads, 0 = one per core (default 0)\n"
-    "  --io uring|epoll|auto  I/O driver (default auto)\n";
-
 struct cli {
   std::vector<std::string> seeds;
   bool demo = false;
   bool quick = false;
   bool quiet = false;
   std::size_t demo_pages = 2000;
-  std::string output, stats;
+  std::string output;  // "-": stdout; empty: stdout, or pages.jsonl when stdout is a terminal
+  std::string stats;
   scraper::crawl_options crawl;
   weft::runtime_options runtime;
 };
 
-constexpr std::string_view boolean_flags[] = {"--same-host", "--all-hosts", "--ignore-robots", "--quiet", "--quick"};
-
-/// Splits off the positional URL (cli_args takes flags only).
-std::vector<char*> without_positional(int argc, char** argv, std::optional<std::string>& url) {
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a.size() >= 2 && a.substr(0, 2) == "--") {
-      rest.push_back(argv[i]);
-      bool boolean = a.find('=') != std::string_view::npos || a == "--help";
-      for (auto b : boolean_flags) boolean = boolean || a == b;
-      if (!boolean && i + 1 < argc) rest.push_back(argv[++i]);
-    } else if (a == "-h") {
-      rest.push_back(argv[i]);
-    } else {
-      if (url) throw example::usage_error("more than one URL given ('" + *url + "', '" + std::string(a) + "')");
-      url = std::string(a);
-    }
-  }
-  return rest;
-}
-
 std::vector<std::string> read_seeds(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw example::usage_error("--seeds: cannot open '" + path + "': " + std::strerror(errno));
+  if (!in) throw CLI::ValidationError("--seeds", "cannot open '" + path + "': " + std::strerror(errno));
   std::vector<std::string> seeds;
   std::string line;
   while (std::getline(in, line)) {
@@ -99,56 +55,97 @@ std::vector<std::string> read_seeds(const std::string& path) {
     auto e = line.find_last_not_of(" \t\r");
     seeds.push_back(line.substr(b, e - b + 1));
   }
-  if (seeds.empty()) throw example::usage_error("--seeds: '" + path + "' lists no URL");
+  if (seeds.empty()) throw CLI::ValidationError("--seeds", "'" + path + "' lists no URL");
   return seeds;
 }
 
-cli parse(int argc, char** argv, bool& help) {
-  std::optional<std::string> url;
-  auto rest = without_positional(argc, argv, url);
-  example::cli_args args(static_cast<int>(rest.size()), rest.data(),
-                         {boolean_flags[0], boolean_flags[1], boolean_flags[2], boolean_flags[3], boolean_flags[4]});
-  help = args.help();
-  cli c;
-  if (url) c.seeds.push_back(*url);
-  if (auto f = args.take("--seeds")) {
-    auto more = read_seeds(*f);
-    c.seeds.insert(c.seeds.end(), more.begin(), more.end());
-  }
-  c.quick = args.take_flag("--quick");
-  c.demo = c.seeds.empty();
-  c.crawl.seeds = c.seeds;  // the demo's seed is set once its site is up (run())
-  if (c.quick && !c.demo) throw example::usage_error("--quick crawls the demo site: give no URL");
+/// The command line, parsed into c. Returns an exit code when the program
+/// should stop (after --help, --version or a usage error).
+std::optional<int> parse(int argc, char** argv, cli& c) {
+  CLI::App app{
+      "A web crawler on weft: fetches pages (keep-alive, redirects, gzip), obeys robots.txt, parses HTML in\n"
+      "worker processes and writes one JSON object per fetched URL. Without a URL it starts its built-in\n"
+      "demo site on 127.0.0.1 and crawls that.",
+      "scraper"};
   auto& o = c.crawl;
-  o.max_pages = args.take_int<std::size_t>("--max-pages", 0, 0, 1'000'000'000);
-  o.max_depth = args.take_int<int>("--max-depth", -1, -1, 1'000'000);
-  o.concurrency = args.take_int<std::size_t>("--concurrency", 64, 1, 100'000);
-  o.per_host = args.take_int<std::size_t>("--per-host", 8, 1, 100'000);
-  o.delay = std::chrono::milliseconds(args.take_int<long>("--delay", 0, 0, 3'600'000));
-  const bool same = args.take_flag("--same-host");
-  const bool all = args.take_flag("--all-hosts");
-  if (same && all) throw example::usage_error("--same-host and --all-hosts contradict each other");
-  o.same_host = !all;
-  // The demo's slow page must time out quickly; --quick, a test that may
-  // run on a loaded machine, leaves ordinary pages more room.
-  const long default_timeout = c.quick ? 2000 : c.demo ? 1000 : 10000;
-  o.timeout = std::chrono::milliseconds(args.take_int<long>("--timeout", default_timeout, 1, 3'600'000));
-  o.retries = args.take_int<int>("--retries", 2, 0, 100);
-  o.backoff_base = std::chrono::milliseconds(args.take_int<long>("--backoff", 100, 0, 3'600'000));
-  o.robots = !args.take_flag("--ignore-robots");
-  if (auto ua = args.take("--user-agent")) {
-    if (ua->empty()) throw example::usage_error("--user-agent must not be empty");
-    o.user_agent = *ua;
+  std::vector<std::string> urls;
+  std::string seeds_file;
+  // Timeouts default by target: the demo's slow page must time out quickly,
+  // --quick (a test on a possibly loaded machine) leaves ordinary pages
+  // more room, and a real site gets 10 s. Set after parsing unless given.
+  std::chrono::milliseconds timeout{10000};
+  app.add_option("URL", urls, "start URLs (http or https); none and no --seeds: crawl the built-in demo site")
+      ->type_name("URL");
+  app.add_option("--seeds", seeds_file, "file of start URLs, one a line ('#' comments)")->type_name("FILE");
+  app.add_option("--max-pages", o.max_pages, "fetch at most N pages (0 = no limit)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000'000}));
+  app.add_option("--max-depth", o.max_depth, "follow links up to N hops from a seed (-1 = no limit)")
+      ->check(CLI::Range(-1, 1'000'000));
+  app.add_option("--concurrency", o.concurrency, "fetches in flight in total")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  app.add_option("--per-host", o.per_host, "connections per host")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  example::add_duration(app, "--delay", o.delay,
+                        "minimum gap between requests to one host; robots.txt Crawl-delay wins when larger");
+  bool same_host = false, all_hosts = false, ignore_robots = false;
+  auto* same = app.add_flag("--same-host", same_host, "follow links only to the seeds' hosts (the default)");
+  app.add_flag("--all-hosts", all_hosts, "follow links to any host")->excludes(same);
+  auto* timeout_opt = example::add_duration(app, "--timeout", timeout, "per request attempt (1s for the demo site)");
+  app.add_option("--retries", o.retries, "retries on timeouts, connection errors, 5xx and 429")
+      ->check(CLI::Range(0, 100));
+  example::add_duration(app, "--backoff", o.backoff_base,
+                        "first retry's backoff ceiling; doubles each retry, full jitter");
+  app.add_flag("--ignore-robots", ignore_robots, "do not fetch or obey robots.txt");
+  app.add_option("--user-agent", o.user_agent, "User-Agent header, also the robots.txt product token")
+      ->check([](const std::string& s) { return s.empty() ? std::string("must not be empty") : std::string(); });
+  app.add_option("--output,-o", c.output,
+                 "JSON Lines records to FILE, '-' for stdout (default: stdout, or pages.jsonl when stdout is a "
+                 "terminal)")
+      ->type_name("FILE");
+  app.add_option("--stats", c.stats, "end-of-run statistics as JSON")->type_name("FILE");
+  app.add_flag("--quiet,-q", c.quiet, "no progress line and no summary");
+  auto* demo_pages = app.add_option("--demo-pages", c.demo_pages, "pages of the demo site (300 with --quick)")
+                         ->check(CLI::Range(std::size_t{10}, std::size_t{1'000'000}));
+  app.add_flag("--quick", c.quick, "small demo crawl that checks its results (exit 0 or 1)");
+  example::add_runtime_flags(app, c.runtime.workers, c.runtime.io);
+  example::add_version_flag(app);
+  app.footer(
+      "Durations take units: 2s, 500ms, 0.1s, 1m; a bare number is seconds.\n"
+      "Exit codes: 0 done, 1 error (the output cannot be written), 2 usage error,\n"
+      "130 after Ctrl-C (SIGINT), 143 after SIGTERM: the records so far are written either way.");
+  if (auto rc = example::parse(app, argc, argv)) return rc;
+
+  try {
+    c.seeds = urls;
+    if (!seeds_file.empty()) {
+      auto more = read_seeds(seeds_file);
+      c.seeds.insert(c.seeds.end(), more.begin(), more.end());
+    }
+  } catch (const CLI::ValidationError& e) {
+    return example::usage_failure(app, e.what());
   }
-  c.output = args.take("--output").value_or("");
-  c.stats = args.take("--stats").value_or("");
-  c.quiet = args.take_flag("--quiet");
-  c.demo_pages = args.take_int<std::size_t>("--demo-pages", c.quick ? 300 : 2000, 10, 1'000'000);
-  c.runtime.workers = args.take_int<unsigned>("--workers", 0, 0, 4096);
-  if (auto io = args.take("--io")) c.runtime.io = example::parse_backend(*io);
-  args.finish();
+  c.demo = c.seeds.empty();
+  if (c.quick && !c.demo) return example::usage_failure(app, "--quick crawls the demo site: give no URL");
+  o.seeds = c.seeds;  // the demo's seed is set once its site is up (run())
+  o.same_host = !all_hosts;
+  o.robots = !ignore_robots;
+  o.timeout = *timeout_opt ? timeout : std::chrono::milliseconds(c.quick ? 2000 : c.demo ? 1000 : 10000);
+  if (o.timeout <= std::chrono::milliseconds::zero()) return example::usage_failure(app, "--timeout: must be above 0");
+  if (!*demo_pages && c.quick) c.demo_pages = 300;
   if (c.quick) c.quiet = true;
-  return c;
+  return std::nullopt;
+}
+
+/// pages.jsonl in the current directory, or pages-1.jsonl, pages-2.jsonl,
+/// ... when taken: never overwrites a file the user did not name.
+std::FILE* open_fresh_output(std::string& name) {
+  for (int i = 0; i < 1000; ++i) {
+    name = i == 0 ? "pages.jsonl" : "pages-" + std::to_string(i) + ".jsonl";
+    int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) return ::fdopen(fd, "w");
+    if (errno != EEXIST) return nullptr;
+  }
+  return nullptr;
 }
 
 /// The live line on stderr: redrawn in place, at most 10 times a second.
@@ -191,10 +188,18 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   }
 
   std::FILE* out = stdout;
-  if (c.quick) out = std::fopen("/dev/null", "w");
-  else if (!c.output.empty()) out = std::fopen(c.output.c_str(), "w");
+  std::string out_name = "standard output";
+  if (c.quick) {
+    out = std::fopen("/dev/null", "w");
+  } else if (c.output.empty() && ::isatty(1)) {
+    // Thousands of JSON lines would bury the summary on a terminal.
+    out = open_fresh_output(out_name);
+  } else if (!c.output.empty() && c.output != "-") {
+    out_name = c.output;
+    out = std::fopen(c.output.c_str(), "w");
+  }
   if (!out) {
-    std::fprintf(stderr, "scraper: cannot open '%s': %s\n", c.output.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "scraper: cannot open '%s' for the records: %s\n", out_name.c_str(), std::strerror(errno));
     if (site) co_await site->stop();
     co_return 1;
   }
@@ -255,6 +260,7 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   if (!c.quiet) {
     if (sig.load()) std::fprintf(stderr, "%s: stopped, results so far written\n", example::signal_name(sig.load()));
     std::fputs(scraper::summary_text(stats).c_str(), stderr);
+    std::fprintf(stderr, "records (JSON Lines): %s\n", out_name.c_str());
   }
   if (site && !sig.load() && c.crawl.max_pages == 0 && c.crawl.max_depth < 0) {
     bool all_ok = true;
@@ -280,27 +286,21 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
 int main(int argc, char** argv) {
   example::stop_signals signals;  // first: the runtime's threads inherit the blocked signals
   cli c;
-  try {
-    bool help = false;
-    c = parse(argc, argv, help);
-    if (help) {
-      std::fputs(usage, stdout);
-      return 0;
+  if (auto rc = parse(argc, argv, c)) return *rc;
+  // Checked here so that a bad URL is a usage error, not a failure later.
+  if (!c.demo) {
+    try {
+      scraper::crawler check(c.crawl, {});
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "scraper: %s\nRun 'scraper --help' for the options.\n", e.what());
+      return example::exit_usage;
     }
-    // Checked here so that a bad URL is a usage error, not a crash later.
-    if (!c.demo) scraper::crawler check(c.crawl, {});
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "scraper: %s\n%s", e.what(), usage);
-    return 2;
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "scraper: %s\n%s", e.what(), usage);
-    return 2;
   }
   try {
     weft::runtime rt(c.runtime);
     return rt.block_on(run(std::move(c), signals));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scraper: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

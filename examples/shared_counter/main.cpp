@@ -12,16 +12,15 @@
 //   3. fetch_add: one atomic instruction, exact, and faster than the lock
 //      (the work around it runs in parallel).
 //
-//   ./shared_counter [workers] [increments]       (default 4 and 1,000,000)
+//   ./shared_counter [WORKERS] [INCREMENTS]       (default 4 and 1,000,000)
 //   ./shared_counter --quick                      (2 and 20,000: the test suite's run)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "../common/cli.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -119,12 +118,20 @@ weft::task<int> amain(int workers, int increments) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string_view(argv[1]) == "--quick";
-  const int workers = quick ? 2 : argc > 1 ? std::atoi(argv[1]) : 4;
-  const int increments = quick ? 20'000 : argc > 2 ? std::atoi(argv[2]) : 1'000'000;
-  if (workers <= 0 || increments <= 0) {
-    std::fprintf(stderr, "usage: shared_counter [workers > 0] [increments > 0]\n");
-    return 2;
+  CLI::App app{"Worker processes add 1 to one shared counter: a plain read-modify-write loses updates, an\n"
+               "ipc::mutex or fetch_add does not.",
+               "shared_counter"};
+  int workers = 4, increments = 1'000'000;
+  bool quick = false;
+  auto* w = app.add_option("WORKERS", workers, "worker processes")->check(CLI::Range(1, 256));
+  auto* n = app.add_option("INCREMENTS", increments, "increments per worker")->check(CLI::Range(1, 1'000'000'000));
+  app.add_flag("--quick", quick, "2 workers x 20,000 increments: the test suite's run")->excludes(w, n);
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 the mutex or fetch_add lost an update, 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+  if (quick) {
+    workers = 2;
+    increments = 20'000;
   }
   return weft::run(amain(workers, increments));
 }

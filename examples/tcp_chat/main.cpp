@@ -1,23 +1,22 @@
 // tcp_chat: a multi-client line chat; one broadcaster task fans messages
 // out through a bounded weft::channel per client (see chat.hpp).
 //
-//   tcp_chat [--host H] [--port P] [--workers N] [--io uring|epoll|auto]
+//   tcp_chat [--host IP] [--port P] [--workers N] [--io uring|epoll|auto]
 //   tcp_chat --demo [...]      server + scripted clients in-process; prints
 //                              the transcript and exits 0
 //
 // The first stdout line is "listening on HOST:PORT". Try it with
-// `nc 127.0.0.1 PORT` in two terminals. SIGINT/SIGTERM stop the server.
+// `nc 127.0.0.1 PORT` in two terminals. SIGINT/SIGTERM stop the server
+// (exit code 128 + the signal number: 130, 143).
 #include <cstdio>
 #include <exception>
 
+#include "../common/cli.hpp"
 #include "../common/server_cli.hpp"
 #include "chat.hpp"
 #include "weft/weft.hpp"
 
 namespace {
-
-constexpr const char* usage = "usage: tcp_chat [--demo] [--host H] [--port P] [--workers N] [--io uring|epoll|auto]\n"
-                              "  --demo               run scripted clients against the server, print the transcript\n";
 
 weft::task<int> serve_until_signal(chat::server& room, weft::io::tcp_listener& listener,
                                    example::stop_signals& signals) {
@@ -47,21 +46,15 @@ weft::task<std::vector<std::string>> demo(chat::server& room, weft::io::tcp_list
 
 int main(int argc, char** argv) {
   example::stop_signals signals;  // before the runtime's threads exist
+  CLI::App app{"A multi-client line chat server on weft. Prints \"listening on HOST:PORT\" first; try it with\n"
+               "`nc 127.0.0.1 PORT` in two terminals.",
+               "tcp_chat"};
   example::server_flags flags;
   bool run_demo = false;
-  try {
-    example::cli_args args(argc, argv, {"--demo"});
-    if (args.help()) {
-      std::printf("%s%s", usage, example::server_flags_usage);
-      return 0;
-    }
-    run_demo = args.take_flag("--demo");
-    flags = example::take_server_flags(args);
-    args.finish();
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "tcp_chat: %s\n%s%s", e.what(), usage, example::server_flags_usage);
-    return 2;
-  }
+  example::add_server_flags(app, flags);
+  app.add_flag("--demo", run_demo, "run scripted clients against the server, print the transcript, exit");
+  example::add_version_flag(app);
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
 
   try {
     auto listener = weft::io::tcp_listener::bind(example::listen_address(flags.host, flags.port));
@@ -75,12 +68,9 @@ int main(int argc, char** argv) {
     int sig = rt.block_on(serve_until_signal(room, listener, signals));
     std::printf("tcp_chat: %s: stopped after %llu clients\n", example::signal_name(sig),
                 static_cast<unsigned long long>(room.clients_served()));
-    return 0;
-  } catch (const example::usage_error& e) {
-    std::fprintf(stderr, "tcp_chat: %s\n%s%s", e.what(), usage, example::server_flags_usage);
-    return 2;
+    return 128 + sig;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tcp_chat: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }

@@ -1,7 +1,7 @@
 // Reads and parses several large CSV files with spawn_blocking, one after
 // another and then all at once, and prints both times.
 //
-//   threaded_reads [--files N] [--mb MB_PER_FILE] [--workers N]
+//   threaded_reads [--files N] [--mb MB_PER_FILE] [--workers N] [--io uring|epoll|auto]
 //
 // The files are generated into a fresh temporary directory (under $TMPDIR,
 // else /tmp) and removed at the end, also after an error.
@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -26,6 +25,8 @@
 
 #include <weft/weft.hpp>
 
+#include "../common/cli.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -33,7 +34,7 @@ namespace {
 struct options {
   unsigned files = 4;
   unsigned mb = 20;
-  unsigned workers = 0;
+  weft::runtime_options runtime;
 };
 
 // What parsing one file found: rows and the sums of two columns.
@@ -229,35 +230,24 @@ weft::task<int> demo(options opt) {
   co_return 0;
 }
 
-unsigned parse_count(const char* flag, const char* value, unsigned max) {
-  unsigned v = 0;
-  const char* end = value + std::strlen(value);
-  auto [p, ec] = std::from_chars(value, end, v);
-  if (ec != std::errc{} || p != end || v == 0 || v > max)
-    throw std::invalid_argument(std::string(flag) + " wants a number from 1 to " + std::to_string(max));
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"Generates CSV files in a temporary directory, then reads and parses them with spawn_blocking,\n"
+               "one after another and then all at once, and prints both times.",
+               "threaded_reads"};
+  options opt;
+  app.add_option("--files", opt.files, "CSV files")->check(CLI::Range(1u, 256u));
+  app.add_option("--mb", opt.mb, "size of each file in MB")->check(CLI::Range(1u, 4096u));
+  example::add_runtime_flags(app, opt.runtime.workers, opt.runtime.io);
+  example::add_version_flag(app);
+  app.footer("Exit codes: 0 done, 1 error (disk full, a file parsed wrong), 2 usage error.");
+  if (auto rc = example::parse(app, argc, argv)) return *rc;
+
   try {
-    options opt;
-    for (int i = 1; i < argc; ++i) {
-      std::string_view a = argv[i];
-      if ((a == "--files" || a == "--mb" || a == "--workers") && i + 1 < argc) {
-        const char* v = argv[++i];
-        if (a == "--files") opt.files = parse_count("--files", v, 256);
-        else if (a == "--mb") opt.mb = parse_count("--mb", v, 4096);
-        else opt.workers = parse_count("--workers", v, 1024);
-      } else {
-        std::fprintf(stderr, "usage: %s [--files N] [--mb MB_PER_FILE] [--workers N]\n", argv[0]);
-        return 2;
-      }
-    }
-    return weft::run(demo(opt), {.workers = opt.workers});
+    return weft::run(demo(opt), opt.runtime);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "threaded_reads: error: %s\n", e.what());
-    return 1;
+    return example::exit_error;
   }
 }
