@@ -152,9 +152,41 @@ std::optional<std::string> resolve_link(std::string_view base, std::string_view 
   if (ref->has_scheme() && ref->scheme_id() != urls::scheme::http &&
       ref->scheme_id() != urls::scheme::https)
     return std::nullopt;
-  urls::url out;
-  if (!urls::resolve(*b, *ref, out)) return std::nullopt;
-  return canonical(out);
+  // RFC 3986 5.2.2 on the encoded strings, not urls::resolve: Boost.URL
+  // 1.81 normalizes the merged path, decoding "%2F" into '/' and "%28"
+  // into '(' (another URL, and a page fetched twice when it is also
+  // reached undecoded). canonical() removes the dot segments.
+  if (ref->has_scheme()) return canonical(*ref);
+  std::string target(b->scheme());
+  target += ':';
+  if (ref->has_authority()) {
+    target += "//";
+    target += ref->encoded_authority();
+    target += ref->encoded_path();
+  } else {
+    target += "//";
+    target += b->encoded_authority();
+    const std::string_view path = ref->encoded_path();
+    if (path.empty()) {
+      target += b->encoded_path();
+    } else if (path.front() == '/') {
+      target += path;
+    } else {
+      // Merge (5.2.3): the base path up to its last '/', then the reference.
+      const std::string_view base_path = b->encoded_path();
+      const auto slash = base_path.rfind('/');
+      target += slash == std::string_view::npos ? std::string_view("/") : base_path.substr(0, slash + 1);
+      target += path;
+    }
+  }
+  if (ref->has_query()) {
+    target += '?';
+    target += ref->encoded_query();
+  } else if (!ref->has_authority() && ref->encoded_path().empty() && b->has_query()) {
+    target += '?';
+    target += b->encoded_query();
+  }
+  return normalize_url(target);
 }
 
 std::string origin_of(std::string_view normalized_url) {

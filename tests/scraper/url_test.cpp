@@ -49,6 +49,23 @@ TEST_CASE("url: resolve_link follows RFC 3986 references", "[scraper][url]") {
   CHECK(resolve_link(base, "https://Other.example:443/x") == "https://other.example/x");
 }
 
+TEST_CASE("url: resolve_link keeps escaped reserved characters", "[scraper][url]") {
+  // "%2F" is not a '/' and "%28" not a '(' (RFC 3986 6.2.2.2): decoding
+  // them names another resource, and the page linked both ways would be
+  // fetched twice. Only escaped unreserved characters are decoded.
+  const std::string base = "http://a/special/links.html";
+  CHECK(resolve_link(base, "odd%2Fname.html") == "http://a/special/odd%2Fname.html");
+  CHECK(resolve_link(base, "paren%281%29.html") == "http://a/special/paren%281%29.html");
+  CHECK(resolve_link(base, "/wiki/Salt_%28cryptography%29") == "http://a/wiki/Salt_%28cryptography%29");
+  CHECK(resolve_link(base, "https://en.wikipedia.org/wiki/Salt_%28cryptography%29") ==
+        "https://en.wikipedia.org/wiki/Salt_%28cryptography%29");
+  CHECK(resolve_link(base, "//b/x%2fy?q=%2F") == "http://b/x%2Fy?q=%2F");
+  CHECK(resolve_link(base, "%7Euser/%41.html") == "http://a/special/~user/A.html");
+  CHECK(resolve_link("http://a/x%2Fy/page.html", "../up.html") == "http://a/up.html");
+  // The same page reached as a seed and as a link is one URL.
+  CHECK(resolve_link(base, "a%281%29.html") == scraper::normalize_url("http://a/special/a%281%29.html"));
+}
+
 TEST_CASE("url: resolve_link skips non-http schemes and cleans hrefs", "[scraper][url]") {
   const std::string base = "http://example.com/dir/page.html";
   CHECK_FALSE(resolve_link(base, "mailto:me@example.com"));
