@@ -10,6 +10,7 @@
 #include "weft/http/parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
@@ -21,16 +22,15 @@ constexpr std::size_t max_chunk_line = 4096;
 
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-/// tchar of RFC 9110 5.6.2.
-bool is_tchar(unsigned char c) noexcept {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
-}
-
-bool is_token(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
-}
+/// The tchars of RFC 9110 5.6.2, one lookup a byte: every parsed header
+/// name and every name a response is given goes through it.
+constexpr std::array<bool, 256> tchars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
 
 /// field-vchar, SP, HTAB and obs-text: what a field value or reason may hold.
 bool is_text(unsigned char c) noexcept { return c == '\t' || (c >= 0x20 && c != 0x7f); }
@@ -43,14 +43,14 @@ std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
-/// s quoted for an error message: printable ASCII kept, the rest escaped,
-/// cut after 40 bytes (the input may be large and hostile).
-std::string quote(std::string_view s) {
+/// s quoted (with mark) for an error message: printable ASCII kept, the
+/// rest escaped, cut after 40 bytes (the input may be large and hostile).
+std::string quote(std::string_view s, char mark = '"') {
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "\"";
+  std::string out(1, mark);
   for (std::size_t i = 0; i < s.size() && i < 40; ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+    if (c >= 0x20 && c < 0x7f && c != static_cast<unsigned char>(mark) && c != '\\') {
       out += static_cast<char>(c);
     } else {
       out += "\\x";
@@ -59,7 +59,7 @@ std::string quote(std::string_view s) {
     }
   }
   if (s.size() > 40) out += "...";
-  out += '"';
+  out += mark;
   return out;
 }
 
@@ -86,6 +86,26 @@ int hex_digit(char c) noexcept {
 }
 
 }  // namespace
+
+namespace detail {
+
+bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!tchars[static_cast<unsigned char>(c)]) return false;
+  return true;
+}
+
+bool holds_cr_lf_nul(std::string_view s) noexcept {
+  // Ordinary text costs one compare a byte: all three are at most '\r'.
+  for (char c : s)
+    if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return true;
+  return false;
+}
+
+std::string quote_for_message(std::string_view s) { return quote(s, '\''); }
+
+}  // namespace detail
 
 // ----------------------------------------------------------------- names
 
@@ -135,9 +155,28 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+namespace {
+
+void check_field(std::string_view name, std::string_view value) {
+  if (!detail::is_token(name))
+    throw std::invalid_argument("weft::http::headers: header name " + detail::quote_for_message(name) +
+                                " is not a token");
+  if (detail::holds_cr_lf_nul(value))
+    throw std::invalid_argument("weft::http::headers: header " + detail::quote_for_message(name) +
+                                " value holds CR, LF or NUL");
+}
+
+}  // namespace
+
+void headers::add(std::string name, std::string value) {
+  check_field(name, value);
+  fields_.push_back({std::move(name), std::move(value)});
+}
+
 void headers::set(std::string_view name, std::string value) {
+  check_field(name, value);
   remove(name);
-  add(std::string(name), std::move(value));
+  fields_.push_back({std::string(name), std::move(value)});
 }
 
 std::size_t headers::remove(std::string_view name) {
@@ -306,14 +345,14 @@ bool parser_base::header_line(std::string_view line, headers& into) {
   auto name = line.substr(0, colon);
   if (!name.empty() && is_ows(name.back()))
     return fail(parse_error::bad_header_name, "whitespace between header name and colon: " + quote(name));
-  if (!is_token(name)) return fail(parse_error::bad_header_name, "bad header name " + quote(name));
+  if (!detail::is_token(name)) return fail(parse_error::bad_header_name, "bad header name " + quote(name));
   auto value = trim_ows(line.substr(colon + 1));
   for (char c : value)
     if (!is_text(static_cast<unsigned char>(c)))
       return fail(parse_error::bad_header_value,
                   "control character in the value of header " + quote(name) + ": " + quote(value));
   ++field_count_;
-  into.add(std::string(name), std::string(value));
+  into.add_parsed(std::string(name), std::string(value));
   return true;
 }
 
@@ -395,7 +434,7 @@ bool parser_base::frame_from_headers() {
         auto item = trim_ows(v.substr(0, comma));
         auto semi = item.find(';');
         item = trim_ows(item.substr(0, semi));
-        if (!is_token(item))
+        if (!detail::is_token(item))
           return fail(parse_error::bad_transfer_encoding, "bad Transfer-Encoding " + quote(v));
         codings.push_back(item);
         if (comma == std::string_view::npos) break;
@@ -564,7 +603,7 @@ bool request_parser::parse_start_line(std::string_view line) {
   if (sp1 == std::string_view::npos)
     return fail(parse_error::bad_request_line, "request line is not \"method target version\": " + quote(line));
   auto method = line.substr(0, sp1);
-  if (!is_token(method)) return fail(parse_error::bad_method, "bad request method " + quote(method));
+  if (!detail::is_token(method)) return fail(parse_error::bad_method, "bad request method " + quote(method));
   auto sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos)
     return fail(parse_error::bad_request_line, "request line is not \"method target version\": " + quote(line));

@@ -182,6 +182,8 @@ struct server_state {
   server_state(io::tcp_listener l, handler h, server_options o)
       : listener(std::move(l)), address(listener.local_address()), fn(std::move(h)), opts(std::move(o)) {
     if (!fn) throw std::invalid_argument("weft::http::server: empty handler");
+    if (detail::holds_cr_lf_nul(opts.server_header))
+      throw std::invalid_argument("weft::http::server: server_header holds CR, LF or NUL");
     if (opts.max_connections) slots.emplace(static_cast<std::ptrdiff_t>(opts.max_connections));
   }
 
@@ -279,9 +281,42 @@ using tls_tcp = io::tls_stream<io::tcp_stream>;
 
 // ---------------------------------------------------------------- writing
 
+/// Why the handler's response r cannot be sent, "" if it can. Names,
+/// values and the reason phrase go on the wire verbatim, so CR or LF in
+/// them (or NUL, which some peers take as an end) would let whoever
+/// supplied them add fields or a whole response of their own (response
+/// splitting, CWE-113). headers::add and set refuse such fields already;
+/// this is the check at the wire, for the reason phrase (a plain string)
+/// and whatever else got past them. A HEAD handler's Content-Length goes
+/// out in place of the body's length, so it must be a number.
+std::string unsendable(const response& r, bool head_request) {
+  if (r.status < 200 || r.status > 999)
+    return "weft::http::server: the handler returned status " + std::to_string(r.status) +
+           " (a final response needs 200..999)";
+  auto refused = [](std::string what) { return "weft::http::server: " + what + "; sent 500 instead"; };
+  if (detail::holds_cr_lf_nul(r.reason)) return refused("the reason phrase holds CR, LF or NUL");
+  const bool stated_length_used = head_request && r.body.empty() && has_body_status(r.status);
+  for (const auto& f : r.headers) {
+    if (!detail::is_token(f.name))
+      return refused("response header name " + detail::quote_for_message(f.name) + " is not a token");
+    if (detail::holds_cr_lf_nul(f.value))
+      return refused("response header " + detail::quote_for_message(f.name) + " value holds CR, LF or NUL");
+    if (stated_length_used && iequals(f.name, "content-length")) {
+      std::uint64_t n = 0;
+      const char* end = f.value.data() + f.value.size();
+      const auto [ptr, ec] = std::from_chars(f.value.data(), end, n);
+      if (ec != std::errc() || ptr != end)
+        return refused("the HEAD response's Content-Length " + detail::quote_for_message(f.value) +
+                       " is not a number (digits only, at most 64 bits)");
+    }
+  }
+  return {};
+}
+
 /// Appends the head (and body, unless HEAD or the status has none) of r to
-/// out. Returns whether the connection must close after it (close asked
-/// for, or the handler said Connection: close).
+/// out; r is the server's own or has passed unsendable(). Returns whether
+/// the connection must close after it (close asked for, or the handler
+/// said Connection: close).
 bool append_response(std::string& out, const response& r, const server_options& o, bool head_request,
                      bool close, bool http10) {
   const int status = r.status;
@@ -472,6 +507,8 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       request& req = parser.message();
       ++served;
       st.requests.fetch_add(1, std::memory_order_relaxed);
+      // Before the handler, which may move the method out of req.
+      const bool head_request = req.method == "HEAD";
       response resp;
       std::exception_ptr failed;
       try {
@@ -481,11 +518,14 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       } catch (...) {
         failed = std::current_exception();
       }
-      if (failed || resp.status < 200 || resp.status > 999) {
-        if (!failed)
-          failed = std::make_exception_ptr(std::logic_error(
-              "weft::http::server: the handler returned status " + std::to_string(resp.status) +
-              " (a final response needs 200..999)"));
+      if (!failed) {
+        if (std::string why = unsendable(resp, head_request); !why.empty())
+          failed = std::make_exception_ptr(std::logic_error(why));
+      }
+      if (failed) {
+        // A fixed response: nothing of the handler's goes out. The request
+        // was read whole and nothing was written for it yet, so the
+        // connection is still in step and may go on, as after a throw.
         st.report(failed);
         resp = make_response(500, "Internal Server Error\n");
       }
@@ -493,7 +533,7 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       // Checked after the handler: a shutdown begun meanwhile closes too.
       const bool close = !req.keep_alive || st.stopping.load(std::memory_order_relaxed) ||
                          (o.max_requests_per_connection && served >= o.max_requests_per_connection);
-      if (append_response(out, resp, o, req.method == "HEAD", close, req.version == version::http_1_0)) {
+      if (append_response(out, resp, o, head_request, close, req.version == version::http_1_0)) {
         closing = true;
         break;
       }

@@ -111,6 +111,13 @@ enum class version { http_1_0, http_1_1 };
 std::string_view to_string(version v) noexcept;  // "HTTP/1.1"
 
 /// Header fields in arrival order; names compare case-insensitively.
+///
+/// add() and set() throw std::invalid_argument, naming the field, for a
+/// name that is not a token or a value holding CR, LF or NUL: written out
+/// verbatim, those would end the field line early and let whoever supplied
+/// the value add fields of their own (header injection, response
+/// splitting). Parsed messages are filled without the check: the parser
+/// has already applied stricter rules.
 class headers {
  public:
   struct field {
@@ -118,10 +125,8 @@ class headers {
     std::string value;
   };
 
-  void add(std::string name, std::string value) {
-    fields_.push_back({std::move(name), std::move(value)});
-  }
-  /// Replaces every field called name by one.
+  void add(std::string name, std::string value);
+  /// Replaces every field called name by one (nothing changes if it throws).
   void set(std::string_view name, std::string value);
   /// Removes every field called name; returns how many.
   std::size_t remove(std::string_view name);
@@ -140,11 +145,27 @@ class headers {
   const field& operator[](std::size_t i) const noexcept { return fields_[i]; }
 
  private:
+  friend class parser_base;
+  void add_parsed(std::string name, std::string value) {
+    fields_.push_back({std::move(name), std::move(value)});
+  }
+
   std::vector<field> fields_;
 };
 
 /// ASCII case-insensitive equality (header names, tokens).
 bool iequals(std::string_view a, std::string_view b) noexcept;
+
+namespace detail {
+/// Whether s is a token (RFC 9110 5.6.2): what a field name must be.
+bool is_token(std::string_view s) noexcept;
+/// Whether s holds CR, LF or NUL, which RFC 9110 5.5 calls dangerous in a
+/// field value (and which would end a reason phrase's line as well).
+bool holds_cr_lf_nul(std::string_view s) noexcept;
+/// s in single quotes for an error message: printable ASCII kept, the rest
+/// escaped as \xNN, cut after 40 bytes (it may be large and hostile).
+std::string quote_for_message(std::string_view s);
+}  // namespace detail
 
 /// What requests and responses share.
 struct message_base {

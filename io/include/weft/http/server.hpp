@@ -15,8 +15,12 @@
 // Content-Length; none for 1xx/204/304; for HEAD the length of the body it
 // returned, which is not sent), Server, and Connection: close when the
 // connection ends after this response. A handler that throws gets a 500
-// (and on_error); the connection goes on. Requests that arrived together
-// (pipelining) are answered in order, their responses sent in one write.
+// (and on_error); the connection goes on. So does a response that cannot
+// be sent as it is (response splitting): a header name that is not a
+// token, CR, LF or NUL in a header value or the reason phrase, a HEAD
+// handler's Content-Length that is not a number; on_error says which.
+// Requests that arrived together (pipelining) are answered in order, their
+// responses sent in one write.
 // A bad request gets its status (400; 414 start line, 431 headers, 413
 // body, 501 Transfer-Encoding, 505 version) and the connection is closed.
 //
@@ -60,9 +64,9 @@ struct server_options {
   std::chrono::milliseconds write_timeout{30000};
   std::size_t max_connections = 0;                 // 0: no limit (accepting pauses at the limit)
   std::size_t max_requests_per_connection = 0;     // 0: no limit; the last response says Connection: close
-  std::string server_header = "weft";              // "Server:" value, empty: none
+  std::string server_header = "weft";              // "Server:" value, empty: none (no CR, LF or NUL)
   std::shared_ptr<io::tls_context> tls{};          // set: serve HTTPS (tls_stream::accept on each connection)
-  std::function<void(std::exception_ptr)> on_error{}; // handler exceptions (besides the 500); default: stderr
+  std::function<void(std::exception_ptr)> on_error{}; // handler exceptions, unsendable responses (besides the 500); default: stderr
 };
 
 /// Counters since the server was made (a snapshot; each read atomically).
