@@ -11,7 +11,10 @@ packages=(
   pkg-config git time
   # libraries
   liburing-dev libboost-context1.81-dev libboost-url1.81-dev libfmt-dev
-  catch2 libssl-dev libxml2-dev libcereal-dev zlib1g-dev
+  catch2 libssl-dev libxml2-dev libcereal-dev zlib1g-dev libcli11-dev
+  # servers and data the examples' tests crawl: sites weft did not write,
+  # served by programs weft did not write
+  python3 nginx python3.11-doc
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
