@@ -31,6 +31,7 @@
 #include "process_cpu.hpp"
 #include "../examples/common/cli.hpp"
 #include "../examples/common/server_cli.hpp"
+#include "server_bench_args.hpp"
 #include "../examples/echo_client/echo_load.hpp"
 #include "../examples/echo_server/echo_handler.hpp"
 #include "weft/weft.hpp"
@@ -63,29 +64,12 @@ using bench::pin_to;
   _exit(rc);
 }
 
-/// The command line: `[uring|epoll] [SECONDS]`, positional as the bench
-/// scripts pass them; SECONDS is a duration (a bare number is seconds).
-/// Returns an exit code when the program should stop.
-std::optional<int> parse_args(int argc, char** argv, const char* name, const char* about, const char* exit_codes,
-                              weft::io_backend& io, std::chrono::seconds& seconds) {
-  CLI::App app{about, name};
-  std::string driver = "uring";
-  app.add_option("IO", driver, "I/O driver of the server")->check(CLI::IsMember({"uring", "epoll"}));
-  example::add_duration(app, "SECONDS", seconds, "measured time, whole seconds (rounded up)")
-      ->check(example::duration_at_least(std::chrono::milliseconds(1)));
-  example::add_version_flag(app);
-  app.footer(exit_codes);
-  if (auto rc = example::parse(app, argc, argv)) return rc;
-  io = driver == "epoll" ? weft::io_backend::epoll : weft::io_backend::io_uring;
-  return std::nullopt;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   weft::io_backend io = weft::io_backend::io_uring;
   std::chrono::seconds seconds{10};
-  if (auto rc = parse_args(argc, argv, "bench_echo",
+  if (auto rc = bench::parse_driver_and_seconds(argc, argv, "bench_echo",
                            "weft's echo server (one worker) in a forked child, loaded by weft's closed-loop client:\n"
                            "100 connections x 64 B, 1 s warm-up, then SECONDS measured.",
                            "Exit codes: 0 done, 1 error (a connection or the server failed), 2 usage error.", io,
