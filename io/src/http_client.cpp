@@ -3,6 +3,8 @@
 // per attempt over a small transport interface (TCP or TLS over TCP).
 #include "weft/http/client.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/url.hpp>
@@ -140,25 +142,49 @@ class transport {
   virtual ~transport() = default;
   virtual task<std::size_t> read_some(std::span<std::byte> buf, io::deadline d) = 0;
   virtual task<void> write_all(std::span<const std::byte> buf, io::deadline d) = 0;
+  /// The socket, polled while the connection is idle.
+  virtual int fd() const noexcept = 0;
+  /// Whether input already taken off the socket waits in a layer above it
+  /// (TLS records the session holds): the kernel no longer shows it, so an
+  /// idle poll would miss it. Never waits.
+  virtual bool has_buffered_input() const { return false; }
 };
 
-template <class S>
-class stream_transport final : public transport {
+class tcp_transport final : public transport {
  public:
-  explicit stream_transport(S s) : s_(std::move(s)) {}
+  explicit tcp_transport(io::tcp_stream s) : s_(std::move(s)) {}
+  task<std::size_t> read_some(std::span<std::byte> buf, io::deadline d) override { return s_.read_some(buf, d); }
+  task<void> write_all(std::span<const std::byte> buf, io::deadline d) override { return s_.write_all(buf, d); }
+  int fd() const noexcept override { return s_.fd(); }
+
+ private:
+  io::tcp_stream s_;
+};
+
+class tls_transport final : public transport {
+ public:
+  explicit tls_transport(io::tls_stream<io::tcp_stream> s) : s_(std::move(s)) {}
   task<std::size_t> read_some(std::span<std::byte> buf, io::deadline d) override { return s_.read_some(buf, d); }
   task<void> write_all(std::span<const std::byte> buf, io::deadline d) override {
     return io::write_all(s_, buf, d);
   }
+  int fd() const noexcept override { return s_.next_layer().fd(); }
+  bool has_buffered_input() const override { return s_.has_buffered_input(); }
 
  private:
-  S s_;
+  io::tls_stream<io::tcp_stream> s_;
 };
 
 struct connection {
   std::unique_ptr<transport> io;
   clock::time_point idle_since{};
 };
+
+/// Whether the socket has input (bytes, the end of stream, an error) now.
+bool readable_now(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;  // -1 too: a connection we cannot check is not reused
+}
 
 // ------------------------------------------------------------------ pool
 
@@ -191,19 +217,27 @@ struct client_state {
     return *p;
   }
 
-  /// The most recent idle connection still young enough; older ones closed.
+  /// The most recent idle connection still young enough and silent since
+  /// it was pooled; older ones, and ones the server wrote to or closed, are
+  /// closed.
   std::unique_ptr<connection> take_idle(host_pool& p) {
-    std::vector<std::unique_ptr<connection>> stale;
-    std::unique_ptr<connection> c;
-    {
-      std::lock_guard lock(p.m);
-      expire(p, stale);
-      if (!p.idle.empty()) {
+    for (;;) {
+      std::vector<std::unique_ptr<connection>> stale;  // these close outside the lock, as does c if unfit
+      std::unique_ptr<connection> c;
+      {
+        std::lock_guard lock(p.m);
+        expire(p, stale);
+        if (p.idle.empty()) return nullptr;
         c = std::move(p.idle.back());
         p.idle.pop_back();
       }
+      // Input on an idle connection answers no request of ours: a server
+      // that wrote more than it should (a body after HEAD or 204, an
+      // unsolicited response) or closed the connection. The next request
+      // would read those bytes as its response: never reuse it (as curl,
+      // Go and hyper do).
+      if (!readable_now(c->io->fd())) return c;
     }
-    return c;  // stale ones close here, outside the lock
   }
 
   void put_idle(host_pool& p, std::unique_ptr<connection> c) {
@@ -246,10 +280,41 @@ bool is_token(std::string_view s) {
   return true;
 }
 
+/// s quoted, control characters escaped: the message shows what was
+/// refused without carrying the CR or LF it was refused for.
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      if (c == '"' || c == '\\') out += '\\';
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+/// Why a method or header name was refused (RFC 9110 5.6.2).
+constexpr std::string_view not_a_token = ": not a token (letters, digits and !#$%&'*+-.^_`|~ only)";
+
+void check_method(const std::string& method) {
+  if (!is_token(method))
+    throw std::invalid_argument("weft::http::client: bad method " + quoted(method) + std::string(not_a_token));
+}
+
 void check_headers(const headers& h) {
   for (const auto& f : h) {
     if (!is_token(f.name))
-      throw std::invalid_argument("weft::http::client: bad header name \"" + f.name + "\"");
+      throw std::invalid_argument("weft::http::client: bad header name " + quoted(f.name) +
+                                  std::string(not_a_token));
     if (f.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
       throw std::invalid_argument("weft::http::client: header \"" + f.name + "\" has CR, LF or NUL in its value");
     if (iequals(f.name, "Transfer-Encoding") || iequals(f.name, "Content-Length"))
@@ -453,6 +518,10 @@ task<exchange_result> exchange(const client_options& opts, connection& c, const 
   exchange_result out;
   response& m = p.message();
   out.reusable = m.keep_alive && !leftover && !close_after && m.status != 101;
+  // Bytes that came after the response yet sit above the socket (in TLS)
+  // are just as unasked for; those still in the kernel, or still to come,
+  // take_idle() sees.
+  if (out.reusable && c.io->has_buffered_input()) out.reusable = false;
   static_cast<response&>(out.resp) = std::move(m);
   if (decoder) {
     out.resp.headers.remove("Content-Encoding");
@@ -478,9 +547,9 @@ task<std::unique_ptr<connection>> open(const client_options& opts, const target&
       io::tls_client_options to = opts.tls;
       to.server_name = t.host;
       auto tls = co_await io::tls_stream<io::tcp_stream>::connect(std::move(s), std::move(to), io::deadline(at));
-      c->io = std::make_unique<stream_transport<io::tls_stream<io::tcp_stream>>>(std::move(tls));
+      c->io = std::make_unique<tls_transport>(std::move(tls));
     } else {
-      c->io = std::make_unique<stream_transport<io::tcp_stream>>(std::move(s));
+      c->io = std::make_unique<tcp_transport>(std::move(s));
     }
   } catch (const timeout_error&) {
     timeout_hit = true;
@@ -558,7 +627,7 @@ bool is_redirect(int status) {
 
 task<client_response> run(std::shared_ptr<client_state> st, std::string method, std::string url,
                           request_options o) {
-  if (!is_token(method)) throw std::invalid_argument("weft::http::client: bad method \"" + method + "\"");
+  check_method(method);
   check_headers(o.headers);
   target t = parse_target(url);
   const int max_redirects = o.max_redirects.value_or(st->opts.max_redirects);

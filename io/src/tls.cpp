@@ -276,6 +276,13 @@ bool tls_has_output(tls_engine& e) {
   return BIO_ctrl_pending(e.output) != 0;
 }
 
+bool tls_has_input(tls_engine& e) {
+  std::lock_guard lock(e.m);
+  // SSL_has_pending: a record read in part or processed but not returned;
+  // the input BIO: records after it (OpenSSL reads one record at a time).
+  return SSL_has_pending(e.ssl) == 1 || BIO_ctrl_pending(e.input) != 0;
+}
+
 std::string tls_alpn(const tls_engine& e) {
   const unsigned char* p = nullptr;
   unsigned len = 0;

@@ -399,6 +399,53 @@ TEST_CASE("tls: 1 MiB each way at once, a reader and a writer task per side", "[
   CHECK(r.server_ok);
 }
 
+TEST_CASE("tls: has_buffered_input tells of records the session holds but the socket no longer shows", "[io][tls]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  weft::runtime rt{io_options(backend)};
+  struct seen {
+    bool fresh = true, after_part = false, after_first = false, after_all = true;
+    std::string got;
+  };
+  seen r = rt.block_on([]() -> weft::task<seen> {
+    auto l = io::tcp_listener::bind(io::address::loopback_v4(0));
+    auto ctx = server_ctx();
+    auto server = weft::spawn([](io::tcp_listener& l, io::tls_context& ctx) -> weft::task<void> {
+      tls s = co_await tls::accept(co_await l.accept(20s), ctx, 20s);
+      // Two records, both on the wire before the client reads.
+      co_await io::write_all(s, io::as_bytes("first"), 20s);
+      co_await io::write_all(s, io::as_bytes("second"), 20s);
+      std::byte b[1];
+      co_await s.read_some(b, 20s);  // until the client is done
+    }(l, ctx));
+    tls c = co_await tls::connect(co_await io::tcp_stream::connect(l.local_address(), 20s), trusting(), 20s);
+    seen out;
+    out.fresh = c.has_buffered_input();
+    co_await weft::sleep_for(200ms);  // both records in the socket: the first read takes them together
+    std::byte buf[16];
+    std::size_t n = co_await c.read_some(std::span(buf).first(2), 20s);  // part of "first"
+    out.got.append(reinterpret_cast<const char*>(buf), n);
+    out.after_part = c.has_buffered_input();
+    while (out.got.size() < 5) {
+      n = co_await c.read_some(std::span(buf).first(5 - out.got.size()), 20s);
+      out.got.append(reinterpret_cast<const char*>(buf), n);
+    }
+    out.after_first = c.has_buffered_input();  // "second" waits in the session
+    while (out.got.size() < 11) {
+      n = co_await c.read_some(buf, 20s);
+      out.got.append(reinterpret_cast<const char*>(buf), n);
+    }
+    out.after_all = c.has_buffered_input();
+    co_await io::write_all(c, io::as_bytes("x"), 20s);
+    co_await server;
+    co_return out;
+  }());
+  CHECK(r.got == "firstsecond");
+  CHECK_FALSE(r.fresh);
+  CHECK(r.after_part);
+  CHECK(r.after_first);
+  CHECK_FALSE(r.after_all);
+}
+
 TEST_CASE("tls: close_notify is end of stream, a bare TCP close is a truncation error", "[io][tls]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};

@@ -11,11 +11,15 @@
 // Connections: requests to one (scheme, host, port) share a pool of at most
 // max_connections_per_host connections; more requests wait for one in FIFO
 // order. A connection goes back to the pool (reused most recent first)
-// only after a complete response that allows keep-alive, and one idle for
-// longer than idle_timeout is closed instead of reused. A pooled connection
-// that turns out closed by the server before any byte of the response is
-// retried once on a fresh connection, for idempotent methods only (GET,
-// HEAD, PUT, DELETE, OPTIONS, TRACE).
+// only after a complete response that allows keep-alive with nothing after
+// it, and one idle for longer than idle_timeout is closed instead of
+// reused. So is one that received anything while idle (bytes no request
+// asked for, like a body after a HEAD or 204 answer or an unsolicited
+// response, or the server's close): the next request would read them as
+// its response, so it goes on another connection instead. A pooled
+// connection that still turns out closed by the server before any byte of
+// the response is retried once on a fresh connection, for idempotent
+// methods only (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
 //
 // Redirects: 301/302/303 are followed with GET and no body (HEAD stays
 // HEAD), 307/308 with the same method and body; Location may be relative.
@@ -123,8 +127,8 @@ class client {
   /// content_type (if not empty) replaces any Content-Type in o.headers.
   task<client_response> post(std::string url, std::string body, std::string content_type);
   task<client_response> post(std::string url, std::string body, std::string content_type, request_options o);
-  /// Any method (a token: std::invalid_argument otherwise, as for header
-  /// names, and values holding CR, LF or NUL).
+  /// Any method (a token: std::invalid_argument otherwise, before anything
+  /// is sent, as for header names, and values holding CR, LF or NUL).
   task<client_response> request(std::string method, std::string url);
   task<client_response> request(std::string method, std::string url, request_options o);
 

@@ -113,6 +113,7 @@ void tls_feed(tls_engine& e, std::span<const std::byte> in);
 /// Moves pending output (records to send) into buf; returns the bytes moved.
 std::size_t tls_take_output(tls_engine& e, std::span<std::byte> buf);
 bool tls_has_output(tls_engine& e);
+bool tls_has_input(tls_engine& e);
 std::string tls_alpn(const tls_engine& e);
 }  // namespace detail
 
@@ -176,6 +177,12 @@ class tls_stream {
     detail::tls_close_notify(*st_->engine);
     co_await flush(d);
   }
+
+  /// Whether input taken off the transport already waits in the session
+  /// (whole records, or part of one, not yet returned by read_some): a
+  /// poll on the socket no longer shows it. An HTTP client asks this before
+  /// pooling a connection. Never waits.
+  bool has_buffered_input() const { return detail::tls_has_input(*st_->engine); }
 
   /// The protocol ALPN settled on ("http/1.1"), empty if none.
   std::string alpn_protocol() const { return detail::tls_alpn(*st_->engine); }
