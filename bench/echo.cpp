@@ -3,7 +3,7 @@
 // load generator (examples/echo_client/echo_load.hpp): 100 connections, 64 B
 // messages, 1 s warm-up, then D seconds measured. With 2 or more CPUs the
 // server is pinned to the first allowed CPU and the client to the second,
-// as in the peer harness (/work/shared/peers/net, its echo group).
+// as in the peer harness (../shared/peers/net, its echo group).
 //
 //   bench_echo [uring|epoll] [SECONDS]      (defaults: uring, 10; SECONDS takes units: 10s, 1m)
 //   -> RESULT echo io=uring conns=100 size=64 msgs_per_s=... p50_us=... p99_us=...

@@ -1,7 +1,7 @@
 // http_hello: weft's http::server (ONE worker) answering every request with
 // `Hello, World!` (13 B, text/plain), in a forked child pinned to the first
 // allowed CPU, loaded by wrk pinned to the second, as the peer harness
-// measures nginx (/work/shared/peers/net, its http group): a 2 s warm-up run
+// measures nginx (../shared/peers/net, its http group): a 2 s warm-up run
 // (not recorded), then
 //
 //   taskset -c CPU1 wrk -t1 -c100 -dD s --latency http://127.0.0.1:PORT/

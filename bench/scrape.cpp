@@ -1,6 +1,6 @@
 // scrape: the scraper's crawl engine (examples/scraper) fetching
 // BASE/page/0 .. BASE/page/N-1 from the delaying server of
-// /work/shared/peers/net (src/delay_httpd.c: every response 10 ms after its
+// ../shared/peers/net (src/delay_httpd.c: every response 10 ms after its
 // request, 4096 B of HTML with 5 links), with C fetches in flight and the
 // full per-page work on: each body goes to the process pool
 // (weft::spawn_process(analyze_page, ...)) for parsing, links and word

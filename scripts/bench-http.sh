@@ -2,7 +2,7 @@
 # weft's http::server against nginx on the same "Hello, World!" workload,
 # in one run so that machine noise hits both alike: a Release build
 # (build-bench), then per repetition bench_http_hello and nginx the way the
-# peer harness runs it (/work/shared/peers/net/run.sh, its http group:
+# peer harness runs it (../shared/peers/net/run.sh, its http group:
 # worker_processes 1, access_log off, keepalive_requests 100000000, its conf
 # in a temp dir, pinned to CPU 0; `taskset -c 1 wrk -t1 -c100 -dDUR s
 # --latency`, a 2 s warm-up first; server CPU from /proc/<pid>/stat of the

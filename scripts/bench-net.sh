@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measure weft's echo server beside the network peers (plain C liburing and
 # epoll servers, Tokio, Asio, Go) in ONE interleaved run of the peer harness
-# (/work/shared/peers/net/run.sh, its "echo" group), so that machine noise
+# (../shared/peers/net/run.sh, its "echo" group), so that machine noise
 # hits every server alike, then print weft-vs-peer ratios.
 #
 #   scripts/bench-net.sh [DEST]          # DEST: writable copy of the peers
@@ -12,7 +12,7 @@
 # CONNS, SIZE, ECHO_ENGINE, QUIET_WAIT, QUIET_BUDGET, SERVER_CPU, CLIENT_CPU,
 # ECHO_CONFIGS (default here: "pinned"; the harness's default also runs
 # "unpinned") and ECHO_PEERS (default here: "weft-uring weft-epoll c-uring
-# c-epoll tokio asio go"). Others: PEERS_SRC (default /work/shared/peers/net,
+# c-epoll tokio asio go"). Others: PEERS_SRC (default ../shared/peers/net,
 # never modified), WEFT_BUILD_DIR (default <repo>/build-net), PYTHON.
 #
 # What it does: copies the peer folder to DEST (keeping DEST's bin/,
@@ -27,7 +27,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS_SRC="${PEERS_SRC:-/work/shared/peers/net}"
+PEERS_SRC="${PEERS_SRC:-$ROOT/../shared/peers/net}"  # the shared peer harness beside the checkout
 DEST="${1:-${DEST:-/tmp/weft-peers-net}}"
 BUILD="${WEFT_BUILD_DIR:-$ROOT/build-net}"
 export REPS="${REPS:-3}"

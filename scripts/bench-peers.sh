@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measure weft's bench/ programs beside the peer runtimes (Tokio, oneTBB, Go,
 # Asio, Python pools) in ONE interleaved invocation of the peer harness
-# (/work/shared/peers/cpu/run.sh), so machine noise hits every runtime alike.
+# (../shared/peers/cpu/run.sh), so machine noise hits every runtime alike.
 #
 #   scripts/bench-peers.sh [DEST]        # DEST: writable copy of the peers
 #                                        #       (default /tmp/weft-peers-cpu)
@@ -11,7 +11,7 @@
 #                                        # tokio.<w>, ...), passed to run.sh
 #   ONLY='mutex_contended|channel_mpmc|ping_pong' REPS=1 scripts/bench-peers.sh
 #
-# Other knobs: PEERS_SRC (default /work/shared/peers/cpu, never modified),
+# Other knobs: PEERS_SRC (default ../shared/peers/cpu, never modified),
 # WEFT_BUILD_DIR (default <repo>/build-bench), RUN_TIMEOUT, PYTHON, and any
 # other variable run.sh reads. Needs root for run.sh's apt-get installs
 # (cargo, golang-go, libtbb-dev, librust-tokio-dev); the first tokio build
@@ -35,7 +35,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS_SRC="${PEERS_SRC:-/work/shared/peers/cpu}"
+PEERS_SRC="${PEERS_SRC:-$ROOT/../shared/peers/cpu}"  # the shared peer harness beside the checkout
 DEST="${1:-${DEST:-/tmp/weft-peers-cpu}}"
 BUILD="${WEFT_BUILD_DIR:-$ROOT/build-bench}"
 export REPS="${REPS:-3}"

@@ -19,7 +19,7 @@
 #   weft.proc_payload 1 MiB there and back per task, against memcpy
 #
 # The Python programs are the peer harness's own
-# (PEERS_SRC/python/pool_bench.py, default /work/shared/peers/cpu, run in
+# (PEERS_SRC/python/pool_bench.py, default ../shared/peers/cpu, run in
 # place and never modified), invoked as its run.sh does ("$PYTHON
 # python/pool_bench.py <workload>" from the peer folder); each run gets
 # RUN_TIMEOUT seconds (default 300). Every RESULT line, with the 1-minute
@@ -37,7 +37,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS_SRC="${PEERS_SRC:-/work/shared/peers/cpu}"
+PEERS_SRC="${PEERS_SRC:-$ROOT/../shared/peers/cpu}"  # the shared peer harness beside the checkout
 BUILD="${WEFT_BUILD_DIR:-$ROOT/build-bench}"
 REPS="${REPS:-3}"
 JOBS="${JOBS:-2}"

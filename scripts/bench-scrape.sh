@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scrape benchmark: weft's crawler (bench_scrape, the scraper's own
 # engine with parsing in the process pool) beside the peer clients of
-# /work/shared/peers/net (Go net/http, Python asyncio streams, aiohttp,
+# ../shared/peers/net (Go net/http, Python asyncio streams, aiohttp,
 # threads + urllib) against the same delaying server, in ONE run, with the
 # repetitions interleaved so machine noise hits every client alike.
 #
@@ -11,7 +11,7 @@
 # Knobs: REPS (3), PAGES (10000), CONC (100), DELAY_MS (10), PORT (19190),
 # SERVER_CPU (0), CLIENT_CPU (1), CLIENTS ("weft go py-asyncio py-aiohttp
 # py-threads"), WEFT_BUILD_DIR (<repo>/build-bench), PEERS_SRC
-# (/work/shared/peers/net, never modified), PYTHON (/usr/bin/python3, the
+# (../shared/peers/net, never modified), PYTHON (/usr/bin/python3, the
 # Python with aiohttp).
 #
 # What it does, as the harness's run.sh scrape section: compiles
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS_SRC="${PEERS_SRC:-/work/shared/peers/net}"
+PEERS_SRC="${PEERS_SRC:-$ROOT/../shared/peers/net}"  # the shared peer harness beside the checkout
 BUILD="${WEFT_BUILD_DIR:-$ROOT/build-bench}"
 REPS="${REPS:-3}"
 PAGES="${PAGES:-10000}"
