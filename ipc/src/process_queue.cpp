@@ -181,6 +181,13 @@ bool wait_until(queue_state& q, waiting_for what, std::size_t n, const wait_toke
   }
 }
 
+/// What a timed blocking_push/pop throws when its deadline passes.
+[[noreturn]] void throw_timed_out(const char* op, const char* what, weft::clock::duration timeout) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  throw weft::timeout_error("weft::ipc::process_queue::" + std::string(op) + ": no " + what + " within " +
+                            std::to_string(ms) + " ms");
+}
+
 }  // namespace
 
 shared_ref queue_core::create(std::size_t capacity_items, std::size_t capacity_bytes, std::uint64_t type_tag) {
@@ -242,12 +249,14 @@ weft::task<std::optional<item_bytes>> queue_core::pop(shared_ref ref) {
   }
 }
 
-void queue_core::blocking_push(const shared_ref& ref, const item_bytes& item) {
+void queue_core::blocking_push(const shared_ref& ref, const item_bytes& item, weft::clock::time_point deadline,
+                               weft::clock::duration timeout) {
   queue_state& q = state_of(ref);
   weft::detail::check_may_block("weft::ipc::process_queue::blocking_push");
   for (;;) {
     {
-      locked l(q, nullptr);
+      locked l(q, nullptr, deadline);
+      if (!l.owns()) throw_timed_out("blocking_push", "room", timeout);
       switch (attempt_push(q, item, l)) {
         case outcome::done: return;
         case outcome::closed: throw_closed();
@@ -255,17 +264,20 @@ void queue_core::blocking_push(const shared_ref& ref, const item_bytes& item) {
         case outcome::busy: break;
       }
     }
-    wait_until(q, waiting_for::room, item.size(), nullptr, weft::clock::time_point::max());
+    if (!wait_until(q, waiting_for::room, item.size(), nullptr, deadline))
+      throw_timed_out("blocking_push", "room", timeout);
   }
 }
 
-std::optional<item_bytes> queue_core::blocking_pop(const shared_ref& ref) {
+std::optional<item_bytes> queue_core::blocking_pop(const shared_ref& ref, weft::clock::time_point deadline,
+                                                   weft::clock::duration timeout) {
   queue_state& q = state_of(ref);
   weft::detail::check_may_block("weft::ipc::process_queue::blocking_pop");
   for (;;) {
     {
       std::optional<item_bytes> out;
-      locked l(q, nullptr);
+      locked l(q, nullptr, deadline);
+      if (!l.owns()) throw_timed_out("blocking_pop", "item", timeout);
       switch (attempt_pop(q, out, l)) {
         case outcome::done: return out;
         case outcome::closed: return std::nullopt;
@@ -273,7 +285,7 @@ std::optional<item_bytes> queue_core::blocking_pop(const shared_ref& ref) {
         case outcome::busy: break;
       }
     }
-    wait_until(q, waiting_for::item, 0, nullptr, weft::clock::time_point::max());
+    if (!wait_until(q, waiting_for::item, 0, nullptr, deadline)) throw_timed_out("blocking_pop", "item", timeout);
   }
 }
 

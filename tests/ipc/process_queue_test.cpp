@@ -7,6 +7,7 @@
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -145,6 +146,47 @@ TEST_CASE("process_queue: a push into a full queue blocks until a pop", "[ipc][q
   }
   CHECK(got == std::vector<long>{0, 1, 2, 3, 4});
   CHECK(wait_child(pid) == 0);
+}
+
+TEST_CASE("process_queue: blocking_pop(d) and blocking_push(v, d) give up with timeout_error", "[ipc][queue]") {
+  process_queue<num> q{1};
+  // Nothing comes: a timeout_error that says what and how long, not before d.
+  auto start = std::chrono::steady_clock::now();
+  try {
+    (void)q.blocking_pop(100ms);
+    FAIL("blocking_pop(100ms) on an empty queue returned");
+  } catch (const weft::timeout_error& e) {
+    CHECK(std::string(e.what()) == "weft::ipc::process_queue::blocking_pop: no item within 100 ms");
+  }
+  CHECK(std::chrono::steady_clock::now() - start >= 100ms);
+  // No room: the same, and the value is not queued.
+  q.blocking_push(num{1});
+  start = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(q.blocking_push(num{2}, 50ms), weft::timeout_error);
+  CHECK(std::chrono::steady_clock::now() - start >= 50ms);
+  CHECK(q.size() == 1);
+  // What is there is taken at once; an item another process pushes while
+  // we wait arrives well before a long deadline.
+  CHECK(q.blocking_pop(0ms)->v == 1);
+  const pid_t pid = fork_child([&] {
+    std::this_thread::sleep_for(50ms);
+    q.blocking_push(num{7});
+    return 0;
+  });
+  CHECK(q.blocking_pop(60s)->v == 7);
+  CHECK(wait_child(pid) == 0);
+  // Room another process makes arrives the same way.
+  q.blocking_push(num{8});
+  const pid_t popper = fork_child([&] {
+    std::this_thread::sleep_for(50ms);
+    return q.blocking_pop()->v == 8 ? 0 : 1;
+  });
+  q.blocking_push(num{9}, 60s);
+  CHECK(wait_child(popper) == 0);
+  CHECK(q.try_pop()->v == 9);
+  // Closed and drained is still nullopt, at once, not a timeout.
+  q.close();
+  CHECK_FALSE(q.blocking_pop(60s).has_value());
 }
 
 TEST_CASE("process_queue: parent tasks push and pop while children block", "[ipc][queue]") {

@@ -5,6 +5,7 @@
 //   co_await q.push(j);                            // parent task: waits for room
 //   while (auto j = co_await q.pop()) handle(*j);  // nullopt once closed and drained
 //   q.blocking_push(j);  auto j = q.blocking_pop();  // worker processes, plain threads
+//   auto j = q.blocking_pop(2s);                   // ... giving up after 2 s: timeout_error
 //   q.try_push(j);  q.try_pop();  q.close();  q.size();
 //
 // A handle: copies (in any process, or sent to a worker) name the same
@@ -30,9 +31,13 @@
 // operation_cancelled (timeout_error under with_timeout) at once, having
 // pushed or popped nothing. A push that finds room, or a pop that finds an
 // item, makes no pool hop. A runtime shutting down waits a quarter second
-// at most for a pool thread waiting.
+// at most for a pool thread waiting. blocking_push(v, d) and
+// blocking_pop(d) give up after d with weft::timeout_error, having pushed or
+// popped nothing (multiprocessing's put/get with a timeout, which raise
+// queue.Full / queue.Empty).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -45,6 +50,7 @@
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/serialize.hpp"
 #include "weft/runtime/task.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::ipc {
 
@@ -58,8 +64,12 @@ struct queue_core {
   /// Rethrows `error` (the item's serialization failed) when awaited.
   static weft::task<void> push(shared_ref q, item_bytes item, std::exception_ptr error);
   static weft::task<std::optional<item_bytes>> pop(shared_ref q);
-  static void blocking_push(const shared_ref& q, const item_bytes& item);
-  static std::optional<item_bytes> blocking_pop(const shared_ref& q);
+  /// Throw weft::timeout_error once `deadline` passes (time_point::max():
+  /// never); `timeout` only words the message.
+  static void blocking_push(const shared_ref& q, const item_bytes& item, weft::clock::time_point deadline,
+                            weft::clock::duration timeout);
+  static std::optional<item_bytes> blocking_pop(const shared_ref& q, weft::clock::time_point deadline,
+                                                weft::clock::duration timeout);
   static bool try_push(const shared_ref& q, const item_bytes& item);
   static std::optional<item_bytes> try_pop(const shared_ref& q);
   static void close(const shared_ref& q);
@@ -103,10 +113,29 @@ class process_queue {
 
   /// push() for worker processes and plain threads: blocks the thread.
   /// Throws std::logic_error on a runtime worker thread.
-  void blocking_push(const T& value) const { detail::queue_core::blocking_push(ref_, encode_item(value)); }
+  void blocking_push(const T& value) const {
+    detail::queue_core::blocking_push(ref_, encode_item(value), weft::clock::time_point::max(), {});
+  }
   /// pop() for worker processes and plain threads: blocks the thread.
   /// Throws std::logic_error on a runtime worker thread.
-  std::optional<T> blocking_pop() const { return decode_item(detail::queue_core::blocking_pop(ref_)); }
+  std::optional<T> blocking_pop() const {
+    return decode_item(detail::queue_core::blocking_pop(ref_, weft::clock::time_point::max(), {}));
+  }
+  /// blocking_push() that gives up after `timeout`: throws
+  /// weft::timeout_error, and the value is not queued.
+  template <class Rep, class Period>
+  void blocking_push(const T& value, std::chrono::duration<Rep, Period> timeout) const {
+    detail::queue_core::blocking_push(ref_, encode_item(value), weft::detail::deadline_after(timeout),
+                                      std::chrono::duration_cast<weft::clock::duration>(timeout));
+  }
+  /// blocking_pop() that gives up after `timeout`: throws
+  /// weft::timeout_error if no item came (nullopt still means closed and
+  /// drained).
+  template <class Rep, class Period>
+  std::optional<T> blocking_pop(std::chrono::duration<Rep, Period> timeout) const {
+    return decode_item(detail::queue_core::blocking_pop(ref_, weft::detail::deadline_after(timeout),
+                                                        std::chrono::duration_cast<weft::clock::duration>(timeout)));
+  }
 
   /// Appends if there is room right now; false if full. Throws as push().
   bool try_push(const T& value) const { return detail::queue_core::try_push(ref_, encode_item(value)); }
