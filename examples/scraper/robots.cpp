@@ -1,5 +1,6 @@
 #include "robots.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -60,32 +61,30 @@ std::string normalize_path(std::string_view s) {
   return out;
 }
 
-/// Whether `pattern` ('*' wildcards, optional final '$') matches the start
-/// of `path` (all of it with '$'). Greedy with backtracking to the last
-/// '*': linear for the patterns robots.txt files hold.
-bool matches(std::string_view pattern, std::string_view path) {
-  const bool anchored = !pattern.empty() && pattern.back() == '$';
-  if (anchored) pattern.remove_suffix(1);
-  std::size_t p = 0, s = 0;
-  std::size_t star = std::string_view::npos, mark = 0;
-  while (s < path.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = s;
-    } else if (p < pattern.size() && pattern[p] == path[s]) {
-      ++p;
-      ++s;
-    } else if (p == pattern.size() && !anchored) {
-      return true;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      s = ++mark;
-    } else {
-      return false;
-    }
+/// KMP failure table of `run`, written to out[0, run.size()): out[k] is the
+/// length of the longest proper prefix of run[0, k] that is also its suffix.
+void build_border(std::string_view run, std::uint32_t* out) {
+  std::uint32_t k = 0;
+  if (!run.empty()) out[0] = 0;
+  for (std::size_t i = 1; i < run.size(); ++i) {
+    while (k > 0 && run[i] != run[k]) k = out[k - 1];
+    if (run[i] == run[k]) ++k;
+    out[i] = k;
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+}
+
+/// Where the leftmost `run` (with its failure table) starts in text[from,
+/// end), or npos. Knuth-Morris-Pratt: the scan never steps back, so it
+/// costs O(bytes scanned) however the run repeats itself ("aaa...ab").
+std::size_t find_run(std::string_view run, const std::uint32_t* border, std::string_view text, std::size_t from) {
+  if (run.empty()) return from;
+  std::size_t k = 0;  // bytes of run matched so far
+  for (std::size_t i = from; i < text.size(); ++i) {
+    while (k > 0 && text[i] != run[k]) k = border[k - 1];
+    if (text[i] == run[k]) ++k;
+    if (k == run.size()) return i + 1 - k;
+  }
+  return std::string_view::npos;
 }
 
 /// The product token of a User-Agent value: "weft-scraper/0.1 (+url)" -> "weft-scraper".
@@ -97,9 +96,61 @@ std::string_view product_token(std::string_view ua) {
 
 }  // namespace
 
+robots_rules::rule robots_rules::compile(std::string pattern, bool allow) {
+  rule r;
+  r.anchored = !pattern.empty() && pattern.back() == '$';
+  r.border.resize(pattern.size());  // pattern is within robots_max_bytes: fits 32 bits
+  const std::string_view literal = std::string_view(pattern).substr(0, pattern.size() - (r.anchored ? 1 : 0));
+  for (std::size_t begin = 0; begin <= literal.size();) {
+    const std::size_t star = std::min(literal.find('*', begin), literal.size());
+    build_border(literal.substr(begin, star - begin), r.border.data() + begin);
+    begin = star + 1;
+  }
+  r.pattern = std::move(pattern);
+  r.allow = allow;
+  return r;
+}
+
+// The pattern is literal runs joined by '*' (RFC 9309 section 2.2.3):
+// run0 * run1 * ... * runN. run0 must start the path; with '$', runN must
+// end it; each run between goes at its leftmost place after the one before
+// (leftmost leaves the most room for the rest, so no other placement needs
+// trying). Each search resumes where the last one stopped: O(path +
+// pattern) in all, where backtracking to the last '*' took
+// O(path x pattern).
+bool robots_rules::matches(const rule& r, std::string_view path) {
+  // Only a final '$' anchors; one elsewhere is a literal byte (RFC 9309
+  // section 2.2.3 gives '$' no meaning but the end of the pattern).
+  const std::string_view literal = std::string_view(r.pattern).substr(0, r.pattern.size() - (r.anchored ? 1 : 0));
+  const std::size_t first_star = literal.find('*');
+  if (first_star == std::string_view::npos)  // no '*': a prefix, or the whole path with '$'
+    return r.anchored ? path == literal : path.substr(0, literal.size()) == literal;
+
+  const std::string_view head = literal.substr(0, first_star);
+  if (path.substr(0, head.size()) != head) return false;
+  std::size_t pos = head.size();  // path[0, pos) is matched
+  std::string_view text = path;  // where the runs after the head may go
+  std::size_t runs_end = literal.size();  // and where in the pattern they end
+  if (r.anchored) {  // the run after the last '*' must end the path
+    runs_end = literal.rfind('*');
+    const std::string_view tail = literal.substr(runs_end + 1);
+    if (tail.size() > path.size() - pos || path.substr(path.size() - tail.size()) != tail) return false;
+    text = path.substr(0, path.size() - tail.size());
+  }
+  for (std::size_t begin = first_star + 1; begin <= runs_end;) {
+    const std::size_t star = std::min(literal.find('*', begin), literal.size());
+    const std::string_view run = literal.substr(begin, star - begin);
+    const std::size_t at = find_run(run, r.border.data() + begin, text, pos);
+    if (at == std::string_view::npos) return false;
+    pos = at + run.size();
+    begin = star + 1;
+  }
+  return true;
+}
+
 robots_rules robots_rules::disallow_all() {
   robots_rules r;
-  r.rules_.push_back({"/", false});
+  r.rules_.push_back(compile("/", false));
   return r;
 }
 
@@ -113,6 +164,16 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
   bool in_agents = false;     // reading a run of User-agent lines
   bool group_mine = false, group_star = false;
 
+  // RFC 9309 section 2.5: a crawler may stop at 500 KiB. Whole lines only:
+  // half a "Disallow: /private" line would disallow "/pri...".
+  if (text.size() > robots_max_bytes) {
+    std::size_t keep = robots_max_bytes;
+    if (text[keep] != '\n' && text[keep] != '\r') {  // the cap falls inside a line
+      const auto eol = text.substr(0, keep).find_last_of("\r\n");
+      keep = eol == std::string_view::npos ? 0 : eol + 1;
+    }
+    text = text.substr(0, keep);
+  }
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
   while (!text.empty()) {
     const auto eol = text.find_first_of("\r\n");
@@ -150,27 +211,29 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
             !r.crawl_delay_)
           r.crawl_delay_ = std::chrono::milliseconds(std::llround(seconds * 1000));
       } else if (!value.empty()) {  // an empty Disallow (or Allow) is no rule
-        r.rules_.push_back({normalize_path(value), is_allow});
+        r.rules_.push_back(compile(normalize_path(value), is_allow));
       }
     };
     if (group_mine) add(mine);
     if (group_star) add(star);
   }
-  return have_mine ? mine : star;
+  robots_rules& chosen = have_mine ? mine : star;
+  // Longest pattern first, Allow first among equals (RFC 9309 section
+  // 2.2.2): then the first rule that matches is the one that decides.
+  std::stable_sort(chosen.rules_.begin(), chosen.rules_.end(), [](const rule& a, const rule& b) {
+    if (a.pattern.size() != b.pattern.size()) return a.pattern.size() > b.pattern.size();
+    return a.allow && !b.allow;
+  });
+  return std::move(chosen);
 }
 
 bool robots_rules::allowed(std::string_view path_and_query) const {
   if (path_and_query == "/robots.txt") return true;
   if (rules_.empty()) return true;
   const std::string path = normalize_path(path_and_query.empty() ? "/" : path_and_query);
-  const rule* best = nullptr;
-  for (const rule& r : rules_) {
-    if (!matches(r.pattern, path)) continue;
-    if (best == nullptr || r.pattern.size() > best->pattern.size() ||
-        (r.pattern.size() == best->pattern.size() && r.allow && !best->allow))
-      best = &r;
-  }
-  return best == nullptr || best->allow;
+  for (const rule& r : rules_)  // sorted: the first match is the longest
+    if (matches(r, path)) return r.allow;
+  return true;
 }
 
 }  // namespace scraper

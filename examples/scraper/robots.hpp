@@ -12,16 +12,26 @@
 // matches any run of characters and a final "$" anchors the end. Patterns
 // and paths are compared with their percent-encoding normalized, so
 // "/caf%c3%a9" and "/café" are the same path. "/robots.txt" itself is
-// always allowed. Pure: nothing blocks, no cancellation applies.
+// always allowed. Only the first robots_max_bytes of a file are read.
+// Matching a path takes time linear in the path and the rules (patterns
+// are compiled once, when parsed), whatever a hostile file's "*" runs.
+// Pure: nothing blocks, no cancellation applies.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace scraper {
+
+/// The most of a robots.txt that parse() reads: RFC 9309 section 2.5 lets
+/// a crawler stop at 500 KiB (it must read at least that much). A crawler
+/// can also stop downloading the file there.
+inline constexpr std::size_t robots_max_bytes = 500 * 1024;
 
 class robots_rules {
  public:
@@ -30,7 +40,9 @@ class robots_rules {
 
   /// The rules of `text` for `user_agent` (a product token, or a full
   /// User-Agent value whose token is the part before '/' or a space).
-  /// Lines that do not parse are ignored, as RFC 9309 asks.
+  /// Lines that do not parse are ignored, as RFC 9309 asks. A text over
+  /// robots_max_bytes is read up to the last line end within the cap (a
+  /// line cut by the cap could turn "/private" into "/pri").
   static robots_rules parse(std::string_view text, std::string_view user_agent);
   static robots_rules allow_all() { return {}; }
   /// Nothing allowed (what RFC 9309 asks after a 5xx or an unreachable
@@ -45,9 +57,15 @@ class robots_rules {
  private:
   struct rule {
     std::string pattern;  // percent-encoding normalized, '$' kept at the end
-    bool allow;
+    bool allow = false;
+    bool anchored = false;  // pattern ends in '$': it must match the whole path
+    // For each run of literal bytes between '*'s, its KMP failure table
+    // (indexed like pattern; unused at the '*'s and the final '$').
+    std::vector<std::uint32_t> border;
   };
-  std::vector<rule> rules_;
+  static rule compile(std::string pattern, bool allow);
+  static bool matches(const rule& r, std::string_view path);
+  std::vector<rule> rules_;  // longest pattern first, Allow first on a tie
   std::optional<std::chrono::milliseconds> crawl_delay_;
 };
 

@@ -1,6 +1,10 @@
 // scraper::robots_rules against RFC 9309: groups, * and $, longest match,
-// Allow on ties, the "*" fallback, empty Disallow, Crawl-delay.
+// Allow on ties, the "*" fallback, empty Disallow, Crawl-delay, the
+// 500 KiB cap, and matching that stays linear on hostile patterns.
 #include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
 
 #include "robots.hpp"
 
@@ -26,6 +30,26 @@ Disallow: /example/page.html
 
 User-Agent: quxbot
 )";
+
+// The pattern semantics, spelled out the slow way: '*' matches any run of
+// bytes, a final '$' anchors the end, any other '$' is a literal, and an
+// unanchored pattern matches a prefix of the path.
+bool reference_match(std::string_view pattern, std::string_view path, bool anchored) {
+  if (pattern.empty()) return !anchored || path.empty();
+  if (pattern.front() == '*') {
+    for (std::size_t skip = 0; skip <= path.size(); ++skip)
+      if (reference_match(pattern.substr(1), path.substr(skip), anchored)) return true;
+    return false;
+  }
+  return !path.empty() && path.front() == pattern.front() &&
+         reference_match(pattern.substr(1), path.substr(1), anchored);
+}
+
+bool reference_disallows(std::string_view pattern, std::string_view path) {
+  const bool anchored = !pattern.empty() && pattern.back() == '$';
+  if (anchored) pattern.remove_suffix(1);
+  return reference_match(pattern, path, anchored);
+}
 
 }  // namespace
 
@@ -108,6 +132,156 @@ TEST_CASE("robots: * and $ patterns", "[scraper][robots]") {
   auto stars = robots_rules::parse("User-agent: *\nDisallow: /a**b***c$\n", "bot");
   CHECK_FALSE(stars.allowed("/axxbyyc"));
   CHECK(stars.allowed("/axxbyycd"));
+}
+
+TEST_CASE("robots: tricky wildcard patterns", "[scraper][robots]") {
+  auto abc = robots_rules::parse("User-agent: *\nDisallow: /a*b*c$\n", "bot");
+  CHECK_FALSE(abc.allowed("/abc"));
+  CHECK_FALSE(abc.allowed("/aXbYc"));
+  CHECK_FALSE(abc.allowed("/abcbc"));   // the last 'c' ends the path
+  CHECK_FALSE(abc.allowed("/acbc"));    // 'b' is after the first 'c'
+  CHECK(abc.allowed("/abcd"));          // '$': nothing after the 'c'
+  CHECK(abc.allowed("/acb"));           // no 'c' after the 'b'
+  CHECK(abc.allowed("/bc"));            // "/a" must start the path
+  CHECK(abc.allowed("/abc/"));
+  // The runs may not overlap: "/ab" then "b$" needs two 'b's.
+  auto overlap = robots_rules::parse("User-agent: *\nDisallow: /ab*b$\n", "bot");
+  CHECK(overlap.allowed("/ab"));
+  CHECK_FALSE(overlap.allowed("/abb"));
+
+  // '*' first, last, doubled: a leading '*' lets the path start anywhere,
+  // a trailing one changes nothing, "**" is one '*'.
+  auto lead = robots_rules::parse("User-agent: *\nDisallow: *x.cgi\n", "bot");
+  CHECK_FALSE(lead.allowed("/a/b/x.cgi?q"));
+  CHECK(lead.allowed("/a/b/y.cgi"));
+  auto trail = robots_rules::parse("User-agent: *\nDisallow: /tmp*\n", "bot");
+  CHECK_FALSE(trail.allowed("/tmp"));
+  CHECK_FALSE(trail.allowed("/tmpfile"));
+  CHECK(trail.allowed("/tm"));
+  auto doubled = robots_rules::parse("User-agent: *\nDisallow: /**x**$\n", "bot");
+  CHECK_FALSE(doubled.allowed("/abcx"));
+  CHECK_FALSE(doubled.allowed("/x"));  // the '*'s may match nothing
+  CHECK(doubled.allowed("/"));
+  auto only_stars = robots_rules::parse("User-agent: *\nDisallow: **$\n", "bot");
+  CHECK_FALSE(only_stars.allowed("/anything"));
+
+  // '$' anchors only at the end of a pattern; elsewhere it is a literal
+  // byte, and "$$" is a literal '$' then the anchor. A lone "$" matches no
+  // path (a path is never empty: "" is checked as "/").
+  auto mid = robots_rules::parse("User-agent: *\nDisallow: /a$b\nDisallow: /c$$\n", "bot");
+  CHECK_FALSE(mid.allowed("/a$b"));
+  CHECK_FALSE(mid.allowed("/a$bc"));
+  CHECK(mid.allowed("/a"));
+  CHECK(mid.allowed("/ab"));
+  CHECK_FALSE(mid.allowed("/c$"));
+  CHECK(mid.allowed("/c$x"));
+  CHECK(mid.allowed("/c"));
+  auto lone = robots_rules::parse("User-agent: *\nDisallow: $\n", "bot");
+  CHECK(lone.allowed("/"));
+  CHECK(lone.allowed(""));
+
+  // A '*' in the path is an ordinary byte.
+  auto lit = robots_rules::parse("User-agent: *\nDisallow: /a*z$\n", "bot");
+  CHECK_FALSE(lit.allowed("/a*z"));
+  CHECK(lit.allowed("/a*"));
+
+  // The longest pattern still wins when wildcards are involved (its
+  // length counts the '*' and '$' too), Allow on a tie.
+  auto rank = robots_rules::parse("User-agent: *\nDisallow: /*.pdf$\nAllow: /docs/*\nAllow: /*.PDF$\n", "bot");
+  CHECK_FALSE(rank.allowed("/x/a.pdf"));
+  CHECK(rank.allowed("/docs/a.pdf"));  // "/docs/*" and "/*.pdf$" are 7 bytes each: Allow
+  CHECK(rank.allowed("/x/a.PDF"));
+}
+
+TEST_CASE("robots: matching agrees with the plain definition", "[scraper][robots]") {
+  // Random short patterns and paths over a small alphabet, so that '*',
+  // '$' and repeats meet in every arrangement, against reference_match.
+  std::mt19937 rng(9309);
+  const auto pick = [&](std::string_view alphabet, std::size_t max_len) {
+    std::string s(std::uniform_int_distribution<std::size_t>(0, max_len)(rng), ' ');
+    for (char& c : s) c = alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(rng)];
+    return s;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const std::string pattern = "/" + pick("ab*$", 7);
+    const std::string path = "/" + pick("ab$*", 9);
+    INFO("pattern " << pattern << ", path " << path);
+    const auto r = robots_rules::parse("User-agent: *\nDisallow: " + pattern + "\n", "bot");
+    REQUIRE(r.allowed(path) == !reference_disallows(pattern, path));
+  }
+}
+
+TEST_CASE("robots: hostile wildcard patterns match quickly and right", "[scraper][robots]") {
+  // 400 rules of "/*" + 2000 'a' + 'b' (805 KB, so only the first 500 KiB,
+  // about 250 of them, are read). Backtracking to the last '*' spent
+  // O(path x pattern) per rule on paths of 'a's that do not end the way a
+  // rule does: seconds for one allowed(). The ctest TIMEOUT guards this;
+  // each check below is a few hundred microseconds now.
+  const std::string as(2000, 'a');
+  std::string text = "User-agent: *\n";
+  for (int i = 0; i < 400; ++i) text += "Disallow: /*" + as + "b\n";
+  auto r = robots_rules::parse(text, "bot");
+  CHECK(r.allowed("/" + as));
+  CHECK(r.allowed("/" + as + "c"));
+  CHECK(r.allowed("/" + as + as));
+  CHECK_FALSE(r.allowed("/" + as + "b"));
+  CHECK_FALSE(r.allowed("/" + as + as + "b"));
+  CHECK_FALSE(r.allowed("/x/" + as + "b?q=1"));
+  CHECK(r.allowed("/" + as.substr(1) + "b"));  // one 'a' short
+  CHECK(r.allowed("/robots.txt"));
+
+  // The same with '$': "/*aaa...ab$".
+  std::string anchored = "User-agent: *\n";
+  for (int i = 0; i < 200; ++i) anchored += "Disallow: /*" + as + "b$\n";
+  auto a = robots_rules::parse(anchored, "bot");
+  CHECK(a.allowed("/" + as + as));
+  CHECK(a.allowed("/" + as + "ba"));
+  CHECK_FALSE(a.allowed("/" + as + as + "b"));
+}
+
+TEST_CASE("robots: only the first 500 KiB are read", "[scraper][robots]") {
+  STATIC_REQUIRE(scraper::robots_max_bytes == 500 * 1024);
+  // Pads text with a comment line so that it is `size` bytes long.
+  const auto pad_to = [](std::string& text, std::size_t size) {
+    REQUIRE(size >= text.size() + 2);
+    text += "#" + std::string(size - text.size() - 2, 'x') + "\n";
+  };
+
+  // A line that ends right at the cap is read; the next one is not.
+  std::string text = "User-agent: *\n";
+  pad_to(text, scraper::robots_max_bytes - std::string_view("Disallow: /before\n").size());
+  text += "Disallow: /before\n";
+  REQUIRE(text.size() == scraper::robots_max_bytes);
+  text += "Disallow: /after\n";
+  auto r = robots_rules::parse(text, "bot");
+  CHECK_FALSE(r.allowed("/before"));
+  CHECK(r.allowed("/after"));
+
+  // Same without the final newline inside the cap ("\r\n" cut after '\r').
+  std::string crlf = "User-agent: *\r\n";
+  pad_to(crlf, scraper::robots_max_bytes - std::string_view("Disallow: /before\r").size());
+  crlf += "Disallow: /before\r\nDisallow: /after\r\n";
+  auto c = robots_rules::parse(crlf, "bot");
+  CHECK_FALSE(c.allowed("/before"));
+  CHECK(c.allowed("/after"));
+
+  // A line the cap cuts through is dropped whole, not read as "/strad".
+  std::string cut = "User-agent: *\n";
+  pad_to(cut, scraper::robots_max_bytes - 16);
+  cut += "Disallow: /straddle\n";  // 20 bytes: its last 4 are past the cap
+  auto d = robots_rules::parse(cut, "bot");
+  CHECK(d.allowed("/strad"));
+  CHECK(d.allowed("/straddle"));
+
+  // At most the cap (and one line under it) parses as before.
+  std::string small = "User-agent: *\n";
+  pad_to(small, scraper::robots_max_bytes - 16);
+  small += "Disallow: /x\n";  // 13 bytes: the file is 3 bytes under the cap
+  CHECK_FALSE(robots_rules::parse(small, "bot").allowed("/x"));
+  // Without a newline in the first 500 KiB nothing is read.
+  CHECK(robots_rules::parse("User-agent: * #" + std::string(scraper::robots_max_bytes, 'x') + "\nDisallow: /\n",
+                            "bot")
+            .allowed("/x"));
 }
 
 TEST_CASE("robots: empty Disallow, no file, and disallow_all", "[scraper][robots]") {
