@@ -67,6 +67,10 @@ std::string product_token(std::string_view ua) {
   return std::string(ua.substr(0, end));
 }
 
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 double ms_since(clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
 }
@@ -83,6 +87,8 @@ std::string_view to_string(fetch_error e) noexcept {
     case fetch_error::protocol: return "protocol";
     case fetch_error::too_many_redirects: return "too_many_redirects";
     case fetch_error::redirect_loop: return "redirect_loop";
+    case fetch_error::redirect_out_of_scope: return "redirect_out_of_scope";
+    case fetch_error::redirect_disallowed: return "redirect_disallowed";
     case fetch_error::too_large: return "too_large";
     case fetch_error::bad_url: return "bad_url";
     case fetch_error::http_4xx: return "http_4xx";
@@ -160,6 +166,7 @@ std::string to_json(const crawl_stats& s) {
   w.key("not_html").value(s.not_html);
   w.key("broken_html").value(s.broken_html);
   w.key("redirected").value(s.redirected);
+  w.key("redirects_refused").value(s.redirects_refused);
   w.key("duplicates").value(s.duplicates);
   w.key("links").value(s.links);
   w.key("queued").value(s.queued);
@@ -184,10 +191,11 @@ std::string summary_text(const crawl_stats& s) {
   }
   std::snprintf(buf, sizeof buf,
                 "retries %llu, robots.txt disallowed %llu, not HTML %llu, broken HTML %llu, redirected %llu, "
-                "links %llu, queued %llu%s\n",
+                "redirects refused %llu, links %llu, queued %llu%s\n",
                 static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.robots_disallowed),
                 static_cast<unsigned long long>(s.not_html), static_cast<unsigned long long>(s.broken_html),
-                static_cast<unsigned long long>(s.redirected), static_cast<unsigned long long>(s.links),
+                static_cast<unsigned long long>(s.redirected), static_cast<unsigned long long>(s.redirects_refused),
+                static_cast<unsigned long long>(s.links),
                 static_cast<unsigned long long>(s.queued),
                 s.cancelled ? (", cancelled in flight " + std::to_string(s.cancelled)).c_str() : "");
   out += buf;
@@ -208,7 +216,9 @@ struct crawler::impl {
     std::string key;
     std::deque<item> queue;
     robots_state state = robots_state::unknown;
-    std::optional<robots_rules> rules;
+    // Set once (state ready) and never changed: immutable, so it is matched
+    // outside the scheduler lock by whoever copied the pointer under it.
+    std::shared_ptr<const robots_rules> rules;
     fetch_error down = fetch_error::none;  // robots.txt unreachable: why
     std::string down_message;
     clock::time_point next{};  // the earliest start of the next request
@@ -220,6 +230,16 @@ struct crawler::impl {
     enum kind_t { done, robots, page, unreachable } kind = done;
     origin* o = nullptr;
     item it;
+    clock::time_point slot{};
+    std::shared_ptr<const robots_rules> rules;  // page: o's rules, to match outside the lock
+  };
+
+  /// The verdict on a redirect target; o and slot are set when it may be
+  /// requested.
+  struct hop {
+    fetch_error error = fetch_error::none;
+    std::string message;
+    origin* o = nullptr;
     clock::time_point slot{};
   };
 
@@ -268,21 +288,25 @@ struct crawler::impl {
 
   // ------------------------------------------------------------ frontier
 
-  /// Under mu: queues url at depth if new. Returns whether it was queued.
-  bool push(std::string url, std::size_t depth) {
-    if (!seen.try_emplace(url, false).second) return false;
-    std::string k = origin_of(url);
-    auto& slot = origins[k];
+  /// Under mu: the origin of key, created (robots.txt unknown) if new.
+  origin* origin_for(const std::string& key) {
+    auto& slot = origins[key];
     if (!slot) {
       slot = std::make_unique<origin>();
-      slot->key = k;
+      slot->key = key;
       slot->delay = opt.delay;
       if (!opt.robots) {
         slot->state = robots_state::ready;
-        slot->rules = robots_rules::allow_all();
+        slot->rules = std::make_shared<const robots_rules>(robots_rules::allow_all());
       }
     }
-    origin* o = slot.get();
+    return slot.get();
+  }
+
+  /// Under mu: queues url at depth if new. Returns whether it was queued.
+  bool push(std::string url, std::size_t depth) {
+    if (!seen.try_emplace(url, false).second) return false;
+    origin* o = origin_for(origin_of(url));
     o->queue.push_back(item{std::move(url), depth});
     schedule(o);
     n_queued.fetch_add(1, std::memory_order_relaxed);
@@ -335,40 +359,21 @@ struct crawler::impl {
           co_return j;
         }
         unschedule(o);
-        item it = std::move(o->queue.front());
+        job j;
+        j.o = o;
+        j.it = std::move(o->queue.front());
         o->queue.pop_front();
         n_queued.fetch_sub(1, std::memory_order_relaxed);
+        schedule(o);
+        ++active;
         if (o->state == robots_state::unreachable) {
-          schedule(o);
-          ++active;
-          job j;
           j.kind = job::unreachable;
-          j.o = o;
-          j.it = std::move(it);
           co_return j;
         }
-        if (!o->rules->allowed(path_and_query(it.url))) {
-          schedule(o);
-          std::lock_guard g(out_mu);
-          ++stats.robots_disallowed;
-          continue;
-        }
-        bool& claimed = seen[it.url];
-        if (claimed) {  // already fetched as the target of a redirect
-          schedule(o);
-          continue;
-        }
-        claimed = true;
-        ++started;
-        ++active;
-        n_in_flight.fetch_add(1, std::memory_order_relaxed);
-        job j;
+        // robots.txt is matched by the worker, outside this lock; claim()
+        // then starts the fetch.
         j.kind = job::page;
-        j.o = o;
-        j.it = std::move(it);
-        j.slot = std::max(clock::now(), o->next);
-        o->next = j.slot + o->delay;
-        schedule(o);
+        j.rules = o->rules;
         co_return j;
       }
       if (active == 0) {
@@ -377,6 +382,39 @@ struct crawler::impl {
       }
       co_await cv.wait(lk);
     }
+  }
+
+  /// After j's URL passed robots.txt (matched outside the lock): starts
+  /// the fetch of j (a page job), reserving its origin's slot. False when
+  /// the crawl is stopping or full, or the URL was fetched meanwhile as a
+  /// redirect's target.
+  weft::task<bool> claim(job& j) {
+    auto lk = co_await mu.lock();
+    if (stopping.load(std::memory_order_relaxed) || limit_reached()) co_return false;
+    bool& claimed = seen[j.it.url];
+    if (claimed) co_return false;
+    claimed = true;
+    ++started;
+    n_in_flight.fetch_add(1, std::memory_order_relaxed);
+    j.slot = take_slot(j.o);
+    co_return true;
+  }
+
+  /// A job that queued nothing ended.
+  weft::task<void> end_job() {
+    auto lk = co_await mu.lock();
+    --active;
+    if (active == 0) cv.notify_all();
+  }
+
+  weft::task<clock::time_point> reserve_slot(origin* o) {
+    auto lk = co_await mu.lock();
+    co_return take_slot(o);
+  }
+
+  void count_disallowed() {
+    std::lock_guard g(out_mu);
+    ++stats.robots_disallowed;
   }
 
   /// A page job ended: queue its links, wake idle workers.
@@ -393,10 +431,13 @@ struct crawler::impl {
 
   // ------------------------------------------------------------ fetching
 
-  weft::task<attempt> fetch_once(const std::string& url) {
+  /// One request. `follow`: the client follows redirects (robots.txt);
+  /// otherwise a 3xx comes back, for the crawler to check each hop.
+  weft::task<attempt> fetch_once(const std::string& url, bool follow) {
     attempt a;
     weft::http::request_options ro;
     ro.timeout = opt.timeout;
+    if (!follow) ro.max_redirects = 0;
     try {
       a.resp.emplace(co_await client->get(url, std::move(ro)));
     } catch (const weft::operation_cancelled&) {
@@ -452,12 +493,13 @@ struct crawler::impl {
   /// Attempts url until it succeeds, fails for good, or retries run out.
   /// Waits for o's politeness slot before each attempt.
   /// `retried` receives the failure of each attempt that was retried.
-  weft::task<attempt> fetch_with_retries(const std::string& url, origin* o, clock::time_point slot, int& attempts,
-                                         std::vector<fetch_error>& retried) {
+  /// `attempts` is incremented per request.
+  weft::task<attempt> fetch_with_retries(const std::string& url, bool follow, origin* o, clock::time_point slot,
+                                         int& attempts, std::vector<fetch_error>& retried) {
     for (int n = 0;; ++n) {
       if (slot > clock::now()) co_await weft::sleep_until(slot);
-      attempts = n + 1;
-      attempt a = co_await fetch_once(url);
+      ++attempts;
+      attempt a = co_await fetch_once(url, follow);
       if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
       count_retry();
       if (a.resp) retried.push_back(a.resp->status >= 500 ? fetch_error::http_5xx : fetch_error::http_4xx);
@@ -465,26 +507,26 @@ struct crawler::impl {
       milliseconds wait = backoff_for(n, opt.backoff_base, opt.backoff_cap);
       if (a.retry_after) wait = std::min(*a.retry_after, opt.backoff_cap);
       co_await weft::sleep_for(wait);
-      auto lk = co_await mu.lock();
-      slot = take_slot(o);
-      lk.unlock();  // not held across the sleep for the slot
+      slot = co_await reserve_slot(o);  // the lock is not held across the sleep for the slot
     }
   }
 
   weft::task<void> fetch_robots(origin* o, clock::time_point slot) {
     int attempts = 0;
     std::vector<fetch_error> retried;
-    attempt a = co_await fetch_with_retries(o->key + "/robots.txt", o, slot, attempts, retried);
-    std::optional<robots_rules> rules;
+    attempt a = co_await fetch_with_retries(o->key + "/robots.txt", true, o, slot, attempts, retried);
+    std::shared_ptr<const robots_rules> rules;
     if (a.resp) {
       {
         std::lock_guard g(out_mu);
         ++stats.robots_fetched;
       }
+      // Parsed here, outside the scheduler lock, like every match later.
       const int st = a.resp->status;
-      if (st >= 200 && st < 300) rules = robots_rules::parse(a.resp->body, token);
-      else if (st >= 500) rules = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
-      else rules = robots_rules::allow_all();  // 4xx (and odd codes): "unavailable", crawl freely
+      robots_rules parsed;  // 4xx (and odd codes): "unavailable", crawl freely
+      if (st >= 200 && st < 300) parsed = robots_rules::parse(a.resp->body, token);
+      else if (st >= 500) parsed = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
+      rules = std::make_shared<const robots_rules>(std::move(parsed));
     }
     auto lk = co_await mu.lock();
     if (rules) {
@@ -512,23 +554,114 @@ struct crawler::impl {
     std::optional<std::string> body;
   };
 
+  /// Checks a redirect's target as a link is checked before it is queued
+  /// (scope, robots.txt of its origin, fetched first if not known yet) and
+  /// reserves that origin's politeness slot. A refused target is counted;
+  /// it is never requested.
+  weft::task<hop> check_hop(const std::string& url) {
+    hop h;
+    const std::string key = origin_of(url);
+    std::shared_ptr<const robots_rules> rules;
+    {
+      auto lk = co_await mu.lock();
+      if (opt.same_host && !scope.count(key)) {
+        h.error = fetch_error::redirect_out_of_scope;
+        h.message = "redirect to " + url + " not followed: another origin (same-host crawl)";
+      } else {
+        origin* o = origin_for(key);
+        while (!rules && h.error == fetch_error::none) {
+          switch (o->state) {
+            case robots_state::ready: rules = o->rules; break;
+            case robots_state::unreachable:
+              h.error = o->down;
+              h.message = "redirect to " + url + ": " + o->down_message;
+              break;
+            case robots_state::fetching: co_await cv.wait(lk); break;  // fetch_robots notifies
+            case robots_state::unknown: {
+              // As before an origin's first page: its robots.txt first. This
+              // worker fetches it (the job stays active meanwhile).
+              unschedule(o);
+              o->state = robots_state::fetching;
+              ++active;
+              const clock::time_point slot = take_slot(o);
+              lk.unlock();
+              co_await fetch_robots(o, slot);
+              lk = co_await mu.lock();
+              break;
+            }
+          }
+        }
+        h.o = o;
+      }
+    }
+    if (h.error == fetch_error::none && !rules->allowed(path_and_query(url))) {
+      h.error = fetch_error::redirect_disallowed;
+      h.message = "redirect to " + url + " not followed: disallowed by robots.txt";
+      count_disallowed();
+    }
+    if (h.error == fetch_error::redirect_out_of_scope || h.error == fetch_error::redirect_disallowed) {
+      std::lock_guard g(out_mu);
+      ++stats.redirects_refused;
+    }
+    if (h.error == fetch_error::none) h.slot = co_await reserve_slot(h.o);
+    co_return h;
+  }
+
+  /// Fetches j's URL, following redirects hop by hop (see check_hop).
   weft::task<fetched> fetch_page(const job& j) {
     fetched f;
     page_record& r = f.r;
     r.url = j.it.url;
     r.depth = j.it.depth;
     const auto t0 = clock::now();
-    attempt a = co_await fetch_with_retries(r.url, j.o, j.slot, r.attempts, r.retried);
-    r.ms = ms_since(t0);
-    if (!a.resp) {
-      r.error = a.error;
-      r.message = std::move(a.message);
-      co_return f;
+    std::string url = r.url;
+    origin* o = j.o;
+    clock::time_point slot = j.slot;
+    std::optional<attempt> last;
+    for (;;) {
+      attempt a = co_await fetch_with_retries(url, false, o, slot, r.attempts, r.retried);
+      if (!a.resp) {
+        r.error = a.error;
+        r.message = std::move(a.message);
+        break;
+      }
+      auto location = a.resp->headers.get("location");
+      if (!is_redirect(a.resp->status) || !location || opt.max_redirects == 0) {
+        last = std::move(a);
+        break;
+      }
+      r.redirects.push_back(url);
+      std::optional<std::string> next = resolve_link(url, *location);
+      if (!next) {
+        r.error = fetch_error::bad_url;
+        r.message = "redirect from " + url + " to an unusable Location \"" + std::string(*location) + "\"";
+        break;
+      }
+      if (std::find(r.redirects.begin(), r.redirects.end(), *next) != r.redirects.end()) {
+        r.error = fetch_error::redirect_loop;
+        r.message = "redirect loop: " + url + " -> " + *next + " was visited before";
+        break;
+      }
+      if (r.redirects.size() > static_cast<std::size_t>(opt.max_redirects)) {
+        r.error = fetch_error::too_many_redirects;
+        r.message = "more than " + std::to_string(opt.max_redirects) + " redirects (last to " + *next + ")";
+        break;
+      }
+      hop h = co_await check_hop(*next);
+      if (h.error != fetch_error::none) {
+        r.error = h.error;
+        r.message = std::move(h.message);
+        break;
+      }
+      url = std::move(*next);
+      o = h.o;
+      slot = h.slot;
     }
-    weft::http::client_response& resp = *a.resp;
+    r.ms = ms_since(t0);
+    if (!last) co_return f;  // no final response: a failed request or a redirect error
+    weft::http::client_response& resp = *last->resp;
     r.status = resp.status;
-    r.final_url = normalize_url(resp.url).value_or(resp.url);
-    r.redirects = std::move(resp.redirects);
+    r.final_url = std::move(url);
     if (auto ct = resp.headers.get("content-type")) r.content_type = std::string(*ct);
     r.bytes = resp.body.size();
     if (r.status >= 500) {
@@ -606,12 +739,19 @@ struct crawler::impl {
             r.error = j.o->down;
             r.message = j.o->down_message;
             emit(r, false);
-            auto lk = co_await mu.lock();
-            --active;
-            if (active == 0) cv.notify_all();
+            co_await end_job();
             break;
           }
           case job::page: {
+            if (!j.rules->allowed(path_and_query(j.it.url))) {  // outside the scheduler lock
+              count_disallowed();
+              co_await end_job();
+              break;
+            }
+            if (!co_await claim(j)) {
+              co_await end_job();
+              break;
+            }
             in_page = true;
             fetched f = co_await fetch_page(j);
             n_in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -647,6 +787,7 @@ crawler::crawler(crawl_options options, sink on_page) {
   if (options.concurrency == 0) throw std::invalid_argument("crawler: concurrency must be at least 1");
   if (options.per_host == 0) throw std::invalid_argument("crawler: per_host must be at least 1");
   if (options.retries < 0) throw std::invalid_argument("crawler: retries must not be negative");
+  if (options.max_redirects < 0) throw std::invalid_argument("crawler: max_redirects must not be negative");
   if (options.timeout <= milliseconds::zero()) throw std::invalid_argument("crawler: timeout must be positive");
   for (const auto& s : options.seeds)
     if (!normalize_url(s)) throw std::invalid_argument("crawler: seed '" + s + "' is not an absolute http(s) URL");
@@ -686,7 +827,7 @@ weft::task<crawl_stats> crawler::run() {
   co.connect_timeout = m.opt.timeout;
   co.request_timeout = m.opt.timeout;
   co.read_timeout = m.opt.timeout;
-  co.max_redirects = m.opt.max_redirects;
+  co.max_redirects = m.opt.max_redirects;  // robots.txt only: page fetches ask for 0 and check each hop
   co.max_response_bytes = m.opt.max_bytes;
   co.user_agent = m.opt.user_agent;
   m.client = std::make_unique<weft::http::client>(co);

@@ -17,6 +17,26 @@
 // until it, so other workers go on with other origins meanwhile.
 // Connections per host are capped by the client (per_host).
 //
+// robots.txt rules are immutable once parsed and shared (shared_ptr to
+// const): a worker copies the pointer under the scheduler lock and matches
+// outside it, so a huge or hostile robots.txt slows only its own origin's
+// URLs, never the scheduling of the others.
+//
+// Redirects: the crawler follows them itself, one hop at a time (the
+// client is asked not to follow them for pages), because every hop is a
+// request to a URL that must pass the checks a link passes: the Location,
+// resolved and normalized like a link, must be http(s), in scope (the
+// seeds' origins when same_host), and allowed by the robots.txt of its
+// origin, which is fetched first if not known yet, exactly as before an
+// origin's first page; the hop then waits for that origin's politeness
+// slot. A refused hop ends the fetch (redirect_out_of_scope,
+// redirect_disallowed) and its target is never requested. A URL seen twice
+// in a chain is redirect_loop, more than max_redirects hops
+// too_many_redirects. Only the final URL counts as fetched (a page reached
+// again through a redirect is recorded as a duplicate, not parsed twice).
+// robots.txt itself is fetched with the client following redirects (RFC
+// 9309 2.3.1.2).
+//
 // Parsing runs beside the fetching: a worker hands the body to the pool
 // and fetches its next URL at once, so `concurrency` counts fetches only
 // (at most 2 * concurrency pages wait for the pool).
@@ -57,6 +77,8 @@ enum class fetch_error {
   protocol,            // malformed response, bad content encoding
   too_many_redirects,  // longer chain than max_redirects
   redirect_loop,       // a URL seen twice in one redirect chain
+  redirect_out_of_scope,  // a redirect to another origin in a same_host crawl: not followed
+  redirect_disallowed,    // a redirect to a URL robots.txt disallows: not followed
   too_large,           // body over max_bytes
   bad_url,             // unparsable or unsupported URL
   http_4xx,            // final status 400..499
@@ -75,9 +97,9 @@ struct page_record {
   std::string content_type;
   std::uint64_t bytes = 0;  // body bytes (after content decoding)
   double ms = 0;            // fetch time: first request to last body byte, retries and backoff included
-  int attempts = 0;         // requests made (1 + retries)
+  int attempts = 0;         // requests made: one per redirect hop, plus retries
   std::vector<fetch_error> retried;  // why each retried attempt failed, in order
-  std::vector<std::string> redirects;  // URLs redirected from, in order
+  std::vector<std::string> redirects;  // URLs redirected from, in order (also when a redirect error ended the fetch)
   std::optional<page_info> page;       // set when the body was HTML and parsed
   bool duplicate = false;  // redirected to a URL already fetched: not parsed again
   fetch_error error = fetch_error::none;
@@ -105,7 +127,7 @@ struct crawl_options {
   std::chrono::milliseconds backoff_cap{10000};  // caps a backoff and a Retry-After
   bool robots = true;                            // fetch and obey robots.txt
   std::string user_agent = "weft-scraper/0.1";   // also the robots.txt product token (up to '/')
-  int max_redirects = 10;
+  int max_redirects = 10;  // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
   bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
 };
@@ -118,11 +140,12 @@ struct crawl_stats {
   double seconds = 0;
   std::map<std::string, std::uint64_t> errors;  // kind -> records
   std::uint64_t retries = 0;                    // extra attempts (robots.txt fetches included)
-  std::uint64_t robots_disallowed = 0;          // URLs not fetched because robots.txt disallows them
+  std::uint64_t robots_disallowed = 0;          // URLs (links or redirect targets) not fetched because robots.txt disallows them
   std::uint64_t robots_fetched = 0;             // robots.txt requests that got a response
   std::uint64_t not_html = 0;                   // fetched fine but not HTML: not parsed
   std::uint64_t broken_html = 0;                // parsed with recoverable errors
   std::uint64_t redirected = 0;                 // records whose final URL differs
+  std::uint64_t redirects_refused = 0;          // redirects not followed: out of scope or disallowed by robots.txt
   std::uint64_t duplicates = 0;                 // redirected onto an already fetched URL
   std::uint64_t links = 0;                      // links found on parsed pages
   std::uint64_t queued = 0;                     // distinct URLs queued (seeds included)

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -240,6 +241,9 @@ TEST_CASE("crawler: bad options are refused", "[scraper][crawler]") {
   o.seeds = {"http://example.org/"};
   o.concurrency = 0;
   CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
+  o.concurrency = 1;
+  o.max_redirects = -1;
+  CHECK_THROWS_AS(scraper::crawler(o, {}), std::invalid_argument);
 }
 
 TEST_CASE("crawler: a crawl of the demo site meets every count of its manifest", "[scraper][crawler]") {
@@ -415,37 +419,55 @@ TEST_CASE("crawler: an unreachable host fails robots.txt after retries and its p
 namespace {
 
 /// A server answering from a map of path -> (status, body, content type);
-/// counts requests per path.
+/// counts requests per path and logs their order. `replies` is read under
+/// `mu`, so a test may add to it (under `mu`) once it knows the ports.
 struct scripted_server {
   struct reply {
     int status;
     std::string body;
     std::string content_type = "text/html";
     std::string retry_after = {};
+    std::string location = {};
   };
   std::map<std::string, reply> replies;
   std::mutex mu;
   std::map<std::string, int> hits;
+  std::vector<std::string> log;  // paths, in the order requested
 
   weft::http::handler handler() {
     return [this](weft::http::request& req) -> weft::task<weft::http::response> {
       std::string path = req.target;
+      std::optional<reply> rep;
       {
         std::lock_guard g(mu);
         ++hits[path];
+        log.push_back(path);
+        if (auto it = replies.find(path); it != replies.end()) rep = it->second;
       }
-      auto it = replies.find(path);
-      if (it == replies.end()) co_return weft::http::make_response(404, "not found");
-      auto resp = weft::http::make_response(it->second.status, it->second.body, it->second.content_type);
-      if (!it->second.retry_after.empty()) resp.headers.set("Retry-After", it->second.retry_after);
+      if (!rep) co_return weft::http::make_response(404, "not found");
+      auto resp = weft::http::make_response(rep->status, rep->body, rep->content_type);
+      if (!rep->retry_after.empty()) resp.headers.set("Retry-After", rep->retry_after);
+      if (!rep->location.empty()) resp.headers.set("Location", rep->location);
       co_return resp;
     };
+  }
+  void set(const std::string& path, reply r) {
+    std::lock_guard g(mu);
+    replies[path] = std::move(r);
   }
   int hits_for(const std::string& p) {
     std::lock_guard g(mu);
     return hits.count(p) ? hits[p] : 0;
   }
+  std::vector<std::string> requests() {
+    std::lock_guard g(mu);
+    return log;
+  }
 };
+
+scripted_server::reply redirect_to(std::string location, int status = 302) {
+  return {status, "moved", "text/html", {}, std::move(location)};
+}
 
 template <class F>
 weft::task<void> with_server(scripted_server& s, F body) {
@@ -460,6 +482,20 @@ weft::task<void> with_server(scripted_server& s, F body) {
   co_await srv.shutdown(1s);
   co_await running;
   if (failed) std::rethrow_exception(failed);
+}
+
+/// Two servers on two ports of 127.0.0.1: two origins.
+template <class F>
+weft::task<void> with_servers(scripted_server& a, scripted_server& b, F body) {
+  co_await with_server(a, [&](std::string base_a) -> weft::task<void> {
+    co_await with_server(b, [&](std::string base_b) -> weft::task<void> { co_await body(base_a, base_b); });
+  });
+}
+
+std::map<std::string, scraper::page_record> records_by_path(const collected& out) {
+  std::map<std::string, scraper::page_record> m;
+  for (const auto& r : out.records) m[path_of(r.url)] = r;
+  return m;
 }
 
 }  // namespace
@@ -560,4 +596,172 @@ TEST_CASE("crawler: requests to one host start at least delay apart", "[scraper]
   REQUIRE(out.records.size() == 5);
   REQUIRE(s.arrivals.size() == 6);  // robots.txt, then 5 pages
   CHECK(s.arrivals.back() - s.arrivals.front() >= 5 * 50ms - 20ms);
+}
+
+TEST_CASE("crawler: a redirect to a URL robots.txt disallows is not followed", "[scraper][crawler]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {200, "User-agent: *\nDisallow: /private/\n", "text/plain"};
+  s.replies["/"] = {200, "<a href='/go'>go</a>"};
+  s.replies["/go"] = redirect_to("/private/secret");
+  s.replies["/private/secret"] = {200, "<title>Secret</title>"};
+  collected out;
+  scraper::crawl_stats stats;
+  std::string base;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      base = b;
+      scraper::crawler c(test_crawl(b + "/"), out.sink());
+      stats = co_await c.run();
+    });
+  });
+  auto by_path = records_by_path(out);
+  REQUIRE(by_path.size() == 2);  // "/" and "/go"
+  const auto& go = by_path["/go"];
+  CHECK(go.error == scraper::fetch_error::redirect_disallowed);
+  CHECK(go.status == 0);
+  CHECK(go.final_url.empty());
+  CHECK(go.redirects == std::vector<std::string>{base + "/go"});
+  CHECK(go.message.find("/private/secret") != std::string::npos);
+  CHECK(s.hits_for("/go") == 1);
+  CHECK(s.hits_for("/private/secret") == 0);  // never requested
+  CHECK(s.hits_for("/robots.txt") == 1);
+  CHECK(stats.robots_disallowed == 1);
+  CHECK(stats.redirects_refused == 1);
+  CHECK(stats.errors["redirect_disallowed"] == 1);
+  CHECK(stats.redirected == 0);
+  bool said = false;
+  for (const auto& l : out.lines) {
+    CHECK(valid_json(l));
+    said = said || l.find(R"("error":"redirect_disallowed")") != std::string::npos;
+  }
+  CHECK(said);
+}
+
+TEST_CASE("crawler: a redirect to another origin obeys same_host and that origin's robots.txt", "[scraper][crawler]") {
+  scripted_server a, b;
+  b.replies["/robots.txt"] = {200, "User-agent: *\nDisallow: /no/\n", "text/plain"};
+  b.replies["/offsite"] = {200, "<title>Offsite</title>"};
+  b.replies["/no/x"] = {200, "<title>Not for crawlers</title>"};
+  a.replies["/robots.txt"] = {404, "", "text/plain"};
+  collected out;
+  scraper::crawl_stats stats;
+  std::string base_a, base_b;
+  auto crawl = [&](bool same_host) {
+    on_runtime([&]() -> weft::task<void> {
+      co_await with_servers(a, b, [&](std::string ba, std::string bb) -> weft::task<void> {
+        base_a = ba;
+        base_b = bb;
+        a.set("/", {200, "<a href='/away'>1</a><a href='/away2'>2</a>"});
+        a.set("/away", redirect_to(bb + "/offsite", 301));
+        a.set("/away2", redirect_to(bb + "/no/x", 307));
+        auto o = test_crawl(ba + "/");
+        o.same_host = same_host;
+        scraper::crawler c(o, out.sink());
+        stats = co_await c.run();
+      });
+    });
+  };
+
+  SECTION("same_host: the other origin gets no request at all") {
+    crawl(true);
+    auto by_path = records_by_path(out);
+    REQUIRE(by_path.size() == 3);
+    for (const char* p : {"/away", "/away2"}) {
+      INFO(p);
+      const auto& r = by_path[p];
+      CHECK(r.error == scraper::fetch_error::redirect_out_of_scope);
+      CHECK(r.status == 0);
+      CHECK(r.final_url.empty());
+      CHECK(r.redirects == std::vector<std::string>{base_a + p});
+      CHECK(r.message.find(base_b) != std::string::npos);
+    }
+    CHECK(b.requests().empty());  // not even robots.txt
+    CHECK(stats.errors["redirect_out_of_scope"] == 2);
+    CHECK(stats.redirects_refused == 2);
+    CHECK(stats.robots_disallowed == 0);
+    CHECK(stats.robots_fetched == 1);
+  }
+  SECTION("all hosts: followed, after that origin's robots.txt") {
+    crawl(false);
+    auto by_path = records_by_path(out);
+    REQUIRE(by_path.size() == 3);
+    const auto& away = by_path["/away"];
+    CHECK(away.error == scraper::fetch_error::none);
+    CHECK(away.status == 200);
+    CHECK(away.final_url == base_b + "/offsite");
+    CHECK(away.redirects == std::vector<std::string>{base_a + "/away"});
+    CHECK(away.attempts == 2);  // one request per hop
+    REQUIRE(away.page);
+    CHECK(away.page->title == "Offsite");
+    const auto& away2 = by_path["/away2"];
+    CHECK(away2.error == scraper::fetch_error::redirect_disallowed);
+    CHECK(away2.status == 0);
+    // b: robots.txt once and first (both hops wanted it at once), then
+    // /offsite; never /no/x.
+    const auto log = b.requests();
+    CHECK(log == std::vector<std::string>{"/robots.txt", "/offsite"});
+    CHECK(stats.robots_fetched == 2);
+    CHECK(stats.robots_disallowed == 1);
+    CHECK(stats.redirects_refused == 1);
+    CHECK(stats.redirected == 1);
+  }
+  for (const auto& l : out.lines) CHECK(valid_json(l));
+}
+
+TEST_CASE("crawler: redirect chains in scope are followed; loops and overlong chains are not", "[scraper][crawler]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {404, "", "text/plain"};
+  s.replies["/"] = {200, "<a href='/a'>a</a><a href='/loop1'>l</a><a href='/l1'>long</a><a href='/ftp'>f</a>"};
+  s.replies["/a"] = redirect_to("/b", 301);
+  s.replies["/b"] = redirect_to("c", 308);  // relative to /b
+  s.replies["/c"] = redirect_to("/final", 303);
+  s.replies["/final"] = {200, "<title>Final</title>"};
+  s.replies["/loop1"] = redirect_to("/loop2");
+  s.replies["/loop2"] = redirect_to("/loop1");
+  for (int k = 1; k <= 4; ++k) s.replies["/l" + std::to_string(k)] = redirect_to("/l" + std::to_string(k + 1));
+  s.replies["/l5"] = {200, "<title>Too far</title>"};
+  s.replies["/ftp"] = redirect_to("ftp://127.0.0.1/file");
+  collected out;
+  scraper::crawl_stats stats;
+  std::string base;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      base = b;
+      auto o = test_crawl(b + "/");
+      o.max_redirects = 3;
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+    });
+  });
+  auto by_path = records_by_path(out);
+  REQUIRE(by_path.size() == 5);  // /, /a, /loop1, /l1, /ftp
+  const auto& a = by_path["/a"];
+  CHECK(a.error == scraper::fetch_error::none);
+  CHECK(a.status == 200);
+  CHECK(a.final_url == base + "/final");
+  CHECK(a.redirects == std::vector<std::string>{base + "/a", base + "/b", base + "/c"});
+  CHECK(a.attempts == 4);
+  REQUIRE(a.page);
+  CHECK(a.page->title == "Final");
+
+  const auto& loop = by_path["/loop1"];
+  CHECK(loop.error == scraper::fetch_error::redirect_loop);
+  CHECK(loop.status == 0);
+  CHECK(loop.redirects == std::vector<std::string>{base + "/loop1", base + "/loop2"});
+  CHECK(s.hits_for("/loop1") == 1);
+  CHECK(s.hits_for("/loop2") == 1);
+
+  const auto& lng = by_path["/l1"];
+  CHECK(lng.error == scraper::fetch_error::too_many_redirects);
+  CHECK(lng.status == 0);
+  CHECK(s.hits_for("/l4") == 1);
+  CHECK(s.hits_for("/l5") == 0);
+
+  CHECK(by_path["/ftp"].error == scraper::fetch_error::bad_url);
+
+  CHECK(stats.redirected == 1);
+  CHECK(stats.redirects_refused == 0);
+  CHECK(stats.errors["redirect_loop"] == 1);
+  CHECK(stats.errors["too_many_redirects"] == 1);
+  for (const auto& l : out.lines) CHECK(valid_json(l));
 }
