@@ -271,15 +271,6 @@ namespace {
 
 // ------------------------------------------------------------------ requests
 
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (std::isalnum(c)) continue;
-    if (std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) return false;
-  }
-  return true;
-}
-
 /// s quoted, control characters escaped: the message shows what was
 /// refused without carrying the CR or LF it was refused for.
 std::string quoted(std::string_view s) {
@@ -306,16 +297,16 @@ std::string quoted(std::string_view s) {
 constexpr std::string_view not_a_token = ": not a token (letters, digits and !#$%&'*+-.^_`|~ only)";
 
 void check_method(const std::string& method) {
-  if (!is_token(method))
+  if (!detail::is_token(method))
     throw std::invalid_argument("weft::http::client: bad method " + quoted(method) + std::string(not_a_token));
 }
 
 void check_headers(const headers& h) {
   for (const auto& f : h) {
-    if (!is_token(f.name))
+    if (!detail::is_token(f.name))
       throw std::invalid_argument("weft::http::client: bad header name " + quoted(f.name) +
                                   std::string(not_a_token));
-    if (f.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    if (detail::holds_cr_lf_nul(f.value))
       throw std::invalid_argument("weft::http::client: header \"" + f.name + "\" has CR, LF or NUL in its value");
     if (iequals(f.name, "Transfer-Encoding") || iequals(f.name, "Content-Length"))
       throw std::invalid_argument("weft::http::client: \"" + f.name +
