@@ -2,6 +2,7 @@
 #include "weft/runtime/runtime.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -158,10 +159,17 @@ void runtime_impl::shutdown() noexcept {
   for (auto& w : workers) w->driver_->unpark();
   for (auto& w : workers) w->join();
   destroying_ = true;
-  destroy_remaining_tasks();
+  const std::size_t unfinished = destroy_remaining_tasks();
+  if (unfinished > 0 && options.report_unfinished) {
+    const bool one = unfinished == 1;
+    std::fprintf(stderr,
+                 "weft: runtime shut down with %zu task%s unfinished; %s destroyed "
+                 "(runtime_options::report_unfinished = false silences this)\n",
+                 unfinished, one ? "" : "s", one ? "it was" : "they were");
+  }
 }
 
-void runtime_impl::destroy_remaining_tasks() noexcept {
+std::size_t runtime_impl::destroy_remaining_tasks() noexcept {
   // Queue entries made by spawn hold a reference; the rest are wake-ups of
   // tasks the registry still knows.
   auto drop_entry = [](std::uintptr_t e) {
@@ -173,10 +181,23 @@ void runtime_impl::destroy_remaining_tasks() noexcept {
   }
   while (std::uintptr_t e = inject.pop()) drop_entry(e);
 
-  auto destroy_unfinished = [](task_registry& r) {
+  // Nothing runs any more: first stop every unfinished task without running
+  // its stop callback, so that a frame destroyed below that cancels another
+  // task (a handle given up on, a child_set) finds it stopped already and
+  // touches no awaiter, timer or driver of it.
+  auto abandon_unfinished = [](task_registry& r) {
+    for (task_header* t = r.head; t; t = t->next)
+      if (!t->is_complete()) t->root_scope.abandon();
+  };
+  for (auto& w : workers) abandon_unfinished(w->registry_);
+  abandon_unfinished(external_registry);
+
+  std::size_t unfinished = 0;  // not counting service tasks
+  auto destroy_unfinished = [&unfinished](task_registry& r) {
     // The registry's reference keeps every listed cell alive meanwhile.
     for (task_header* t = r.head; t; t = t->next) {
       if (t->is_complete()) continue;
+      if (!(t->state.load(std::memory_order_relaxed) & task_header::service)) ++unfinished;
       // Destroying the frame runs its destructors, which may drop handles
       // of other cells (they stay valid: handles hold references).
       auto root = std::exchange(t->root, {});
@@ -207,6 +228,7 @@ void runtime_impl::destroy_remaining_tasks() noexcept {
   destroy_unfinished(external_registry);
   for (auto& w : workers) release_all(w->registry_);
   release_all(external_registry);
+  return unfinished;
 }
 
 runtime_impl* runtime_of(const task_header* t) noexcept {
@@ -252,7 +274,9 @@ std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept {
   task_header* next = l ? l->notify(l) : nullptr;
   // Nobody will join it: its failure goes to the handler. (Read only now:
   // with a handle alive the joiner may be consuming the result already.)
-  if (failed && (prev & task_header::handle_dropped)) runtime_of(t)->report(t->ops->error(t));
+  // A task given up on (quiet) is not reported, whatever it ended with.
+  if (failed && (prev & task_header::handle_dropped) && !(prev & task_header::quiet))
+    runtime_of(t)->report(t->ops->error(t));
   // The frame's reference is the registry's: t stays until a sweep.
   if (next) {
     if (may_hand_off()) return hand_off(next);

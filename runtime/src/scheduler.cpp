@@ -377,6 +377,10 @@ void runtime_impl::submit(task_header* cell) noexcept {
   worker* w = this_worker_ptr();
   const auto entry = reinterpret_cast<std::uintptr_t>(cell) | initial_bit;
   cell->rt_id = id;
+  // Spawned by a service task (or its descendants): a service task too.
+  if (const task_header* parent = this_thread().current;
+      parent && (parent->state.load(std::memory_order_relaxed) & task_header::service))
+    cell->set_flags(task_header::service);
   if (w && &w->rt() == this) {
     w->registry().insert(cell);
     worker_counters::bump(w->counters_.spawned);

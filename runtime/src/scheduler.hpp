@@ -175,7 +175,8 @@ class runtime_impl {
   std::exception_ptr start_error;
 
  private:
-  void destroy_remaining_tasks() noexcept;
+  /// Destroys the unfinished tasks; returns how many were not service tasks.
+  std::size_t destroy_remaining_tasks() noexcept;
   bool destroying_ = false;  // set once the workers are gone
 };
 

@@ -1,14 +1,17 @@
 // Shutdown: pending tasks are destroyed (their frames' destructors run),
-// nothing leaks (checked by the ASan/LSan build), threads and fds are gone.
+// nothing leaks (checked by the ASan/LSan build), threads and fds are gone,
+// and one line on stderr counts the destroyed tasks (not service tasks).
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "test_support.hpp"
 #include "weft/weft.hpp"
 
 using namespace std::chrono_literals;
@@ -59,6 +62,7 @@ int count_threads() {
 TEST_CASE("pending tasks are destroyed at shutdown", "[runtime][shutdown]") {
   std::atomic<int> destroyed{0};
   constructed = 0;
+  weft_test::stderr_capture err;
   {
     weft::runtime rt{{.workers = 2}};
     rt.block_on([](std::atomic<int>& d) -> weft::task<void> {
@@ -75,6 +79,10 @@ TEST_CASE("pending tasks are destroyed at shutdown", "[runtime][shutdown]") {
   }
   CHECK(constructed >= 100 + 1 + 50);
   CHECK(destroyed == constructed);
+  // Every one of them is counted, started or not: 100 + 1 + 50 + 10.
+  CHECK(err.text() ==
+        "weft: runtime shut down with 161 tasks unfinished; they were destroyed "
+        "(runtime_options::report_unfinished = false silences this)\n");
 }
 
 TEST_CASE("a handle outlives its runtime: the task reads as cancelled", "[runtime][shutdown]") {
@@ -119,4 +127,141 @@ TEST_CASE("many runtimes one after another", "[runtime][shutdown]") {
       co_return co_await h;
     }(i)) == i);
   }
+}
+
+namespace {
+
+const std::string report_tail = "(runtime_options::report_unfinished = false silences this)\n";
+
+weft::task<int> quick(int v) { co_return v; }
+
+// Leaves `n` sleepers behind (some may not have started: they count too),
+// after joining one task that finishes (it does not count).
+weft::task<void> leave_sleepers(int n, std::atomic<int>& destroyed) {
+  for (int i = 0; i < n; ++i) weft::spawn(sleeps_forever(destroyed)).detach();
+  co_await weft::spawn(quick(1));
+}
+
+// A service task that spawns a detached child and waits in when_any on two
+// more children (all service tasks by inheritance), then never finishes.
+weft::task<void> service_with_children(std::atomic<int>& destroyed, std::atomic<bool>& ready) {
+  weft::spawn(sleeps_forever(destroyed)).detach();
+  ready = true;
+  co_await weft::when_any(sleeps_forever(destroyed), sleeps_forever(destroyed));
+}
+
+}  // namespace
+
+TEST_CASE("shutdown reports the tasks it destroys unfinished in one line", "[runtime][shutdown]") {
+  std::atomic<int> destroyed{0};
+  SECTION("several") {
+    weft_test::stderr_capture err;
+    {
+      weft::runtime rt{{.workers = 2}};
+      rt.block_on(leave_sleepers(3, destroyed));
+    }
+    CHECK(err.text() == "weft: runtime shut down with 3 tasks unfinished; they were destroyed " + report_tail);
+  }
+  SECTION("one") {
+    weft_test::stderr_capture err;
+    {
+      weft::runtime rt{{.workers = 1}};
+      rt.block_on(leave_sleepers(1, destroyed));
+    }
+    CHECK(err.text() == "weft: runtime shut down with 1 task unfinished; it was destroyed " + report_tail);
+  }
+  SECTION("weft::run returns while a task it spawned still runs") {
+    weft_test::stderr_capture err;
+    CHECK(weft::run(
+              [](std::atomic<int>& d) -> weft::task<int> {
+                weft::spawn(sleeps_forever(d)).detach();
+                co_return 7;
+              }(destroyed),
+              {.workers = 2}) == 7);
+    CHECK(err.text() == "weft: runtime shut down with 1 task unfinished; it was destroyed " + report_tail);
+  }
+  SECTION("spawned from outside the workers, never started") {
+    weft_test::stderr_capture err;
+    {
+      weft::runtime rt{{.workers = 1}};
+      for (int i = 0; i < 4; ++i) rt.spawn(sleeps_forever(destroyed)).detach();
+      auto h = rt.spawn(sleeps_forever(destroyed));  // a handle kept: counted too
+    }
+    CHECK(err.text() == "weft: runtime shut down with 5 tasks unfinished; they were destroyed " + report_tail);
+  }
+  SECTION("nothing unfinished: no line") {
+    weft_test::stderr_capture err;
+    {
+      weft::runtime rt{{.workers = 2}};
+      CHECK(rt.block_on(quick(5)) == 5);
+      rt.block_on([]() -> weft::task<void> {
+        std::vector<weft::join_handle<int>> hs;
+        for (int i = 0; i < 20; ++i) hs.push_back(weft::spawn(quick(i)));
+        for (auto& h : hs) (void)co_await h;
+      }());
+    }
+    CHECK(err.text().empty());
+  }
+}
+
+TEST_CASE("runtime_options::report_unfinished = false silences the shutdown report", "[runtime][shutdown]") {
+  std::atomic<int> destroyed{0};
+  weft_test::stderr_capture err;
+  {
+    weft::runtime rt{{.workers = 2, .report_unfinished = false}};
+    rt.block_on(leave_sleepers(5, destroyed));
+    rt.spawn(sleeps_forever(destroyed)).detach();
+  }
+  CHECK(weft::run(
+            [](std::atomic<int>& d) -> weft::task<int> {
+              weft::spawn(sleeps_forever(d)).detach();
+              co_return 1;
+            }(destroyed),
+            {.workers = 1, .report_unfinished = false}) == 1);
+  CHECK(err.text().empty());
+}
+
+TEST_CASE("service tasks and their children are not counted at shutdown", "[runtime][shutdown]") {
+  std::atomic<int> destroyed{0};
+  constructed = 0;
+  auto body = [](std::atomic<int>& d, int user_tasks) -> weft::task<void> {
+    std::atomic<bool> ready{false};
+    weft::detail::spawn_service(sleeps_forever(d));
+    weft::detail::spawn_service(service_with_children(d, ready));
+    for (int i = 0; i < user_tasks; ++i) weft::spawn(sleeps_forever(d)).detach();
+    while (!ready) co_await weft::sleep_for(1ms);
+    co_await weft::sleep_for(20ms);  // the when_any children are spawned by now
+  };
+  SECTION("services only: no line") {
+    weft_test::stderr_capture err;
+    {
+      weft::runtime rt{{.workers = 2}};
+      rt.block_on(body(destroyed, 0));
+    }
+    CHECK(err.text().empty());
+  }
+  SECTION("services and two tasks of the program's own") {
+    weft_test::stderr_capture err;
+    {
+      weft::runtime rt{{.workers = 2}};
+      rt.block_on(body(destroyed, 2));
+    }
+    CHECK(err.text() == "weft: runtime shut down with 2 tasks unfinished; they were destroyed " + report_tail);
+  }
+  // Service tasks are destroyed all the same.
+  CHECK(destroyed == constructed);
+}
+
+TEST_CASE("a service task's failure is still reported", "[runtime][shutdown]") {
+  std::atomic<int> reports{0};
+  weft::runtime rt{{.workers = 1, .unhandled_exception = [&](std::exception_ptr) { ++reports; }}};
+  rt.block_on([]() -> weft::task<void> {
+    weft::detail::spawn_service([]() -> weft::task<void> {
+      co_await weft::sleep_for(1ms);
+      throw std::runtime_error("service failed");
+    }());
+    co_await weft::sleep_for(50ms);
+  }());
+  for (int i = 0; i < 400 && reports == 0; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(reports == 1);
 }

@@ -6,7 +6,8 @@
 // and assert afterwards, through the CO_* macros below.
 //
 // run_in_child() runs a body in a forked child so that a hang is reported as
-// a test failure instead of stopping the whole run.
+// a test failure instead of stopping the whole run. stderr_capture collects
+// what every thread writes to stderr meanwhile.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -17,8 +18,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstddef>
+#include <cstdio>
 #include <exception>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -80,6 +85,56 @@ inline child_outcome run_in_child(const std::function<bool()>& body, std::chrono
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? child_outcome::passed : child_outcome::failed;
   return child_outcome::crashed;
+}
+
+/// Redirects file descriptor 2 (stderr, all threads) into a temporary file
+/// while alive; text() stops capturing and returns what was written.
+class stderr_capture {
+ public:
+  stderr_capture() {
+    std::fflush(stderr);
+    file_ = std::tmpfile();
+    REQUIRE(file_ != nullptr);
+    saved_ = ::dup(STDERR_FILENO);
+    REQUIRE(saved_ >= 0);
+    REQUIRE(::dup2(::fileno(file_), STDERR_FILENO) == STDERR_FILENO);
+  }
+  stderr_capture(const stderr_capture&) = delete;
+  stderr_capture& operator=(const stderr_capture&) = delete;
+  ~stderr_capture() {
+    restore();
+    std::fclose(file_);
+  }
+
+  /// Stops capturing (if still on) and returns everything captured.
+  std::string text() {
+    restore();
+    std::string out;
+    std::rewind(file_);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  void restore() noexcept {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+
+  std::FILE* file_ = nullptr;
+  int saved_ = -1;
+};
+
+/// How many times `needle` occurs in `text`.
+inline std::size_t occurrences(std::string_view text, std::string_view needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + needle.size()))
+    ++n;
+  return n;
 }
 
 }  // namespace weft_test

@@ -17,10 +17,12 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/ops.hpp"
 #include "weft/runtime/runtime.hpp"
@@ -528,23 +530,115 @@ task<void> cancel_around_timeout() {
   CHECK(clock::now() - t0 < 4s);
 }
 
+// How a spawned task ended. After a cancellation it may throw something
+// else, which nobody must report: its outcome was given up on.
+struct watched {
+  std::atomic<int> cancelled{0}, finished{0};
+};
+
+task<int> watched_sleep(watched* w, clock::duration d, int v, bool fail_when_cancelled = false) {
+  try {
+    co_await weft::sleep_for(d);
+  } catch (const weft::operation_cancelled&) {
+    ++w->cancelled;
+    if (fail_when_cancelled) throw std::runtime_error("failed while being cancelled");
+    throw;
+  }
+  ++w->finished;
+  co_return v;
+}
+
+task<void> wait_for_count(const std::atomic<int>& c, int n) {
+  for (int i = 0; i < 400 && c.load() < n; ++i) co_await weft::sleep_for(10ms);
+}
+
 task<void> timeout_around_join_handle() {
-  // The joined task outlives the timeout (it is not cancelled by it).
-  std::atomic<bool> finished{false};
-  struct slow {
-    static task<int> run(std::atomic<bool>* fin) {
-      co_await weft::sleep_for(200ms);
-      fin->store(true);
-      co_return 5;
-    }
-  };
-  auto h = weft::spawn(slow::run(&finished));
+  // By value: at the deadline the task is cancelled (not left running).
+  watched w;
+  auto h = weft::spawn(watched_sleep(&w, 10s, 5));
+  auto t0 = clock::now();
   CO_REQUIRE_THROWS_AS(weft::with_timeout(20ms, std::move(h)), weft::timeout_error);
+  CHECK(clock::now() - t0 >= 20ms);
+  co_await wait_for_count(w.cancelled, 1);
+  CHECK(w.cancelled == 1);
+  CHECK(w.finished == 0);
+
+  // One that finishes in time gives its value.
   auto fast = weft::spawn(value_after(1ms, 9));
   CO_CHECK_EQ(weft::with_timeout(5s, std::move(fast)), 9);
-  // The timed-out task runs on, detached, and finishes.
-  for (int i = 0; i < 400 && !finished.load(); ++i) co_await weft::sleep_for(10ms);
-  CHECK(finished.load());
+  auto fast2 = weft::spawn(value_after(1ms, 10));
+  CO_CHECK_EQ(weft::with_deadline(clock::now() + 5s, std::move(fast2)), 10);
+
+  // with_deadline, and a task that fails once cancelled: nobody reports that.
+  watched w2;
+  auto h2 = weft::spawn(watched_sleep(&w2, 10s, 5, true));
+  CO_REQUIRE_THROWS_AS(weft::with_deadline(clock::now() + 20ms, std::move(h2)), weft::timeout_error);
+  co_await wait_for_count(w2.cancelled, 1);
+  CHECK(w2.cancelled == 1);
+
+  // A void task, not yet started when awaited (it is run inline).
+  watched w3;
+  auto h3 = weft::spawn([](watched* w) -> task<void> { (void)co_await watched_sleep(w, 10s, 0); }(&w3));
+  CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, std::move(h3)), weft::timeout_error);
+  co_await wait_for_count(w3.cancelled, 1);
+  CHECK(w3.cancelled == 1);
+
+  // A with_timeout task dropped before it was awaited gives up on its handle.
+  watched w4;
+  {
+    auto never_awaited = weft::with_timeout(5s, weft::spawn(watched_sleep(&w4, 10s, 0)));
+    co_await weft::sleep_for(5ms);  // let the task start sleeping
+  }
+  co_await wait_for_count(w4.cancelled, 1);
+  CHECK(w4.cancelled == 1);
+}
+
+task<void> timeout_around_kept_join_handle() {
+  // An lvalue handle the caller keeps: cancelled at the deadline too; the
+  // handle stays valid and yields the task's outcome.
+  watched w;
+  auto h = weft::spawn(watched_sleep(&w, 10s, 5));
+  CO_REQUIRE_THROWS_AS(weft::with_timeout(20ms, h), weft::timeout_error);
+  REQUIRE(h.valid());
+  CO_REQUIRE_THROWS_AS(std::move(h), weft::operation_cancelled);
+  CHECK(w.cancelled == 1);
+  CHECK(w.finished == 0);
+
+  // In time: the value, and the handle is joined.
+  auto fast = weft::spawn(value_after(1ms, 9));
+  CO_CHECK_EQ(weft::with_timeout(5s, fast), 9);
+  CHECK(fast.is_finished());
+  auto fast2 = weft::spawn(value_after(1ms, 11));
+  CO_CHECK_EQ(weft::with_deadline(clock::now() + 5s, fast2), 11);
+
+  // Failing once cancelled, then dropped without being awaited: not reported.
+  watched w2;
+  auto h2 = weft::spawn(watched_sleep(&w2, 10s, 5, true));
+  CO_REQUIRE_THROWS_AS(weft::with_deadline(clock::now() + 20ms, h2), weft::timeout_error);
+  co_await wait_for_count(w2.cancelled, 1);
+  co_await weft::sleep_for(10ms);
+  h2 = {};
+}
+
+task<int> timeout_on_handle_inside(watched* w, std::atomic<bool>* entered) {
+  auto h = weft::spawn(watched_sleep(w, 10s, 1));
+  entered->store(true);
+  co_return co_await weft::with_timeout(5s, std::move(h));
+}
+
+task<void> cancel_around_timeout_on_handle() {
+  // The awaiting task is cancelled: with_timeout gives up on the handle's
+  // task (cancels it) and that is operation_cancelled, not a timeout.
+  watched w;
+  std::atomic<bool> entered{false};
+  auto outer = weft::spawn(timeout_on_handle_inside(&w, &entered));
+  while (!entered.load()) co_await weft::sleep_for(1ms);
+  co_await weft::sleep_for(10ms);
+  outer.cancel();
+  CO_REQUIRE_THROWS_AS(std::move(outer), weft::operation_cancelled);
+  co_await wait_for_count(w.cancelled, 1);
+  CHECK(w.cancelled == 1);
+  CHECK(w.finished == 0);
 }
 }  // namespace
 
@@ -563,9 +657,70 @@ TEST_CASE("with_timeout in a cancelled task gives operation_cancelled, not timeo
   rt.block_on(cancel_around_timeout());
 }
 
-TEST_CASE("with_timeout around a join_handle", "[time]") {
-  weft::runtime rt{{.workers = 2}};
+TEST_CASE("with_timeout around a join_handle cancels the task it gives up on", "[time]") {
+  std::atomic<int> reports{0};
+  weft::runtime rt{{.workers = 2, .unhandled_exception = [&](std::exception_ptr) { ++reports; }}};
   rt.block_on(timeout_around_join_handle());
+  CHECK(reports == 0);
+}
+
+TEST_CASE("with_timeout around a join_handle the caller keeps (lvalue) cancels it too", "[time]") {
+  std::atomic<int> reports{0};
+  weft::runtime rt{{.workers = 2, .unhandled_exception = [&](std::exception_ptr) { ++reports; }}};
+  rt.block_on(timeout_around_kept_join_handle());
+  CHECK(reports == 0);
+}
+
+TEST_CASE("cancelling the task in with_timeout on a join_handle cancels the handle's task", "[time]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on(cancel_around_timeout_on_handle());
+}
+
+TEST_CASE("with_timeout on a join_handle: no detached-task warning on stderr", "[time]") {
+  weft_test::stderr_capture err;
+  watched w;
+  {
+    weft::runtime rt{{.workers = 2}};  // the default handler: a line on stderr
+    rt.block_on([](watched* w) -> task<void> {
+      CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, weft::spawn(watched_sleep(w, 10s, 1, true))),
+                           weft::timeout_error);
+      auto kept = weft::spawn(watched_sleep(w, 10s, 1, true));
+      CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, kept), weft::timeout_error);
+      co_await wait_for_count(w->cancelled, 2);
+      co_await weft::sleep_for(20ms);
+    }(&w));
+  }
+  const std::string text = err.text();
+  INFO("stderr: " << text);
+  CHECK(w.cancelled == 2);
+  CHECK(text.empty());  // neither "unhandled exception in a detached task" nor "unfinished"
+}
+
+TEST_CASE("with_timeout on a running spawn_blocking job returns at the deadline", "[time]") {
+  // A running job cannot be interrupted: with_timeout does not wait for it,
+  // and the job's later failure is not reported.
+  std::atomic<int> reports{0};
+  std::atomic<bool> done{false};
+  {
+    weft::runtime rt{{.workers = 2, .unhandled_exception = [&](std::exception_ptr) { ++reports; }}};
+    rt.block_on([](std::atomic<bool>* done) -> task<void> {
+      std::atomic<bool> started{false};
+      auto h = weft::spawn_blocking([done, &started] {
+        started = true;
+        std::this_thread::sleep_for(1500ms);
+        done->store(true);
+        throw std::runtime_error("job failed late");
+      });
+      while (!started.load()) co_await weft::sleep_for(1ms);
+      const auto t0 = clock::now();
+      CO_REQUIRE_THROWS_AS(weft::with_timeout(20ms, std::move(h)), weft::timeout_error);
+      CHECK(clock::now() - t0 < 1s);
+      while (!done->load()) co_await weft::sleep_for(5ms);
+      co_await weft::sleep_for(30ms);
+    }(&done));
+  }
+  CHECK(done);
+  CHECK(reports == 0);
 }
 
 namespace {

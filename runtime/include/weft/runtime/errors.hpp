@@ -9,7 +9,8 @@ namespace weft {
 /// Thrown by a suspension point (sleep, I/O, join, lock, channel, ...) when
 /// stop was requested for the task or scope waiting in it: by
 /// `join_handle::cancel()`, by `when_any` for its losers, by a failing sibling
-/// in `task_scope`/`when_all`, or at runtime shutdown.
+/// in `task_scope`/`when_all`, by `with_timeout`/`when_any` giving up on a
+/// join handle's task, or at runtime shutdown.
 class operation_cancelled : public std::exception {
  public:
   const char* what() const noexcept override { return "weft: operation cancelled"; }

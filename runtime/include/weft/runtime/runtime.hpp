@@ -10,7 +10,12 @@
 // Shutdown (the destructor): workers stop, in-flight I/O is cancelled and
 // drained, and every task still pending is destroyed (its frame's
 // destructors run; a handle to it then yields operation_cancelled). No
-// thread, descriptor or frame outlives the runtime.
+// thread, descriptor or frame outlives the runtime. If any were destroyed,
+// one line on stderr says how many: "weft: runtime shut down with 3 tasks
+// unfinished; they were destroyed (runtime_options::report_unfinished =
+// false silences this)" (service tasks, see detail::spawn_service, are not
+// counted). weft::run(t) shuts down as soon as t returns, so tasks t
+// spawned and did not await are among them.
 #pragma once
 
 #include <concepts>

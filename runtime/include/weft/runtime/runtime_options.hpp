@@ -28,6 +28,12 @@ struct runtime_options {
   /// (detached, or its handle dropped). Default: a line on stderr.
   /// operation_cancelled is not reported.
   std::function<void(std::exception_ptr)> unhandled_exception{};
+  /// At shutdown, tasks still unfinished are destroyed (see runtime.hpp);
+  /// when there are any, one line on stderr says how many, e.g. "weft:
+  /// runtime shut down with 3 tasks unfinished; they were destroyed (...)".
+  /// false silences it. Service tasks (the runtime's and its libraries'
+  /// own, e.g. a process pool's reader) are not counted.
+  bool report_unfinished = true;
   /// Submission queue entries per io_uring ring.
   unsigned ring_entries = 256;
   /// Receive buffers per worker for ops::recv_pooled (io::stream_socket::

@@ -12,6 +12,27 @@
 // Awaiting a handle whose task has not started yet runs that task right
 // here, on this thread (it is claimed from the run queue), which keeps
 // fork-join code depth-first and cache-warm.
+//
+// Cancellation: a plain `co_await h` that is cancelled (its awaiting task
+// is) throws operation_cancelled and leaves the awaited task running: the
+// handle still has it. But a handle given to weft::with_timeout,
+// weft::with_deadline or weft::when_any is cancelled when they give up on
+// it: at the deadline, for a when_any loser, or when the task awaiting them
+// is cancelled. That holds for a handle passed by value (std::move(h)) and
+// for one passed as an lvalue the caller keeps (`with_timeout(1s, h)`); the
+// task is cancelled as by h.cancel() (a process-pool call's worker is
+// killed), they stop waiting at once rather than until it has ended (a
+// running spawn_blocking job cannot be interrupted), and whatever the task
+// then ends with is never reported as an unhandled exception: its outcome
+// was given up on. A kept handle can still be awaited afterwards for that
+// outcome (usually operation_cancelled); after a with_timeout that returned
+// the result, the handle is joined, as after `co_await h`.
+//
+// Shutdown: a task still unfinished when its runtime shuts down is
+// destroyed and counted in the runtime's one-line report on stderr (see
+// runtime_options::report_unfinished), unless it is a service task
+// (detail::spawn_service, for the runtime's own machinery and its
+// libraries') or was spawned from one.
 #pragma once
 
 #include <atomic>
@@ -97,8 +118,11 @@ class [[nodiscard]] join_handle {
 
   class awaiter : detail::join_listener, detail::stop_callback {
    public:
-    explicit awaiter(detail::task_cell<T>* c) noexcept
-        : join_listener{&on_complete}, stop_callback{&on_stop}, cell_(c) {}
+    /// cancel_on_give_up: a wait that ends without the result (the awaiting
+    /// task was cancelled) cancels the awaited task too and keeps its
+    /// outcome from being reported (with_timeout and when_any on handles).
+    explicit awaiter(detail::task_cell<T>* c, bool cancel_on_give_up = false) noexcept
+        : join_listener{&on_complete}, stop_callback{&on_stop}, cell_(c), cancel_on_give_up_(cancel_on_give_up) {}
     awaiter(const awaiter&) = delete;
     ~awaiter() {
       // Destroyed while still registered (its frame destroyed at shutdown).
@@ -134,7 +158,14 @@ class [[nodiscard]] join_handle {
 
     decltype(auto) await_resume() {
       if (node_.task) node_.task->scope->remove(this);
-      if (cancelled_) throw operation_cancelled{};
+      if (cancelled_) {
+        if (cancel_on_give_up_) {
+          // Quiet first, so that an end the stop brings about is never reported.
+          cell_->set_flags(detail::task_header::quiet);
+          cell_->root_scope.request_stop();
+        }
+        throw operation_cancelled{};
+      }
       return detail::consume(cell_->res);
     }
 
@@ -160,6 +191,7 @@ class [[nodiscard]] join_handle {
     detail::wait_node node_;
     bool cancelled_ = false;
     bool inline_ = false;  // we run the task ourselves (claimed before it started)
+    bool cancel_on_give_up_ = false;
   };
 
   /// Waits for the task; returns its value or rethrows its exception. If the
@@ -180,7 +212,7 @@ class [[nodiscard]] join_handle {
       return;
     }
     auto prev = cell_->set_flags(detail::task_header::handle_dropped);
-    if ((prev & detail::task_header::complete) && cell_->res.has_error())
+    if ((prev & detail::task_header::complete) && !(prev & detail::task_header::quiet) && cell_->res.has_error())
       detail::report_unjoined_error(cell_, cell_->res.error());
     std::exchange(cell_, nullptr)->release();
   }
@@ -197,5 +229,87 @@ join_handle<T> spawn(task<T> t) {
   detail::submit_cell(cell, rt);
   return join_handle<T>(cell);
 }
+
+namespace detail {
+
+/// Gives up on h's task, unless h was joined: cancels it (as h.cancel())
+/// and marks it quiet, so that whatever it ends with is not reported as an
+/// unhandled exception. Idempotent.
+template <class T>
+void give_up(join_handle<T>& h) noexcept {
+  task_cell<T>* c = h.cell();
+  if (!c) return;
+  if (c->is_complete() && c->res.empty()) return;  // joined: its outcome was taken
+  c->set_flags(task_header::quiet);
+  c->root_scope.request_stop();
+}
+
+/// A handle given to with_timeout / when_any (by value): awaits it so that
+/// giving up the wait cancels the task, and gives up on it when destroyed
+/// unjoined (a with_timeout task dropped before it was awaited, a when_any
+/// child cancelled before it started).
+template <class T>
+class owned_join {
+ public:
+  explicit owned_join(join_handle<T>&& h) noexcept : h_(std::move(h)) {}
+  owned_join(owned_join&&) noexcept = default;
+  owned_join& operator=(owned_join&&) = delete;
+  ~owned_join() { give_up(h_); }
+
+  typename join_handle<T>::awaiter operator co_await() noexcept {
+    assert(h_.valid() && "awaiting an empty join_handle");
+    return typename join_handle<T>::awaiter(h_.cell(), true);
+  }
+
+ private:
+  join_handle<T> h_;
+};
+
+/// A handle the caller keeps, given to with_timeout as an lvalue: awaited
+/// the same way; the caller's handle stays valid (see the Cancellation
+/// paragraph above). The handle must outlive the awaiting.
+template <class T>
+class borrowed_join {
+ public:
+  explicit borrowed_join(join_handle<T>& h) noexcept : h_(&h) {}
+
+  typename join_handle<T>::awaiter operator co_await() const noexcept {
+    assert(h_->valid() && "awaiting an empty join_handle");
+    return typename join_handle<T>::awaiter(h_->cell(), true);
+  }
+
+ private:
+  join_handle<T>* h_;
+};
+
+/// A task that awaits an owned handle (when_any's child for a handle).
+template <class T>
+task<T> join_as_task(owned_join<T> j) {
+  co_return co_await std::move(j);
+}
+
+template <class A>
+inline constexpr bool is_join_handle_v = false;
+template <class T>
+inline constexpr bool is_join_handle_v<join_handle<T>> = true;
+
+/// Spawns t detached on the current runtime as a service task: machinery
+/// of the runtime or of a library on it (a process pool's reader and
+/// monitors, say) rather than the program's own work. It runs and fails
+/// like any detached task (its failure is reported), but when it is still
+/// unfinished at shutdown it is destroyed without being counted in the
+/// "tasks unfinished" report; so are the tasks it spawns (children of a
+/// service task are service tasks). Throws std::logic_error outside a
+/// runtime worker, as weft::spawn does.
+template <class T>
+void spawn_service(task<T> t) {
+  runtime_impl& rt = current_runtime();
+  auto* cell = make_cell(std::move(t));
+  cell->set_flags(task_header::service);  // before anyone else can see the cell
+  submit_cell(cell, rt);
+  join_handle<T>(cell).detach();
+}
+
+}  // namespace detail
 
 }  // namespace weft

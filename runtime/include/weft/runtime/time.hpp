@@ -11,6 +11,19 @@
 // soon as stop is requested. with_timeout cancels the wrapped operation
 // when the time is up and turns that into timeout_error; if the operation
 // finished anyway (it raced the deadline), its result is returned.
+//
+// On a join_handle (`with_timeout(2s, std::move(h))`, or `with_timeout(2s,
+// h)` on a handle the caller keeps) giving up cancels the spawned task too,
+// as h.cancel() does (a process-pool job's worker is killed), whether the
+// deadline passed or the awaiting task was cancelled. with_timeout throws
+// at once: it does not wait for the cancelled task to end (a running
+// spawn_blocking job cannot be interrupted), and whatever that task ends
+// with is never reported as an unhandled exception. A kept handle stays
+// valid: awaiting it later yields that outcome (usually
+// operation_cancelled); if with_timeout returned the result instead, the
+// handle is joined, as after `co_await h`. (Tokio's timeout(d, handle)
+// leaves the task running; Python's wait_for cancels it and waits for it
+// to end; weft cancels it and does not wait.)
 #pragma once
 
 #include <chrono>
@@ -23,6 +36,7 @@
 #include "weft/runtime/detail/task_header.hpp"
 #include "weft/runtime/detail/timer_entry.hpp"
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/spawn.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace weft {
@@ -154,9 +168,33 @@ task<detail::await_result_t<Awaitable>> with_deadline(clock::time_point deadline
   }
 }
 
+/// On a join handle the caller gives up (std::move(h)): cancels its task
+/// when giving up on it (see the header comment).
+template <class T>
+task<detail::await_result_t<join_handle<T>>> with_deadline(clock::time_point deadline, join_handle<T>&& h) {
+  return with_deadline(deadline, detail::owned_join<T>(std::move(h)));
+}
+
+/// On a join handle the caller keeps: cancels its task when giving up on
+/// it; h must outlive the await (see the header comment).
+template <class T>
+task<detail::await_result_t<join_handle<T>>> with_deadline(clock::time_point deadline, join_handle<T>& h) {
+  return with_deadline(deadline, detail::borrowed_join<T>(h));
+}
+
 template <class Rep, class Period, class Awaitable>
 auto with_timeout(std::chrono::duration<Rep, Period> d, Awaitable op) {
   return with_deadline(detail::deadline_after(d), std::move(op));
+}
+
+template <class Rep, class Period, class T>
+auto with_timeout(std::chrono::duration<Rep, Period> d, join_handle<T>&& h) {
+  return with_deadline(detail::deadline_after(d), detail::owned_join<T>(std::move(h)));
+}
+
+template <class Rep, class Period, class T>
+auto with_timeout(std::chrono::duration<Rep, Period> d, join_handle<T>& h) {
+  return with_deadline(detail::deadline_after(d), detail::borrowed_join<T>(h));
 }
 
 /// What interval::next() does after it fell behind: a tick is missed when

@@ -41,12 +41,14 @@ class child_set : stop_callback {
     auto* cell = make_cell(std::move(t));
     child* c;
     {
+      // Filled in under the lock: a sibling that finishes meanwhile runs
+      // cancel_all(), which reads every child's cell under it.
       std::lock_guard lock(mu_);
       c = &children_.emplace_back();
       c->index = children_.size() - 1;
+      c->set = this;
+      c->cell = cell;
     }
-    c->set = this;
-    c->cell = cell;
     remaining_.fetch_add(1, std::memory_order_relaxed);
     cell->joiner.store(c, std::memory_order_relaxed);  // before anyone can run it
     if (cancelling_.load(std::memory_order_acquire)) cell->root_scope.request_stop();

@@ -44,7 +44,11 @@ struct cell_ops {
 
 struct task_header {
   // `state` packs the flags (low byte) and the reference count (above).
-  static constexpr std::uint32_t started = 1, complete = 2, handle_dropped = 4;
+  // quiet: given up on (with_timeout, when_any on a handle): whatever the
+  // task ends with is not reported as unhandled. service: the runtime's or
+  // a library's machinery, not counted among the tasks unfinished at
+  // shutdown (inherited by the tasks it spawns).
+  static constexpr std::uint32_t started = 1, complete = 2, handle_dropped = 4, quiet = 8, service = 16;
   static constexpr std::uint32_t ref_unit = 256;
 
   std::coroutine_handle<> resume_point;  // where the task continues when run
