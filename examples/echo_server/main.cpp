@@ -41,7 +41,7 @@ weft::task<server_result> run_server(weft::io::tcp_listener& listener, example::
   auto handler = [&stats](weft::io::tcp_stream s) { return example::echo(std::move(s), stats); };
   // Whichever finishes first wins; the other is cancelled and awaited. serve()
   // only finishes on a fatal accept error, which when_any rethrows.
-  auto r = co_await weft::when_any(weft::io::serve(listener, handler, std::move(opts)), signals.wait());
+  auto r = co_await weft::when_any(weft::io::serve(listener, handler, opts), signals.wait());
   co_return server_result{std::get<1>(r.value), errors.load()};
 }
 

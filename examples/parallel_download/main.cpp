@@ -66,7 +66,7 @@ weft::task<fetched> download(http::client& client, weft::semaphore& slots, std::
   http::request_options o;  // a variable, not a braced temporary (see client.hpp)
   o.timeout = timeout;
   try {
-    f.response.emplace(co_await client.get(std::move(url), std::move(o)));
+    f.response.emplace(co_await client.get(std::move(url), o));
   } catch (const http::client_error& e) {
     f.error = std::string(http::to_string(e.code())) + ": " + e.what();
   } catch (const weft::timeout_error& e) {

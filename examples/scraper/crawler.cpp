@@ -439,7 +439,7 @@ struct crawler::impl {
     ro.timeout = opt.timeout;
     if (!follow) ro.max_redirects = 0;
     try {
-      a.resp.emplace(co_await client->get(url, std::move(ro)));
+      a.resp.emplace(co_await client->get(url, ro));
     } catch (const weft::operation_cancelled&) {
       throw;
     } catch (const weft::timeout_error& e) {

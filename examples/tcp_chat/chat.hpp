@@ -94,7 +94,7 @@ class server {
     co_await weft::when_all(broadcast(),
                             weft::io::serve(
                                 listener, [this](weft::io::tcp_stream s) { return session(std::move(s)); },
-                                std::move(opts)));
+                                opts));
   }
 
   /// Clients that joined so far.

@@ -537,7 +537,7 @@ task<std::unique_ptr<connection>> open(const client_options& opts, const target&
     if (t.https) {
       io::tls_client_options to = opts.tls;
       to.server_name = t.host;
-      auto tls = co_await io::tls_stream<io::tcp_stream>::connect(std::move(s), std::move(to), io::deadline(at));
+      auto tls = co_await io::tls_stream<io::tcp_stream>::connect(std::move(s), to, io::deadline(at));
       c->io = std::make_unique<tls_transport>(std::move(tls));
     } else {
       c->io = std::make_unique<tcp_transport>(std::move(s));
@@ -674,29 +674,35 @@ client::~client() {
   if (st_) st_->close_idle();
 }
 
-task<client_response> client::get(std::string url) { return get(std::move(url), request_options{}); }
+// The overloads taking request_options&& are refused (client.hpp): these
+// copy `o` here, outside any co_await, and never call those.
+task<client_response> client::get(std::string url) {
+  return detail::run(st_, "GET", std::move(url), request_options{});
+}
 
 task<client_response> client::post(std::string url, std::string body, std::string content_type) {
-  return post(std::move(url), std::move(body), std::move(content_type), request_options{});
+  const request_options none;
+  return post(std::move(url), std::move(body), std::move(content_type), none);
 }
 
 task<client_response> client::request(std::string method, std::string url) {
-  return request(std::move(method), std::move(url), request_options{});
+  return detail::run(st_, std::move(method), std::move(url), request_options{});
 }
 
-task<client_response> client::get(std::string url, request_options o) {
-  return detail::run(st_, "GET", std::move(url), std::move(o));
+task<client_response> client::get(std::string url, const request_options& o) {
+  return detail::run(st_, "GET", std::move(url), o);
 }
 
 task<client_response> client::post(std::string url, std::string body, std::string content_type,
-                                   request_options o) {
-  o.body = std::move(body);
-  if (!content_type.empty()) o.headers.set("Content-Type", std::move(content_type));
-  return detail::run(st_, "POST", std::move(url), std::move(o));
+                                   const request_options& o) {
+  request_options with_body = o;
+  with_body.body = std::move(body);
+  if (!content_type.empty()) with_body.headers.set("Content-Type", std::move(content_type));
+  return detail::run(st_, "POST", std::move(url), std::move(with_body));
 }
 
-task<client_response> client::request(std::string method, std::string url, request_options o) {
-  return detail::run(st_, std::move(method), std::move(url), std::move(o));
+task<client_response> client::request(std::string method, std::string url, const request_options& o) {
+  return detail::run(st_, std::move(method), std::move(url), o);
 }
 
 client_stats client::stats() const {

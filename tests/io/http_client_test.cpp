@@ -208,7 +208,7 @@ TEST_CASE("http client: POST, HEAD, 204, interim 100, error statuses are respons
     server_error = co_await outcome_of(cl.get(srv->url("/500")));
     http::request_options o;
     o.headers.add("X-Custom", "yes");
-    custom = co_await outcome_of(cl.request("DELETE", srv->url("/x"), std::move(o)));
+    custom = co_await outcome_of(cl.request("DELETE", srv->url("/x"), o));
     auto st = cl.stats();
     CHECK(st.connections_opened == 1);  // all on one connection (1 worker not needed: sequential)
     co_await srv->stop();
@@ -276,13 +276,13 @@ TEST_CASE("http client: redirects", "[io][http][client]") {
         // co_await expression (see client.hpp).
         http::request_options no_follow;
         no_follow.max_redirects = 0;
-        not_followed = co_await outcome_of(cl.get(srv->url("/rel"), std::move(no_follow)));
+        not_followed = co_await outcome_of(cl.get(srv->url("/rel"), no_follow));
         http::request_options two;
         two.max_redirects = 2;
-        override_limit = co_await outcome_of(cl.get(srv->url("/chain/0"), std::move(two)));
+        override_limit = co_await outcome_of(cl.get(srv->url("/chain/0"), two));
         http::request_options o;
         o.headers.add("Authorization", "Bearer secret");
-        cross = co_await outcome_of(cl.get(srv->url("/cross"), std::move(o)));
+        cross = co_await outcome_of(cl.get(srv->url("/cross"), o));
         CHECK(log_303.size() == 2);
         if (log_303.size() == 2) {
           CHECK(log_303[0] == "POST /303 data");
@@ -471,7 +471,7 @@ TEST_CASE("http client: servers that close, babble, stall or send huge heads", "
         read_stall = co_await outcome_of(impatient.get(srv->url("/stall")));
         http::request_options quick;
         quick.timeout = 300ms;
-        slow_drip = co_await outcome_of(cl.get(srv->url("/drip"), std::move(quick)));
+        slow_drip = co_await outcome_of(cl.get(srv->url("/drip"), quick));
         before_response_post = co_await outcome_of(cl.post(srv->url("/close-before"), "x", "text/plain"));
         after = co_await outcome_of(cl.get(srv->url("/")));
         co_await srv->stop();
@@ -508,7 +508,7 @@ TEST_CASE("http client: bad URLs, schemes, methods, headers and refused connecti
     refused = co_await outcome_of(cl.get("http://127.0.0.1:" + std::to_string(dead_port) + "/"));
     http::request_options o3;
     o3.headers.add("Content-Length", "5");
-    set_length = co_await outcome_of(cl.get("http://127.0.0.1:1/", std::move(o3)));
+    set_length = co_await outcome_of(cl.get("http://127.0.0.1:1/", o3));
   });
   for (auto& [u, r] : urls) {
     INFO(u << " -> " << r.what);
@@ -542,7 +542,7 @@ TEST_CASE("http client: a method or header that could split the request is refus
       try {
         http::request_options o;
         o.headers.add(name, value);
-        r = co_await outcome_of(cl.get(srv->url("/"), std::move(o)));
+        r = co_await outcome_of(cl.get(srv->url("/"), o));
       } catch (const std::invalid_argument& e) {
         r.invalid = true;
         r.what = e.what();
@@ -552,7 +552,7 @@ TEST_CASE("http client: a method or header that could split the request is refus
     accepts_before_good = srv->accepts.load();
     http::request_options o;
     o.headers.add("X-Fine_Name.1~", "tabs\tand spaces are fine");
-    good = co_await outcome_of(cl.request("M-SEARCH", srv->url("/"), std::move(o)));
+    good = co_await outcome_of(cl.request("M-SEARCH", srv->url("/"), o));
     co_await srv->stop();
   });
   for (std::size_t i = 0; i < methods.size(); ++i) {

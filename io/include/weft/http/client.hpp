@@ -4,9 +4,8 @@
 //   http::client c;                                    // share one per program
 //   http::client_response r = co_await c.get("https://example.com/");
 //   if (r.status == 200) use(r.body);                  // 404/500 are responses
-//   http::request_options o;                           // see "GCC 12" below
-//   o.timeout = 5s;
-//   auto p = co_await c.post("http://localhost:8080/api", json, "application/json", std::move(o));
+//   http::request_options o{.timeout = 5s};            // a named variable: see "GCC 12" below
+//   auto p = co_await c.post("http://localhost:8080/api", json, "application/json", o);
 //
 // Connections: requests to one (scheme, host, port) share a pool of at most
 // max_connections_per_host connections; more requests wait for one in FIFO
@@ -46,10 +45,16 @@
 // waiting for a slot just leaves the queue).
 //
 // GCC 12: a braced temporary written inside a co_await expression, as in
-// `co_await c.get(url, {.timeout = 5s})`, is copied bitwise by the
-// compiler's coroutine lowering, which corrupts its short strings (a crash
-// when it is destroyed). Build request_options in a variable and move it
-// in; clang is not affected.
+// `co_await c.get(url, {.timeout = 5s})` or `request_options{...}` there
+// (or a defaulted `= {}` argument), is copied bitwise by the compiler's
+// coroutine lowering and destroyed twice, which corrupts its short strings
+// (free(): invalid pointer); clang is not affected. Those forms are
+// therefore refused at compile time, with every compiler: request_options
+// is taken only as a named variable (an lvalue, copied), and an rvalue
+// overload fails a static_assert saying what to write. An rvalue cannot
+// be told apart from such a temporary, so std::move(o) and a function's
+// result are refused too. Leave the options out, or write
+// `http::request_options o{.timeout = 5s}; co_await c.get(url, o);`.
 //
 // Thread safety: one client may be used by any number of tasks on any
 // workers at once. It must be destroyed before the runtime; requests still
@@ -121,16 +126,47 @@ class client {
   client& operator=(const client&) = delete;
 
   // Overloads rather than `request_options o = {}`: a default argument is
-  // such a braced temporary (see GCC 12 above).
+  // such a braced temporary (see GCC 12 above). `o` is copied at the call:
+  // it may go away before the task is awaited.
   task<client_response> get(std::string url);
-  task<client_response> get(std::string url, request_options o);
+  task<client_response> get(std::string url, const request_options& o);
   /// content_type (if not empty) replaces any Content-Type in o.headers.
   task<client_response> post(std::string url, std::string body, std::string content_type);
-  task<client_response> post(std::string url, std::string body, std::string content_type, request_options o);
+  task<client_response> post(std::string url, std::string body, std::string content_type,
+                             const request_options& o);
   /// Any method (a token: std::invalid_argument otherwise, before anything
   /// is sent, as for header names, and values holding CR, LF or NUL).
   task<client_response> request(std::string method, std::string url);
-  task<client_response> request(std::string method, std::string url, request_options o);
+  task<client_response> request(std::string method, std::string url, const request_options& o);
+
+  // Refused: request_options as a temporary (`{...}`, `request_options{...}`)
+  // or any other rvalue (see GCC 12 above). The deduced return type makes
+  // the static_assert fire at the call, before anything else GCC 12 reports
+  // about the temporary.
+  template <class Unused = void>
+  auto get(std::string url, request_options&& o) {
+    static_assert(weft::detail::always_false<Unused>,
+                  "weft::http::client::get: pass request_options as a named variable, not a temporary "
+                  "or std::move(o) (GCC 12 frees a braced temporary inside co_await twice). Write: "
+                  "http::request_options o{.timeout = 2s}; co_await client.get(url, o);");
+    return get(std::move(url), static_cast<const request_options&>(o));
+  }
+  template <class Unused = void>
+  auto post(std::string url, std::string body, std::string content_type, request_options&& o) {
+    static_assert(weft::detail::always_false<Unused>,
+                  "weft::http::client::post: pass request_options as a named variable, not a temporary "
+                  "or std::move(o) (GCC 12 frees a braced temporary inside co_await twice). Write: "
+                  "http::request_options o{.timeout = 2s}; co_await client.post(url, body, content_type, o);");
+    return post(std::move(url), std::move(body), std::move(content_type), static_cast<const request_options&>(o));
+  }
+  template <class Unused = void>
+  auto request(std::string method, std::string url, request_options&& o) {
+    static_assert(weft::detail::always_false<Unused>,
+                  "weft::http::client::request: pass request_options as a named variable, not a temporary "
+                  "or std::move(o) (GCC 12 frees a braced temporary inside co_await twice). Write: "
+                  "http::request_options o{.timeout = 2s}; co_await client.request(method, url, o);");
+    return request(std::move(method), std::move(url), static_cast<const request_options&>(o));
+  }
 
   client_stats stats() const;
   /// Closes every idle pooled connection now (connections in use go on).

@@ -41,6 +41,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "weft/io/deadline.hpp"
 #include "weft/runtime/task.hpp"
@@ -64,6 +65,13 @@ struct open_options {
   /// Permission bits of a created file, before the process umask.
   ::mode_t mode = 0666;
 };
+// Not guarded like http::client's request_options: GCC 12 copies a braced
+// temporary written inside co_await bitwise and destroys it twice (see
+// weft/http/client.hpp), which is harmless only while the struct is
+// trivially copyable, so `co_await file::open(path, {.write = true})` stays allowed.
+static_assert(std::is_trivially_copyable_v<open_options>,
+              "open_options must stay trivially copyable, or its coroutines need the rvalue guard of "
+              "weft/http/client.hpp (GCC 12 frees a braced temporary inside co_await twice)");
 
 /// What stat() reports (a subset of statx(2)).
 struct file_status {

@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "weft/io/address.hpp"
@@ -46,6 +47,13 @@ struct resolve_options {
   /// call. (A relative duration counts from when the options are made.)
   deadline timeout{};
 };
+// Not guarded like http::client's request_options: GCC 12 copies a braced
+// temporary written inside co_await bitwise and destroys it twice (see
+// weft/http/client.hpp), which is harmless only while the struct is
+// trivially copyable, so `co_await resolve(host, port, {.passive = true})` stays allowed.
+static_assert(std::is_trivially_copyable_v<resolve_options>,
+              "resolve_options must stay trivially copyable, or its coroutines need the rvalue guard of "
+              "weft/http/client.hpp (GCC 12 frees a braced temporary inside co_await twice)");
 
 /// What resolve() allows a lookup when resolve_options::timeout is unset.
 inline constexpr std::chrono::seconds default_resolve_timeout{10};

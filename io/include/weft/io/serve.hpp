@@ -5,6 +5,8 @@
 //     std::byte buf[4096];
 //     while (std::size_t n = co_await s.read_some(buf)) co_await s.write_all({buf, n});
 //   });
+//   weft::io::serve_options o{.max_connections = 1000};  // a variable (GCC 12, below)
+//   co_await weft::io::serve(listener, handler, o);
 //
 // Each connection runs as its own task. A handler that throws is reported
 // (serve_options::on_handler_error) and only its connection ends. Running
@@ -17,6 +19,13 @@
 // cancels every connection task, waits for them to end, and then throws
 // weft::operation_cancelled. Any other accept error (the listener was
 // closed, EBADF, EINVAL) ends serve() the same way, with that error.
+//
+// GCC 12 frees a braced temporary written inside a co_await expression
+// twice (`serve(l, h, {.on_handler_error = ...})`, `serve_options{...}`, a
+// defaulted `= {}`): serve() takes its options only as a named variable
+// (copied at the call) or not at all, and an rvalue, std::move(o)
+// included, fails to compile with a message saying so (as for
+// http::client, see weft/http/client.hpp).
 #pragma once
 
 #include <algorithm>
@@ -122,10 +131,8 @@ task<void> run_connection(Handler& handler, const serve_options& opts, connectio
   conns.finished(id);
 }
 
-}  // namespace detail
-
 template <class Listener, class Handler>
-task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
+task<void> serve_loop(Listener& listener, Handler handler, serve_options opts) {
   using stream_type = weft::detail::await_result_t<decltype(std::declval<Listener&>().accept())>;
   detail::connection_set conns;
   std::optional<weft::semaphore> slots;
@@ -170,6 +177,28 @@ task<void> serve(Listener& listener, Handler handler, serve_options opts = {}) {
   conns.cancel_all();
   co_await conns.wait_idle();
   std::rethrow_exception(failure);
+}
+
+}  // namespace detail
+
+template <class Listener, class Handler>
+task<void> serve(Listener& listener, Handler handler) {
+  return detail::serve_loop(listener, std::move(handler), serve_options{});
+}
+/// opts is copied at the call: it may go away before the task is awaited.
+template <class Listener, class Handler>
+task<void> serve(Listener& listener, Handler handler, const serve_options& opts) {
+  return detail::serve_loop(listener, std::move(handler), opts);
+}
+/// Refused: the options as a temporary or another rvalue (see GCC 12 above).
+/// (The deduced return type makes the static_assert fire at the call.)
+template <class Listener, class Handler>
+auto serve(Listener& listener, Handler handler, serve_options&& opts) {
+  static_assert(weft::detail::always_false<Listener>,
+                "weft::io::serve: pass serve_options as a named variable, not a temporary or std::move(o) "
+                "(GCC 12 frees a braced temporary inside co_await twice). Write: "
+                "io::serve_options o{.max_connections = 100}; co_await io::serve(listener, handler, o);");
+  return detail::serve_loop(listener, std::move(handler), opts);
 }
 
 }  // namespace weft::io

@@ -5,8 +5,8 @@
 // itself an io::stream: buffered_reader, read_exact, write_all work on it.
 //
 //   auto tcp = co_await io::tcp_stream::connect(addr, 5s);
-//   auto tls = co_await io::tls_stream<io::tcp_stream>::connect(
-//       std::move(tcp), {.server_name = "example.com"}, 5s);
+//   io::tls_client_options o{.server_name = "example.com"};  // a variable (GCC 12, below)
+//   auto tls = co_await io::tls_stream<io::tcp_stream>::connect(std::move(tcp), o, 5s);
 //   co_await io::write_all(tls, io::as_bytes("GET / HTTP/1.1\r\n..."));
 //   co_await tls.shutdown();                  // close_notify
 //
@@ -28,6 +28,13 @@
 // readers, or two concurrent writers, are not allowed (as on sockets).
 // End of stream: read_some returns 0 once the peer sent close_notify; a
 // peer that closes the transport without it (a truncation) is a tls_error.
+//
+// GCC 12 frees a braced temporary written inside a co_await expression
+// twice (`connect(std::move(tcp), {.server_name = ...})`, or
+// `tls_client_options{...}` there): connect() takes the options only as a
+// named variable (copied at the call), and an rvalue, std::move(o)
+// included, fails to compile with a message saying so (as for
+// http::client, see weft/http/client.hpp).
 #pragma once
 
 #include <algorithm>
@@ -136,11 +143,22 @@ class tls_stream {
   tls_stream(tls_stream&&) noexcept = default;
   tls_stream& operator=(tls_stream&&) noexcept = default;
 
-  /// Client handshake over s (connected). tls_error if it fails.
-  static task<tls_stream> connect(S s, tls_client_options opts, deadline d = {}) {
-    tls_stream t{std::move(s), detail::tls_make_client(opts)};
-    co_await t.handshake(d);
-    co_return t;
+  /// Client handshake over s (connected). tls_error if it fails. opts is
+  /// copied at the call: it may go away before the task is awaited.
+  static task<tls_stream> connect(S s, const tls_client_options& opts, deadline d = {}) {
+    return connect_copy(std::move(s), opts, d);
+  }
+  /// Refused: the options as a temporary or another rvalue (see GCC 12 above).
+  /// (The deduced return type makes the static_assert fire at the call,
+  /// before GCC 12's own "array used as initializer" for such a temporary.)
+  template <class Unused = void>
+  static auto connect(S s, tls_client_options&& opts, deadline d = {}) {
+    static_assert(weft::detail::always_false<Unused>,
+                  "weft::io::tls_stream::connect: pass tls_client_options as a named variable, not a temporary "
+                  "or std::move(o) (GCC 12 frees a braced temporary inside co_await twice). Write: "
+                  "io::tls_client_options o{.server_name = host}; co_await io::tls_stream<io::tcp_stream>::connect("
+                  "std::move(s), o);");
+    return connect_copy(std::move(s), opts, d);
   }
   /// Server handshake over s (accepted). The session shares ctx's
   /// settings: ctx itself may go away afterwards.
@@ -207,6 +225,12 @@ class tls_stream {
   };
 
   tls_stream(S s, detail::tls_engine_ptr e) : st_(std::make_unique<state>(std::move(s), std::move(e))) {}
+
+  static task<tls_stream> connect_copy(S s, tls_client_options opts, deadline d) {
+    tls_stream t{std::move(s), detail::tls_make_client(opts)};
+    co_await t.handshake(d);
+    co_return t;
+  }
 
   task<void> handshake(deadline d) {
     for (;;) {

@@ -65,6 +65,13 @@ struct fiber_options {
   /// Usable stack bytes, rounded up to whole pages; a guard page is added below.
   std::size_t stack_size = 128 * 1024;
 };
+// Not guarded like http::client's request_options: GCC 12 copies a braced
+// temporary written inside co_await bitwise and destroys it twice (see
+// weft/http/client.hpp), which is harmless only while the struct is
+// trivially copyable, so `co_await fiber(f, {.stack_size = n})` stays allowed.
+static_assert(std::is_trivially_copyable_v<fiber_options>,
+              "fiber_options must stay trivially copyable, or its coroutines need the rvalue guard of "
+              "weft/http/client.hpp (GCC 12 frees a braced temporary inside co_await twice)");
 
 namespace detail {
 

@@ -9,6 +9,11 @@
 
 namespace weft::detail {
 
+/// false, but only once a template is instantiated: for a static_assert that
+/// refuses an overload when (and only when) it is chosen.
+template <class...>
+inline constexpr bool always_false = false;
+
 template <class T>
 class result {
  public:
