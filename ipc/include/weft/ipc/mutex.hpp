@@ -50,6 +50,7 @@ struct mutex_state;
 }
 
 class mutex;
+class condition_variable;
 
 /// Holds an ipc::mutex; unlocks it when it goes away. Move-only.
 class [[nodiscard]] lock_guard {
@@ -73,6 +74,7 @@ class [[nodiscard]] lock_guard {
 
  private:
   friend class mutex;
+  friend class condition_variable;  // unlocks the guard's mutex while it waits, then relocks it
   explicit lock_guard(detail::shared_ref ref) noexcept;
   detail::mutex_state* state() const noexcept;
 

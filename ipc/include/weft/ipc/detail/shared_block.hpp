@@ -38,7 +38,7 @@ namespace weft::ipc::detail {
 /// cache sits in a page the kernel wipes in a forked child).
 pid_t current_pid() noexcept;
 
-enum class block_kind : std::uint32_t { value = 1, array, mutex, semaphore, queue };
+enum class block_kind : std::uint32_t { value = 1, array, mutex, semaphore, queue, event, condition, barrier, map, list, pipe_end };
 
 /// At the start of every shared object's block; the object follows at
 /// object_offset(align).
