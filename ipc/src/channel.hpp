@@ -38,6 +38,7 @@ inline constexpr std::uint32_t ring_slots = 64;  // a power of two
 inline constexpr std::size_t slot_size = 256;
 inline constexpr std::size_t page_size = 4096;
 inline constexpr std::uint64_t inline_payload = ~std::uint64_t{0};
+inline constexpr std::size_t max_start_hooks = 8;
 
 enum class request_kind : std::uint32_t { call = 1, stop = 2 };
 enum class result_kind : std::uint32_t { ok = 1, error = 2, skipped = 3 };
@@ -67,6 +68,7 @@ struct control {
   std::atomic<std::uint64_t> request_arena_tail;                  // request arena bytes released
   std::atomic<std::uint32_t> worker_sleeping;
   std::atomic<std::uint32_t> init_failed;  // the initializer threw (message below)
+  std::atomic<std::uint32_t> args_taken;   // one_shot: the call's arguments are decoded (a futex word)
   // Written by the parent.
   alignas(cache_line) std::atomic<std::uint32_t> doorbell;         // the worker's futex word
   std::atomic<std::uint32_t> parent_sleeping;                      // the worker writes the eventfd if set
@@ -77,6 +79,8 @@ struct control {
   // Fixed at creation.
   alignas(cache_line) std::uint64_t arena_size;
   std::uint64_t initializer;  // void (*)(), or 0
+  std::uint64_t at_start[max_start_hooks];  // void (*)() hooks of weft::ipc::at_worker_start, run first (0: none)
+  std::uint32_t one_shot;     // a weft::ipc::process: one call, then exit 0 (1 if it threw)
   char init_error[2048];
 };
 static_assert(sizeof(control) <= page_size);

@@ -35,6 +35,13 @@ worker_crashed::worker_crashed(int pid, int status)
       signal_(WIFSIGNALED(status) ? WTERMSIG(status) : 0),
       exit_code_(WIFEXITED(status) ? WEXITSTATUS(status) : -1) {}
 
+worker_crashed::worker_crashed(int pid, std::string message)
+    : std::runtime_error(std::move(message)), pid_(pid), signal_(0), exit_code_(-1) {}
+
+protocol_error::protocol_error(int pid, const std::string& what)
+    : worker_crashed(pid, "weft: worker process " + std::to_string(pid) + " broke the pool's protocol (" + what +
+                              "); it was killed and replaced") {}
+
 std::string exception_type_name(const std::exception& e) {
   const char* mangled = typeid(e).name();
   int rc = 0;

@@ -22,7 +22,7 @@ namespace weft::ipc::detail {
 
 using steady = std::chrono::steady_clock;
 
-enum class kill_reason { none, timeout, cancel, shutdown };
+enum class kill_reason { none, timeout, cancel, shutdown, protocol };
 
 struct worker_rec {
   unsigned id = 0;  // its place in the pool, kept by its replacement
@@ -33,9 +33,15 @@ struct worker_rec {
   std::uint64_t next_request = 0;  // requests published
   std::uint64_t next_result = 0;   // results taken
   arena_cursor request_cursor;
+  // Our own copies of the arena tails: the ones in the control page are
+  // written by the worker, and nothing it writes is trusted.
+  std::uint64_t request_tail = 0;  // request arena bytes the worker released
+  std::uint64_t result_tail = 0;   // result arena bytes we released
+  std::string violation;           // how it broke the protocol (then killed)
   std::array<call_record*, ring_slots> calls{};  // by index; null once cancelled
   std::uint64_t sent = 0;                        // calls sent (max_tasks_per_worker)
   steady::time_point deadline = steady::time_point::max();  // of its running call
+  steady::time_point busy_since{};  // it last published a result, or got work while idle
   kill_reason killed = kill_reason::none;
   bool stopping = false;  // a stop request was sent (recycling, shutdown)
   bool monitored = false;
@@ -68,7 +74,8 @@ struct pool_core : weft::detail::wait_target {
   bool closed = false;     // no new calls
   shutdown_mode closing = shutdown_mode::wait;
   std::size_t admitted = 0;  // calls made before closing, not yet enqueued
-  bool destroyed = false;  // the process_pool object is gone
+  bool destroyed = false;  // the serving tasks may end (shut down, or the object is gone)
+  bool dropped = false;    // the process_pool object is gone
   std::string broken;      // why no worker can start (initializer failed...)
   pool_stats counters;
   double task_ns = 0;      // moving average of a call's time in the worker

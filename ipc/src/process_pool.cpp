@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,7 @@
 #include "fork_server.hpp"
 #include "futex.hpp"
 #include "pool_core.hpp"
+#include "worker_hooks.hpp"
 #include "weft/ipc/spawn_process.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
@@ -44,6 +47,23 @@ namespace {
 using weft::detail::wake_batch;
 using weft::detail::waiter;
 
+const char* const shut_down_message =
+    "weft::ipc::process_pool::call: the pool was shut down (shutdown() was called); it takes no more calls";
+const char* const destroyed_message =
+    "weft::ipc::process_pool::call: the pool was destroyed (the process_pool object is gone)";
+
+/// "300 ms", "2.5 s", "40 us": a limit as a person writes it.
+std::string describe_duration(std::chrono::nanoseconds d) {
+  auto ns = d.count();
+  char buf[64];
+  if (ns % 1'000'000'000 == 0) std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(ns / 1'000'000'000));
+  else if (ns >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.3g s", double(ns) / 1e9);
+  else if (ns % 1'000'000 == 0) std::snprintf(buf, sizeof buf, "%lld ms", static_cast<long long>(ns / 1'000'000));
+  else if (ns >= 1'000'000) std::snprintf(buf, sizeof buf, "%.3g ms", double(ns) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%lld us", static_cast<long long>(ns / 1000));
+  return buf;
+}
+
 /// Calls queued in one worker's ring are at most this much work, by the
 /// moving average of their time: short calls are batched deep, long ones
 /// are not queued behind each other while another worker idles.
@@ -59,6 +79,34 @@ std::exception_ptr error_from_worker(byte_reader& in) {
   auto what = ipc::decode<std::string>(in);
   if (type == "weft::ipc::serialization_error") return std::make_exception_ptr(serialization_error(what));
   return std::make_exception_ptr(remote_error(std::move(type), std::move(what)));
+}
+
+// ------------------------------------------------------------ trust
+
+/// Everything in a worker's mapping is written (or writable) by the
+/// worker: read each field once, check it, and only then use it.
+template <class T>
+T read_once(T& field) noexcept {
+  return std::atomic_ref<T>(field).load(std::memory_order_relaxed);
+}
+
+/// Records that w broke the protocol and kills it: its monitor settles
+/// its calls (the running one fails with protocol_error) and replaces it.
+void protocol_violation(worker_rec& w, std::string what) noexcept {
+  if (w.violation.empty()) w.violation = std::move(what);
+  w.kill(kill_reason::protocol);
+}
+
+/// requests_taken as the worker reports it, or next_request if it claims
+/// more than was ever sent (a violation).
+std::uint64_t requests_taken(worker_rec& w) noexcept {
+  std::uint64_t taken = w.ch.ctl().requests_taken.load(std::memory_order_seq_cst);
+  if (taken > w.next_request) {
+    protocol_violation(w, "it reports " + std::to_string(taken) + " requests taken of " +
+                              std::to_string(w.next_request) + " sent");
+    return w.next_request;
+  }
+  return taken;
 }
 
 // ------------------------------------------------------------ the queue
@@ -142,7 +190,7 @@ void wake_worker(worker_rec& w) noexcept {
   }
 }
 
-enum class place_result { placed, no_room, failed };
+enum class place_result { placed, no_room, failed, bad_worker };
 
 /// Writes rec into w's request ring (arguments inline or in the arena).
 place_result place(pool_core& core, worker_rec& w, call_record& rec, wake_batch& wake) noexcept {
@@ -163,6 +211,12 @@ place_result place(pool_core& core, worker_rec& w, call_record& rec, wake_batch&
       return place_result::failed;
     }
     std::uint64_t tail = w.ch.ctl().request_arena_tail.load(std::memory_order_acquire);
+    if (tail < w.request_tail || tail > w.request_cursor.head) {
+      protocol_violation(w, "request arena tail " + std::to_string(tail) + " outside [" +
+                                std::to_string(w.request_tail) + ", " + std::to_string(w.request_cursor.head) + "]");
+      return place_result::bad_worker;
+    }
+    w.request_tail = tail;
     if (!w.request_cursor.allocate(cap, tail, rec.size, offset, end)) return place_result::no_room;
     dst = w.ch.request_arena() + offset;
   }
@@ -182,6 +236,7 @@ place_result place(pool_core& core, worker_rec& w, call_record& rec, wake_batch&
   s.h.arena_end = end;
   s.h.cancel.store(0, std::memory_order_relaxed);
   s.h.seq.store(i + 1, std::memory_order_release);
+  if (w.in_flight() == 0) w.busy_since = steady::now();
   w.calls[i % ring_slots] = &rec;
   rec.worker = static_cast<int>(w.id);
   rec.index = i;
@@ -207,6 +262,68 @@ void send_stop(worker_rec& w) noexcept {
   wake_worker(w);
 }
 
+/// Work stealing between workers: an idle worker takes back the newest
+/// half of the calls another worker was handed but has not started (they
+/// were assigned ahead, to batch short calls; with uneven long calls that
+/// leaves one worker busy with a queue while another idles). A call is
+/// taken back as a cancellation is: the cancel flag, then requests_taken
+/// (each side writes its word, then reads the other's), so either we see
+/// the worker took it and leave it, or it sees the flag and skips it. If
+/// we lose the race after setting the flag, the worker may still skip it:
+/// drain_worker then puts the call back in the queue, so nothing is lost.
+/// Only from a worker that has published nothing for a while: one that
+/// keeps answering will reach its queue soon, and short calls batched
+/// deep are what keeps tiny tasks fast.
+constexpr auto steal_after = std::chrono::microseconds(100);
+
+void rebalance_locked(pool_core& core, wake_batch& wake) noexcept {
+  steady::time_point now{};
+  for (auto& idle : core.workers) {
+    if (!idle || !accepts_calls(core, *idle) || idle->in_flight() != 0) continue;
+    if (now == steady::time_point{}) now = steady::now();
+    worker_rec* victim = nullptr;
+    std::uint64_t victim_taken = 0, most = 0;
+    for (auto& w : core.workers) {
+      if (!w || w.get() == idle.get() || w->killed != kill_reason::none || w->in_flight() < 2) continue;
+      if (now - w->busy_since < steal_after) continue;
+      std::uint64_t taken = std::max(requests_taken(*w), w->next_result);
+      std::uint64_t waiting = w->next_request - taken;
+      if (waiting > most) {
+        most = waiting;
+        victim = w.get();
+        victim_taken = taken;
+      }
+    }
+    if (!victim) return;
+    std::vector<call_record*> stolen;  // newest first
+    for (std::uint64_t i = victim->next_request; i-- > victim_taken && stolen.size() < (most + 1) / 2;) {
+      call_record* rec = victim->calls[i % ring_slots];
+      if (!rec) continue;
+      slot& s = victim->ch.request(i);
+      s.h.cancel.store(1, std::memory_order_seq_cst);
+      if (requests_taken(*victim) > i) break;  // started meanwhile: it and the older ones stay
+      victim->calls[i % ring_slots] = nullptr;
+      rec->worker = -1;
+      --core.running_count;
+      stolen.push_back(rec);
+    }
+    for (auto it = stolen.rbegin(); it != stolen.rend(); ++it) push_pending_front(core, **it);
+    // Oldest first, back to the front of the queue: dispatch hands them to
+    // the idle worker (the others have no room: their rings are deeper).
+    while (!stolen.empty() && core.pending_head && accepts_calls(core, *idle)) {
+      call_record& rec = *core.pending_head;
+      unlink_pending(core, rec);
+      place_result r = place(core, *idle, rec, wake);
+      if (r == place_result::no_room || r == place_result::bad_worker) {
+        push_pending_front(core, rec);
+        break;
+      }
+      stolen.pop_back();
+    }
+    wake_worker(*idle);
+  }
+}
+
 /// Hands queued calls to workers while they have room; recycles workers
 /// that reached max_tasks_per_worker once they are idle.
 void dispatch_locked(pool_core& core, wake_batch& wake) noexcept {
@@ -216,12 +333,17 @@ void dispatch_locked(pool_core& core, wake_batch& wake) noexcept {
     call_record& rec = *core.pending_head;
     unlink_pending(core, rec);
     place_result r = place(core, *w, rec, wake);
+    if (r == place_result::bad_worker) {
+      push_pending_front(core, rec);
+      continue;  // w is killed now: pick_worker skips it
+    }
     if (r == place_result::no_room) {
       push_pending_front(core, rec);
       break;  // its arena frees up as results come back
     }
     if (r == place_result::placed) wake_worker(*w);
   }
+  if (!core.pending_head) rebalance_locked(core, wake);
   if (core.opts.max_tasks_per_worker > 0 || core.closed) {
     for (auto& w : core.workers) {
       if (!w || w->stopping || w->killed != kill_reason::none || w->in_flight() != 0) continue;
@@ -235,16 +357,79 @@ void dispatch_locked(pool_core& core, wake_batch& wake) noexcept {
 // ------------------------------------------------------------ results
 
 /// Takes every result w has published. Returns how many.
+/// Result slot i's header, checked against w's mapping; false (and w
+/// killed for a violation) if it cannot be a real result.
+struct checked_result {
+  result_kind kind = result_kind::skipped;
+  const std::byte* payload = nullptr;
+  std::uint64_t size = 0;
+  bool in_arena = false;
+  std::uint64_t arena_end = 0;
+  std::uint64_t ns = 0;
+};
+
+bool check_result(worker_rec& w, std::uint64_t i, slot& s, checked_result& out) noexcept {
+  const std::uint32_t kind = read_once(s.h.kind);
+  const std::uint64_t size = read_once(s.h.size);
+  const std::uint64_t offset = read_once(s.h.arena_offset);
+  const std::uint64_t end = read_once(s.h.arena_end);
+  const std::uint64_t cap = w.ch.arena_size;
+  auto bad = [&](const std::string& what) {
+    protocol_violation(w, "result " + std::to_string(i) + ": " + what);
+    return false;
+  };
+  if (kind < static_cast<std::uint32_t>(result_kind::ok) || kind > static_cast<std::uint32_t>(result_kind::skipped))
+    return bad("unknown result kind " + std::to_string(kind));
+  out.kind = static_cast<result_kind>(kind);
+  out.size = size;
+  out.ns = read_once(s.h.fn);
+  out.in_arena = offset != inline_payload;
+  if (!out.in_arena) {
+    if (size > slot_capacity)
+      return bad("inline size " + std::to_string(size) + " larger than a slot's " + std::to_string(slot_capacity) +
+                 " bytes");
+    out.payload = s.data;
+    out.arena_end = w.result_tail;
+    return true;
+  }
+  if (offset >= cap || size > cap - offset)
+    return bad("arena offset " + std::to_string(offset) + " + size " + std::to_string(size) + " outside the " +
+               std::to_string(cap) + "-byte result arena");
+  if (end < w.result_tail || end - w.result_tail > 2 * cap)
+    return bad("arena end " + std::to_string(end) + " not after the released " + std::to_string(w.result_tail));
+  out.payload = w.ch.result_arena() + offset;
+  out.arena_end = end;
+  return true;
+}
+
 std::size_t drain_worker(pool_core& core, worker_rec& w, wake_batch& wake) noexcept {
   std::size_t taken = 0;
+  if (!w.violation.empty()) return 0;
   while (w.next_result < w.next_request) {
     std::uint64_t i = w.next_result;
     slot& s = w.ch.result(i);
-    if (s.h.seq.load(std::memory_order_acquire) != i + 1) break;
+    const std::uint64_t seq = s.h.seq.load(std::memory_order_acquire);
+    if (seq != i + 1) {
+      // Not published yet: the slot still holds its previous sequence number.
+      const std::uint64_t before = i >= ring_slots ? i + 1 - ring_slots : 0;
+      if (seq != before)
+        protocol_violation(w, "result slot " + std::to_string(i % ring_slots) + " holds sequence number " +
+                                  std::to_string(seq) + ", expected " + std::to_string(before) + " or " +
+                                  std::to_string(i + 1));
+      break;
+    }
+    checked_result res;
+    if (!check_result(w, i, s, res)) break;
     call_record* rec = std::exchange(w.calls[i % ring_slots], nullptr);
-    const std::byte* payload = s.h.arena_offset == inline_payload ? s.data : w.ch.result_arena() + s.h.arena_offset;
-    byte_reader in(payload, s.h.size);
-    auto kind = static_cast<result_kind>(s.h.kind);
+    byte_reader in(res.payload, res.size);
+    auto kind = res.kind;
+    if (rec && kind == result_kind::skipped) {
+      // Skipped although we still wanted it: a steal that lost its race
+      // (rebalance_locked). It goes back to the queue.
+      --core.running_count;
+      push_pending_front(core, *rec);
+      rec = nullptr;
+    }
     if (rec) {
       --core.running_count;
       std::exception_ptr error;
@@ -259,16 +444,19 @@ std::size_t drain_worker(pool_core& core, worker_rec& w, wake_batch& wake) noexc
       else ++core.counters.failed;
       finish(core, *rec, std::move(error), wake);
     }
-    if (s.h.arena_offset != inline_payload)
-      w.ch.ctl().result_arena_tail.store(s.h.arena_end, std::memory_order_release);
-    if (kind != result_kind::skipped && s.h.fn != 0) {
-      double ns = static_cast<double>(s.h.fn);
+    if (res.in_arena) {
+      w.result_tail = res.arena_end;
+      w.ch.ctl().result_arena_tail.store(res.arena_end, std::memory_order_release);
+    }
+    if (kind != result_kind::skipped && res.ns != 0) {
+      double ns = static_cast<double>(res.ns);
       core.task_ns = core.task_ns == 0 ? ns : core.task_ns * 0.875 + ns * 0.125;
     }
     ++w.next_result;
     ++taken;
   }
   if (w.in_flight() == 0) w.deadline = steady::time_point::max();
+  else if (taken) w.busy_since = steady::now();
   return taken;
 }
 
@@ -308,6 +496,7 @@ std::unique_ptr<worker_rec> start_worker(pool_core& core, unsigned id) {
   control& ctl = w->ch.ctl();
   ctl.arena_size = core.opts.arena_size;
   ctl.initializer = reinterpret_cast<std::uintptr_t>(core.opts.initializer);
+  copy_start_hooks(ctl.at_start);
   ctl.parent_sleeping.store(1, std::memory_order_relaxed);  // say so until the reader first spins
   try {
     spawned_worker s = fork_server::instance().spawn(memfd, core.eventfd);
@@ -377,7 +566,7 @@ task<void> replace(std::shared_ptr<pool_core> core, unsigned id) {
     }
     core->changed.set();
   }
-  if (w) weft::spawn(monitor(core, w)).detach();
+  if (w) weft::detail::spawn_service(monitor(core, w));
 }
 
 /// Settles the calls of a worker that died: results it published are
@@ -386,7 +575,7 @@ task<void> replace(std::shared_ptr<pool_core> core, unsigned id) {
 /// go back to the front of the queue, in order.
 void settle_dead_worker(pool_core& core, worker_rec& w, int status, wake_batch& wake) noexcept {
   drain_worker(core, w, wake);
-  std::uint64_t taken = w.ch.ctl().requests_taken.load(std::memory_order_acquire);
+  std::uint64_t taken = requests_taken(w);
   for (std::uint64_t i = w.next_request; i-- > w.next_result;) {  // newest first: pushed to the front
     call_record* rec = std::exchange(w.calls[i % ring_slots], nullptr);
     if (!rec) continue;
@@ -398,10 +587,14 @@ void settle_dead_worker(pool_core& core, worker_rec& w, int status, wake_batch& 
     std::exception_ptr error;
     switch (w.killed) {
       case kill_reason::timeout:
-        error = std::make_exception_ptr(weft::timeout_error("weft::ipc: task timed out after " +
-                                                            std::to_string(core.opts.task_timeout.count() / 1'000'000) +
-                                                            " ms; its worker process was killed"));
+        error = std::make_exception_ptr(weft::timeout_error(
+            "weft::ipc::process_pool::call: timed out after " + describe_duration(core.opts.task_timeout) +
+            " (process_pool_options::task_timeout); its worker process " + std::to_string(w.pid) + " was killed"));
         ++core.counters.timed_out;
+        break;
+      case kill_reason::protocol:
+        error = std::make_exception_ptr(protocol_error(w.pid, w.violation));
+        ++core.counters.crashed;
         break;
       case kill_reason::shutdown:
         error = std::make_exception_ptr(operation_cancelled{});
@@ -446,12 +639,13 @@ task<void> monitor(std::shared_ptr<pool_core> core, worker_rec* w) {
     dead = std::move(core->workers[id]);
     guard.w = nullptr;
     if (w->ch.ctl().init_failed.load(std::memory_order_acquire) && core->broken.empty()) {
+      const char* text = w->ch.ctl().init_error;
       core->broken = std::string("the initializer failed in worker process ") + std::to_string(w->pid) + ": " +
-                     w->ch.ctl().init_error;
+                     std::string(text, ::strnlen(text, sizeof w->ch.ctl().init_error));
       fail_pending(*core, std::make_exception_ptr(pool_error("weft: process pool unusable: " + core->broken)), wake);
     }
     respawn = !core->closed && core->broken.empty();
-    if (!respawn) fail_pending(*core, std::make_exception_ptr(pool_error("weft: the process pool was shut down")), wake);
+    if (!respawn) fail_pending(*core, std::make_exception_ptr(pool_error(shut_down_message)), wake);
     dispatch_locked(*core, wake);
     core->changed.set();
   }
@@ -556,9 +750,9 @@ void attach(const std::shared_ptr<pool_core>& core) {
         unmonitored.push_back(w.get());
       }
   }
-  weft::spawn(reader(core)).detach();
-  for (worker_rec* w : unmonitored) weft::spawn(monitor(core, w)).detach();
-  if (core->opts.task_timeout.count() > 0) weft::spawn(timer(core)).detach();
+  weft::detail::spawn_service(reader(core));
+  for (worker_rec* w : unmonitored) weft::detail::spawn_service(monitor(core, w));
+  if (core->opts.task_timeout.count() > 0) weft::detail::spawn_service(timer(core));
 }
 
 void cancel_call(weft::detail::wait_target* target, waiter* w, wake_batch&) noexcept {
@@ -577,7 +771,7 @@ void cancel_call(weft::detail::wait_target* target, waiter* w, wake_batch&) noex
   --core.running_count;
   slot& s = wr->ch.request(i);
   s.h.cancel.store(1, std::memory_order_seq_cst);
-  std::uint64_t taken = wr->ch.ctl().requests_taken.load(std::memory_order_seq_cst);
+  std::uint64_t taken = requests_taken(*wr);
   bool finished = wr->ch.result(i).h.seq.load(std::memory_order_acquire) == i + 1;
   if (taken > i && !finished) wr->kill(kill_reason::cancel);  // it is running: stop it the only way there is
 }
@@ -634,9 +828,9 @@ bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, submit_effects
     return true;
   }
   if (core.closed && !(admitted && core.closing == shutdown_mode::wait)) {
-    if (core.destroyed) rec.error = std::make_exception_ptr(pool_error("weft: the process pool was destroyed"));
+    if (core.dropped) rec.error = std::make_exception_ptr(pool_error(destroyed_message));
     else if (admitted) rec.error = std::make_exception_ptr(operation_cancelled{});
-    else rec.error = std::make_exception_ptr(pool_error("weft: the process pool was shut down"));
+    else rec.error = std::make_exception_ptr(pool_error(shut_down_message));
     return true;
   }
   weft::runtime* here = weft::runtime::current();
@@ -691,7 +885,8 @@ void shutdown_now(pool_core& core) noexcept {
   core.closed = true;
   core.closing = shutdown_mode::immediate;  // calls made before but awaited after fail too
   core.destroyed = true;
-  auto gone = std::make_exception_ptr(pool_error("weft: the process pool was destroyed"));
+  core.dropped = true;
+  auto gone = std::make_exception_ptr(pool_error(destroyed_message));
   fail_pending(core, gone, wake);
   for (auto& w : core.workers) {
     if (!w) continue;

@@ -24,8 +24,12 @@ block_header* allocate_block(block_kind kind, std::uint64_t type_tag, std::size_
 // What a shared_map or shared_list holds besides its block (shared_container.cpp).
 void destroy_container(block_header* b) noexcept;
 
+// A pipe end's last handle went: its queues see the end closed (pipe.cpp).
+void destroy_pipe_end(block_header* b) noexcept;
+
 void free_block(block_header* b) noexcept {
   if (b->kind == block_kind::map || b->kind == block_kind::list) destroy_container(b);
+  if (b->kind == block_kind::pipe_end) destroy_pipe_end(b);
   b->id = 0;  // a stale encoded handle no longer matches
   shared_heap::instance().deallocate(b);
 }

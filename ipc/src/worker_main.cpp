@@ -18,12 +18,21 @@
 
 #include "channel.hpp"
 #include "fork_server.hpp"
+#include "worker_hooks.hpp"
 #include "futex.hpp"
 #include "weft/ipc/detail/invoke.hpp"
+#include "weft/ipc/detail/testing.hpp"
+#include "weft/ipc/worker.hpp"
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/serialize.hpp"
 
 namespace weft::ipc::detail {
+
+namespace testing {
+void (*result_tamper)(result_fields&) = nullptr;
+}
+
+bool in_worker_process = false;
 
 namespace {
 
@@ -79,12 +88,24 @@ class channel_worker final : public worker_context {
       }
       serve(req);
       flush_output();
+      if (ctl_.one_shot) {
+        // A weft::ipc::process: its one call is done. Exit as Python's
+        // Process does: 0, or 1 if the function raised.
+        std::fflush(nullptr);
+        ::_exit(last_kind_ == result_kind::error ? 1 : 0);
+      }
     }
   }
 
   void release_arguments() noexcept override {
     if (released_) return;
     released_ = true;
+    if (ctl_.one_shot) {
+      // The parent's start() waits for this: it may drop its own copies
+      // of handles it passed (a pipe end) once we hold ours.
+      ctl_.args_taken.store(1, std::memory_order_release);
+      futex_wake(ctl_.args_taken, 1);
+    }
     if (req_->h.arena_offset != inline_payload)
       ctl_.request_arena_tail.store(req_->h.arena_end, std::memory_order_release);
   }
@@ -199,7 +220,18 @@ class channel_worker final : public worker_context {
     res.h.fn = timed_ ? static_cast<std::uint64_t>(std::max<std::int64_t>(
                             1, std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started_at_).count()))
                       : 0;
-    res.h.seq.store(index_ + 1, std::memory_order_release);
+    last_kind_ = kind;
+    std::uint64_t seq = index_ + 1;
+    if (testing::result_tamper) {
+      testing::result_fields f{res.h.kind, res.h.size, res.h.arena_offset, res.h.arena_end, seq};
+      testing::result_tamper(f);
+      res.h.kind = f.kind;
+      res.h.size = f.size;
+      res.h.arena_offset = f.arena_offset;
+      res.h.arena_end = f.arena_end;
+      seq = f.seq;
+    }
+    res.h.seq.store(seq, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ctl_.parent_sleeping.load(std::memory_order_relaxed) &&
         ctl_.parent_sleeping.exchange(0, std::memory_order_acq_rel)) {
@@ -218,6 +250,7 @@ class channel_worker final : public worker_context {
   arena_cursor saved_cursor_;
   steady::time_point started_at_;
   bool timed_ = false;
+  result_kind last_kind_ = result_kind::ok;
   spin_budget spin_;
 };
 
@@ -251,9 +284,26 @@ class channel_worker final : public worker_context {
 
   channel_view ch{static_cast<std::byte*>(base), 0};
   ch.arena_size = ch.ctl().arena_size;
-  if (std::uintptr_t init = ch.ctl().initializer) {
+  in_worker_process = true;
+  // A fork copies the C library's generator states: reseed them, as Python
+  // reseeds `random` in a forked child (see weft/ipc/worker.hpp).
+  {
+    std::uint64_t seed = 0;
     try {
-      reinterpret_cast<void (*)()>(init)();
+      seed = fresh_seed();
+    } catch (...) {
+      seed = static_cast<std::uint64_t>(::getpid()) * 0x9e3779b97f4a7c15ULL ^
+             static_cast<std::uint64_t>(steady::now().time_since_epoch().count());
+    }
+    std::srand(static_cast<unsigned>(seed));
+    ::srandom(static_cast<unsigned>(seed >> 32));
+    ::srand48(static_cast<long>(seed));
+  }
+  if (std::uintptr_t init = ch.ctl().initializer; init || ch.ctl().at_start[0]) {
+    try {
+      for (std::uint64_t hook : ch.ctl().at_start)
+        if (hook) reinterpret_cast<void (*)()>(hook)();
+      if (init) reinterpret_cast<void (*)()>(init)();
     } catch (const std::exception& e) {
       std::snprintf(ch.ctl().init_error, sizeof ch.ctl().init_error, "%s: %s", exception_type_name(e).c_str(), e.what());
       ch.ctl().init_failed.store(1, std::memory_order_release);

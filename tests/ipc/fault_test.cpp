@@ -17,6 +17,7 @@
 #include <cereal/cereal.hpp>
 
 #include "pool_test_support.hpp"
+#include "weft/ipc/detail/testing.hpp"
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/time.hpp"
 
@@ -308,4 +309,67 @@ TEST_CASE("workers do not outlive a parent that is killed", "[ipc][faults]") {
     if (!all_gone) ::usleep(10'000);
   }
   CHECK(all_gone);
+}
+
+namespace {
+namespace hooks = weft::ipc::detail::testing;
+// Each sets the test-only hook that rewrites this worker's next result
+// header before it is published, then returns a small result.
+int corrupt_kind(int x) {
+  hooks::result_tamper = [](hooks::result_fields& f) { f.kind = 77; };
+  return x;
+}
+int corrupt_inline_size(int x) {
+  hooks::result_tamper = [](hooks::result_fields& f) { f.size = std::uint64_t{1} << 40; };
+  return x;
+}
+int corrupt_arena_offset(int x) {
+  hooks::result_tamper = [](hooks::result_fields& f) {
+    f.arena_offset = std::uint64_t{1} << 44;
+    f.size = 16;
+  };
+  return x;
+}
+int corrupt_arena_size(int x) {
+  hooks::result_tamper = [](hooks::result_fields& f) {
+    f.arena_offset = 4096;
+    f.size = ~std::uint64_t{0} - 100;  // offset + size wraps around
+  };
+  return x;
+}
+int corrupt_arena_end(int x) {
+  hooks::result_tamper = [](hooks::result_fields& f) {
+    f.arena_offset = 0;
+    f.arena_end = ~std::uint64_t{0} / 2;
+  };
+  return x;
+}
+int corrupt_seq(int x) {
+  hooks::result_tamper = [](hooks::result_fields& f) { f.seq += 1000; };
+  return x;
+}
+}  // namespace
+
+TEST_CASE("a worker that corrupts its result slot fails that call with protocol_error, never the parent",
+          "[ipc][faults]") {
+  auto corrupt = GENERATE(corrupt_kind, corrupt_inline_size, corrupt_arena_offset, corrupt_arena_size,
+                          corrupt_arena_end, corrupt_seq);
+  weft::runtime rt{rt_options()};
+  rt.block_on([](int (*corrupt)(int)) -> weft::task<void> {
+    process_pool pool{{.workers = 1}};
+    int pid_before = co_await pool.call(worker_pid);
+    auto e = co_await error_of(pool.call(corrupt, 5));
+    REQUIRE(is<weft::ipc::protocol_error>(e));
+    CHECK(is<weft::ipc::worker_crashed>(e));  // a protocol_error is one
+    CHECK_THAT(what_if<weft::ipc::protocol_error>(e), Catch::Contains("broke the pool's protocol"));
+    CHECK_THAT(what_if<weft::ipc::protocol_error>(e), Catch::Contains(std::to_string(pid_before)));
+    // The worker was killed and replaced; the pool goes on.
+    int pid_after = co_await pool.call(worker_pid);
+    CHECK(pid_after != pid_before);
+    {
+      auto got = co_await pool.call(square, 6);
+      CHECK(got == 36);
+    }
+    CHECK(pool.stats().crashed == 1);
+  }(corrupt));
 }

@@ -6,6 +6,8 @@
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/event.hpp"
 #include "weft/ipc/mutex.hpp"
+#include "weft/ipc/pipe.hpp"
+#include "weft/ipc/process.hpp"
 #include "weft/ipc/process_pool.hpp"
 #include "weft/ipc/process_queue.hpp"
 #include "weft/ipc/semaphore.hpp"
@@ -15,3 +17,4 @@
 #include "weft/ipc/shared_map.hpp"
 #include "weft/ipc/shared_value.hpp"
 #include "weft/ipc/spawn_process.hpp"
+#include "weft/ipc/worker.hpp"

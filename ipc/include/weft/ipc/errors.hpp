@@ -45,10 +45,25 @@ class worker_crashed : public std::runtime_error {
   /// Its exit code if it exited, or -1 if a signal killed it.
   int exit_code() const noexcept { return exit_code_; }
 
+ protected:
+  worker_crashed(int pid, std::string message);
+
  private:
   int pid_;
   int signal_;
   int exit_code_;
+};
+
+/// A worker process wrote something into the memory it shares with the
+/// pool that cannot be a real result: an offset or size outside its
+/// mapping, an unknown result kind, a sequence number out of order. The
+/// pool trusts nothing a worker writes: the call fails with this, the
+/// worker is killed and replaced, and the parent reads nothing out of
+/// bounds. A worker_crashed, since for the caller it is the same: its
+/// worker cannot be trusted to have run the task.
+class protocol_error : public worker_crashed {
+ public:
+  protocol_error(int pid, const std::string& what);
 };
 
 /// Arguments or a result that cannot travel: larger than the pool's arena

@@ -273,11 +273,12 @@ class process_pool {
   /// f over items in worker processes, results in order (Pool.map). Items
   /// travel in chunks of chunk_size (0: about four chunks per worker); a
   /// failing item fails the whole map with its exception, and the other
-  /// chunks are cancelled.
+  /// chunks are cancelled. For an f returning void the results are
+  /// std::monostate, one per item.
   template <class F, std::ranges::input_range Range>
   auto map(F f, Range&& items, std::size_t chunk_size = 0) {
     using T = std::ranges::range_value_t<Range>;
-    using R = std::decay_t<std::invoke_result_t<F&, T&&>>;
+    using R = detail::map_result_t<F, T>;
     return collect<R>(submit_chunks<F, T>(f, std::forward<Range>(items), chunk_size));
   }
 
@@ -285,7 +286,7 @@ class process_pool {
   template <class F, std::ranges::input_range Range>
   auto map_unordered(F f, Range&& items, std::size_t chunk_size = 0) {
     using T = std::ranges::range_value_t<Range>;
-    using R = std::decay_t<std::invoke_result_t<F&, T&&>>;
+    using R = detail::map_result_t<F, T>;
     return map_stream<R>(submit_chunks<F, T>(f, std::forward<Range>(items), chunk_size));
   }
 
@@ -315,8 +316,7 @@ class process_pool {
   template <class F, class T, class Range>
   auto submit_chunks(F f, Range&& items, std::size_t chunk_size) {
     detail::check_callable<F>();
-    using R = std::decay_t<std::invoke_result_t<F&, T&&>>;
-    static_assert(!std::is_void_v<R>, "weft::ipc::process_pool::map: f must return a value");
+    using R = detail::map_result_t<F, T>;
     std::vector<T> all;
     if constexpr (std::ranges::sized_range<Range>) all.reserve(std::ranges::size(items));
     for (auto&& item : items) all.push_back(std::forward<decltype(item)>(item));

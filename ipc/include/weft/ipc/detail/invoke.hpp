@@ -17,6 +17,8 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "weft/ipc/serialize.hpp"
 
@@ -69,6 +71,13 @@ F function_from_word(std::uintptr_t word) noexcept {
 template <class F, class... W>
 using call_result_t = std::invoke_result_t<F&, W&&...>;
 
+/// What map() gives for one item: f's result, or std::monostate for a
+/// function returning void (so a map over one is still a vector, one
+/// entry per item, that says each ran).
+template <class F, class T>
+using map_result_t = std::conditional_t<std::is_void_v<std::invoke_result_t<F&, T&&>>, std::monostate,
+                                        std::decay_t<std::invoke_result_t<F&, T&&>>>;
+
 /// Encodes a result into the context's buffer (two passes: exact size,
 /// then the bytes straight into shared memory).
 template <class R>
@@ -104,10 +113,17 @@ void invoke_chunk(worker_context& ctx, std::uintptr_t fn, byte_reader& in) {
   std::vector<T> items = ipc::decode<std::vector<T>>(in);
   ctx.release_arguments();
   F f = function_from_word<F>(fn);
-  using R = std::decay_t<std::invoke_result_t<F&, T&&>>;
+  using R = map_result_t<F, T>;
   std::vector<R> out;
   out.reserve(items.size());
-  for (auto& item : items) out.push_back(std::invoke(f, std::move(item)));
+  for (auto& item : items) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, T&&>>) {
+      std::invoke(f, std::move(item));
+      out.emplace_back();
+    } else {
+      out.push_back(std::invoke(f, std::move(item)));
+    }
+  }
   publish_value(ctx, out);
 }
 
