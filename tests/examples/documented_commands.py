@@ -852,6 +852,15 @@ def shared_checks(workers: int, increments: int):
 simple("./build/examples/shared_counter", SHARED, timeout=90, then=shared_checks(4, 1000000))
 simple("./build/examples/shared_counter 8 200000", SHARED, timeout=90, then=shared_checks(8, 200000))
 
+TOUR = ex("process_tour")
+simple("./build/examples/process_tour pipe", (TOP, TOUR), timeout=60,
+       stdout=[r"^== pipe$", r"^pong 1 for ping 1$", r"^pong 3 for ping 3$"], no_stdout=[r"^== greeter$"])
+simple("./build/examples/process_tour greeter", TOUR, timeout=60,
+       stdout=[r"^Process \d+: Hello Harry!$", r"^Process \d+: Hello David!$"])
+simple("./build/examples/process_tour", TOUR, timeout=120,
+       stdout=[r"^== event-workers$", r"^cubes: 1 8 27 64 125 216$", r"^total 55\.0, numbers 1 4 9 16 25$",
+               r"^Worker 2 shutting down$"])
+
 
 # ================================================================ runtime examples
 
