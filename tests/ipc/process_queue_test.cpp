@@ -165,6 +165,9 @@ TEST_CASE("process_queue: blocking_pop(d) and blocking_push(v, d) give up with t
   CHECK_THROWS_AS(q.blocking_push(num{2}, 50ms), weft::timeout_error);
   CHECK(std::chrono::steady_clock::now() - start >= 50ms);
   CHECK(q.size() == 1);
+  CHECK_THROWS_AS(q.blocking_push_for(num{2}, 10ms), weft::timeout_error);  // the other names
+  CHECK(q.blocking_pop_for(10ms)->v == 1);
+  q.blocking_push_for(num{1}, 10ms);
   // What is there is taken at once; an item another process pushes while
   // we wait arrives well before a long deadline.
   CHECK(q.blocking_pop(0ms)->v == 1);

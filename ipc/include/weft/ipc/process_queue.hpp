@@ -6,6 +6,7 @@
 //   while (auto j = co_await q.pop()) handle(*j);  // nullopt once closed and drained
 //   q.blocking_push(j);  auto j = q.blocking_pop();  // worker processes, plain threads
 //   auto j = q.blocking_pop(2s);                   // ... giving up after 2 s: timeout_error
+//   auto k = q.blocking_pop_for(2s);  q.blocking_push_for(j, 2s);   // the same, by other names
 //   q.try_push(j);  q.try_pop();  q.close();  q.size();
 //
 // A handle: copies (in any process, or sent to a worker) name the same
@@ -135,6 +136,17 @@ class process_queue {
   std::optional<T> blocking_pop(std::chrono::duration<Rep, Period> timeout) const {
     return decode_item(detail::queue_core::blocking_pop(ref_, weft::detail::deadline_after(timeout),
                                                         std::chrono::duration_cast<weft::clock::duration>(timeout)));
+  }
+
+  /// The same as blocking_push(value, timeout) and blocking_pop(timeout),
+  /// under the names of std::timed_mutex's try_lock_for.
+  template <class Rep, class Period>
+  void blocking_push_for(const T& value, std::chrono::duration<Rep, Period> timeout) const {
+    blocking_push(value, timeout);
+  }
+  template <class Rep, class Period>
+  std::optional<T> blocking_pop_for(std::chrono::duration<Rep, Period> timeout) const {
+    return blocking_pop(timeout);
   }
 
   /// Appends if there is room right now; false if full. Throws as push().
