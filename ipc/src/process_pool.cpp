@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cerrno>
@@ -295,8 +296,9 @@ void rebalance_locked(pool_core& core, wake_batch& wake) noexcept {
       }
     }
     if (!victim) return;
-    std::vector<call_record*> stolen;  // newest first
-    for (std::uint64_t i = victim->next_request; i-- > victim_taken && stolen.size() < (most + 1) / 2;) {
+    std::array<call_record*, ring_slots> stolen;  // newest first
+    std::size_t count = 0;
+    for (std::uint64_t i = victim->next_request; i-- > victim_taken && count < (most + 1) / 2;) {
       call_record* rec = victim->calls[i % ring_slots];
       if (!rec) continue;
       slot& s = victim->ch.request(i);
@@ -305,12 +307,11 @@ void rebalance_locked(pool_core& core, wake_batch& wake) noexcept {
       victim->calls[i % ring_slots] = nullptr;
       rec->worker = -1;
       --core.running_count;
-      stolen.push_back(rec);
+      stolen[count++] = rec;
     }
-    for (auto it = stolen.rbegin(); it != stolen.rend(); ++it) push_pending_front(core, **it);
-    // Oldest first, back to the front of the queue: dispatch hands them to
-    // the idle worker (the others have no room: their rings are deeper).
-    while (!stolen.empty() && core.pending_head && accepts_calls(core, *idle)) {
+    // Back to the front of the queue, oldest first, then to the idle worker.
+    for (std::size_t k = 0; k < count; ++k) push_pending_front(core, *stolen[k]);
+    for (; count > 0 && core.pending_head && accepts_calls(core, *idle); --count) {
       call_record& rec = *core.pending_head;
       unlink_pending(core, rec);
       place_result r = place(core, *idle, rec, wake);
@@ -318,7 +319,6 @@ void rebalance_locked(pool_core& core, wake_batch& wake) noexcept {
         push_pending_front(core, rec);
         break;
       }
-      stolen.pop_back();
     }
     wake_worker(*idle);
   }
