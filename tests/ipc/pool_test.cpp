@@ -350,3 +350,21 @@ TEST_CASE("spawn_process starts the call at once and gives a join_handle", "[ipc
     }
   }());
 }
+
+TEST_CASE("cancelling a task awaiting spawn_process as a temporary kills the call's worker", "[ipc][pool]") {
+  weft::runtime rt{rt_options()};
+  rt.block_on([]() -> weft::task<void> {
+    process_pool pool{{.workers = 1}};
+    int pid_before = co_await pool.call(worker_pid);
+    auto waiter = weft::spawn([](process_pool& p) -> weft::task<int> {
+      co_return co_await p.submit(hang, 0);  // a temporary handle: it belongs to this wait
+    }(pool));
+    co_await weft::sleep_for(100ms);
+    waiter.cancel();
+    auto e = co_await error_of(std::move(waiter));
+    CHECK(is<weft::operation_cancelled>(e));
+    int pid_after = co_await pool.call(worker_pid);  // the hung call's worker was killed and replaced
+    CHECK(pid_after != pid_before);
+    CHECK(pool.stats().cancelled == 1);
+  }());
+}

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -310,4 +311,42 @@ TEST_CASE("a tiny io_uring ring still takes many operations at once", "[runtime]
     co_return ok;
   }());
   CHECK(done == 64);
+}
+
+TEST_CASE("a handle awaited as a temporary is cancelled with its waiter; an lvalue one runs on", "[runtime][spawn]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> weft::task<void> {
+    auto sleeper = [](std::shared_ptr<std::atomic<int>> ended) -> weft::task<void> {
+      try {
+        co_await weft::sleep_for(std::chrono::seconds(5));
+        ended->store(1);
+      } catch (const weft::operation_cancelled&) {
+        ended->store(2);
+        throw;
+      }
+    };
+    auto temp_end = std::make_shared<std::atomic<int>>(0);
+    auto waiter = weft::spawn([](auto s, auto end) -> weft::task<void> { co_await weft::spawn(s(end)); }(sleeper, temp_end));
+    co_await weft::sleep_for(std::chrono::milliseconds(50));
+    waiter.cancel();
+    try {
+      co_await waiter;
+    } catch (const weft::operation_cancelled&) {
+    }
+    for (int i = 0; i < 100 && temp_end->load() == 0; ++i) co_await weft::sleep_for(std::chrono::milliseconds(5));
+    CHECK(temp_end->load() == 2);  // cancelled, not left sleeping
+
+    auto kept_end = std::make_shared<std::atomic<int>>(0);
+    auto kept = weft::spawn(sleeper(kept_end));
+    auto waiter2 = weft::spawn([](weft::join_handle<void>& h) -> weft::task<void> { co_await h; }(kept));
+    co_await weft::sleep_for(std::chrono::milliseconds(50));
+    waiter2.cancel();
+    try {
+      co_await waiter2;
+    } catch (const weft::operation_cancelled&) {
+    }
+    co_await weft::sleep_for(std::chrono::milliseconds(50));
+    CHECK(kept_end->load() == 0);  // still running: we hold its handle
+    kept.cancel();
+  }());
 }

@@ -16,8 +16,9 @@
 // use; see process_pool.hpp for what travels and how failures arrive):
 // f's exception arrives as weft::ipc::remote_error, a worker that dies as
 // weft::ipc::worker_crashed. Cancelling the handle (or the task awaiting
-// it, or giving up on it in with_timeout / when_any) drops a queued call
-// and kills the worker of a running one (it is replaced), so
+// it as a temporary, `co_await spawn_process(...)`, or giving up on it in
+// with_timeout / when_any) drops a queued call and kills the worker of a
+// running one (it is replaced), so
 // `co_await weft::with_timeout(2s, weft::spawn_process(f, x))` bounds a call
 // that might hang.
 #pragma once

@@ -15,7 +15,9 @@
 //
 // Cancellation: a plain `co_await h` that is cancelled (its awaiting task
 // is) throws operation_cancelled and leaves the awaited task running: the
-// handle still has it. But a handle given to weft::with_timeout,
+// handle still has it. A handle awaited as an rvalue (a temporary such as
+// `co_await weft::spawn(t)`, or `co_await std::move(h)`) is cancelled with
+// its waiter, since no handle is left to reach it. But a handle given to weft::with_timeout,
 // weft::with_deadline or weft::when_any is cancelled when they give up on
 // it: at the deadline, for a when_any loser, or when the task awaiting them
 // is cancelled. That holds for a handle passed by value (std::move(h)) and
@@ -196,10 +198,18 @@ class [[nodiscard]] join_handle {
 
   /// Waits for the task; returns its value or rethrows its exception. If the
   /// awaiting task is cancelled meanwhile, throws operation_cancelled and the
-  /// awaited task runs on.
-  awaiter operator co_await() noexcept {
+  /// awaited task runs on (the handle still has it).
+  awaiter operator co_await() & noexcept {
     assert(cell_ && "awaiting an empty join_handle");
     return awaiter{cell_};
+  }
+  /// A handle awaited as an rvalue — a temporary, as in
+  /// `co_await weft::spawn_process(f, x)`, or std::move(h) — belongs to that
+  /// wait: if the awaiting task is cancelled, the awaited task is cancelled
+  /// too (nobody is left to join it) and its outcome is not reported.
+  awaiter operator co_await() && noexcept {
+    assert(cell_ && "awaiting an empty join_handle");
+    return awaiter{cell_, true};
   }
 
   detail::task_cell<T>* cell() const noexcept { return cell_; }
