@@ -25,25 +25,7 @@ using namespace ipc_test;
 
 namespace {
 
-template <class H>
-std::vector<std::byte> encoded(const H& h) {
-  weft::ipc::size_counter c;
-  weft::ipc::encode(c, h);
-  std::vector<std::byte> out(c.size());
-  weft::ipc::byte_writer w(out.data(), out.size());
-  weft::ipc::encode(w, h);
-  return out;
-}
 
-template <class H>
-H decoded(const std::vector<std::byte>& bytes) {
-  weft::ipc::byte_reader r(bytes.data(), bytes.size());
-  return weft::ipc::decode<H>(r);
-}
-
-long long ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Run in pool workers (the handles arrive serialized).
 int set_after(event e, int ms) {

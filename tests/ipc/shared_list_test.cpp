@@ -29,19 +29,6 @@ namespace {
 
 std::size_t in_use() { return shared_heap::instance().in_use(); }
 
-template <class H>
-std::vector<std::byte> encoded(const H& h) {
-  std::vector<std::byte> out(weft::ipc::encoded_size(h));
-  weft::ipc::byte_writer w(out.data(), out.size());
-  weft::ipc::encode(w, h);
-  return out;
-}
-
-template <class H>
-H decoded(const std::vector<std::byte>& bytes) {
-  weft::ipc::byte_reader r(bytes.data(), bytes.size());
-  return weft::ipc::decode<H>(r);
-}
 
 struct point {
   int x = 0;

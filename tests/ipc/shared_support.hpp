@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -25,6 +26,29 @@
 #include "weft/ipc/serialize.hpp"
 
 namespace ipc_test {
+
+/// A handle (or any value) as the serializer writes it, and back: how the
+/// tests send handles across a fork without a pool.
+template <class H>
+std::vector<std::byte> encoded(const H& h) {
+  weft::ipc::size_counter c;
+  weft::ipc::encode(c, h);
+  std::vector<std::byte> out(c.size());
+  weft::ipc::byte_writer w(out.data(), out.size());
+  weft::ipc::encode(w, h);
+  return out;
+}
+
+template <class H>
+H decoded(const std::vector<std::byte>& bytes) {
+  weft::ipc::byte_reader r(bytes.data(), bytes.size());
+  return weft::ipc::decode<H>(r);
+}
+
+/// Milliseconds since t0.
+inline long long ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+}
 
 /// Exit code of a child whose body threw.
 constexpr int child_threw = 100;

@@ -27,21 +27,6 @@ namespace {
 
 std::size_t in_use() { return shared_heap::instance().in_use(); }
 
-template <class H>
-std::vector<std::byte> encoded(const H& h) {
-  weft::ipc::size_counter c;
-  weft::ipc::encode(c, h);
-  std::vector<std::byte> out(c.size());
-  weft::ipc::byte_writer w(out.data(), out.size());
-  weft::ipc::encode(w, h);
-  return out;
-}
-
-template <class H>
-H decoded(const std::vector<std::byte>& bytes) {
-  weft::ipc::byte_reader r(bytes.data(), bytes.size());
-  return weft::ipc::decode<H>(r);
-}
 
 }  // namespace
 
