@@ -67,6 +67,7 @@
 #include <utility>
 #include <vector>
 
+#include "weft/ipc/detail/container_bytes.hpp"
 #include "weft/ipc/detail/shared_block.hpp"
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/serialize.hpp"
@@ -74,11 +75,6 @@
 namespace weft::ipc {
 
 namespace detail {
-
-// Also declared, identically, in shared_map.hpp.
-using container_bytes = std::vector<std::byte>;
-using container_update_fn = void (*)(void* context, const std::byte* current, std::size_t size, bool found,
-                                     container_bytes& out);
 
 /// The untyped list that shared_list<T> serializes into (shared_container.cpp).
 struct list_core {
@@ -95,24 +91,11 @@ struct list_core {
 
   template <class T>
   static container_bytes to_bytes(const T& v) {
-    size_counter counter;
-    ipc::encode(counter, v);
-    container_bytes out(counter.size());
-    byte_writer writer(out.data(), out.size());
-    ipc::encode(writer, v);
-    if (writer.written() != out.size())
-      throw serialization_error("weft::ipc::shared_list: the serializer wrote " + std::to_string(writer.written()) +
-                                " bytes after counting " + std::to_string(out.size()));
-    return out;
+    return to_container_bytes(v, "weft::ipc::shared_list");
   }
   template <class T>
   static T from_bytes(const std::byte* p, std::size_t n) {
-    byte_reader reader(p, n);
-    T v(ipc::decode<T>(reader));
-    if (reader.remaining() != 0)
-      throw serialization_error("weft::ipc::shared_list: the serializer left " + std::to_string(reader.remaining()) +
-                                " of an element's " + std::to_string(n) + " bytes unread");
-    return v;
+    return from_container_bytes<T>(p, n, "weft::ipc::shared_list", "an element's");
   }
 };
 
