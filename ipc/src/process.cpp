@@ -85,6 +85,13 @@ bool recorded(process_state& s) noexcept {
 const char* const fork_server_gone =
     "weft::ipc::process::join: the process ended but its exit status never arrived (the fork server is gone)";
 
+/// The process ended (its pidfd said so): blocks the moment the fork
+/// server takes to reap it and record the status (up to 200 ms).
+void wait_recorded(process_state& s) {
+  for (int i = 0; i < 2000 && !recorded(s); ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  if (!recorded(s)) throw pool_error(fork_server_gone);
+}
+
 // ---------------------------------------------------------------- exit
 
 /// Non-daemon processes, waited for at exit. Entries whose process ended
@@ -222,9 +229,7 @@ bool alive(process_state& s) {
 std::optional<int> exitcode_of(process_state& s) {
   if (recorded(s)) return exitcode_from(s.status.load(std::memory_order_relaxed));
   if (alive(s)) return std::nullopt;
-  // Ended a moment ago: the fork server records the status right after.
-  for (int i = 0; i < 2000 && !recorded(s); ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  if (!recorded(s)) throw pool_error(fork_server_gone);
+  wait_recorded(s);
   return exitcode_from(s.status.load(std::memory_order_relaxed));
 }
 
@@ -279,8 +284,7 @@ int blocking_join_process(process_state& s, std::chrono::nanoseconds timeout, bo
       if (errno != EINTR)
         throw std::system_error(errno, std::system_category(), "weft::ipc::process::blocking_join: poll");
     }
-    for (int i = 0; i < 2000 && !recorded(s); ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
-    if (!recorded(s)) throw pool_error(fork_server_gone);
+    wait_recorded(s);
   }
   ended = true;
   return exitcode_from(s.status.load(std::memory_order_relaxed));

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "../../ipc/src/shared_heap.hpp"
+#include "heap_support.hpp"
 #include "pool_test_support.hpp"
 #include "shared_support.hpp"
 #include "weft/ipc.hpp"
@@ -27,7 +27,6 @@ using namespace ipc_test;
 
 namespace {
 
-std::size_t in_use() { return shared_heap::instance().in_use(); }
 
 
 struct point {
@@ -36,26 +35,6 @@ struct point {
   bool operator==(const point&) const = default;
 };
 
-// Takes nearly all of the shared heap's free room (no page is touched).
-class heap_filler {
- public:
-  heap_filler() {
-    shared_heap& heap = shared_heap::instance();
-    for (std::size_t n = heap.size() - heap.in_use(); n > (std::size_t{1} << 20) && !p_; n -= std::size_t{1} << 20) {
-      try {
-        p_ = heap.allocate(n, 16);
-      } catch (const std::bad_alloc&) {
-      }
-    }
-  }
-  heap_filler(const heap_filler&) = delete;
-  heap_filler& operator=(const heap_filler&) = delete;
-  ~heap_filler() { shared_heap::instance().deallocate(p_); }
-  bool ok() const { return p_ != nullptr; }
-
- private:
-  void* p_ = nullptr;
-};
 
 // For process_pool workers.
 int append_in_worker(shared_list<std::string> l, int from, int n) {

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "../../ipc/src/shared_heap.hpp"
+#include "heap_support.hpp"
 #include "shared_support.hpp"
 #include "weft/ipc.hpp"
 
@@ -25,7 +25,6 @@ using namespace ipc_test;
 
 namespace {
 
-std::size_t in_use() { return shared_heap::instance().in_use(); }
 
 
 }  // namespace
