@@ -15,8 +15,9 @@ An entry is one of:
     exit code. The only changes to the line are substitutions, each named
     in the entry:
       - the program: `build/examples/X`, `./build/examples/X` and a bare
-        example name (`scraper`) become <build-dir>/examples/X (CMake and
-        Meson both put the examples there);
+        example name (`scraper`) become <build-dir>/examples/X (where CMake
+        and Meson put the examples; Meson puts one with a meson.build of its
+        own, the scraper, in <build-dir>/examples/X/X);
       - an outside site (`https://example.org/`) becomes a site served on
         127.0.0.1 by the test (python3 -m http.server over a small static
         site generated in a temporary directory);
@@ -284,6 +285,8 @@ class Context:
 
     def exe(self, name: str) -> str:
         path = self.build_dir / "examples" / name
+        if path.is_dir():  # Meson builds an example with a meson.build of its own in its folder
+            path = path / name
         if not path.exists():
             raise Failure(f"the example binary {path}",
                           f"it does not exist: build it first (cmake --build {self.build_dir} --target {name})")

@@ -6,7 +6,15 @@
 //   auto [n, from] = co_await s.recv_from(buf, 1s);
 //
 // A datagram longer than the buffer is truncated (the rest is dropped), as
-// with recvfrom(2); received_datagram::truncated says so.
+// with recvfrom(2); received_datagram::truncated says so. UDP does not
+// retry: a datagram may be lost, duplicated or reordered, and a send to a
+// port nobody listens on may make a later call on a connected socket throw
+// std::system_error (ECONNREFUSED, from the ICMP error that came back).
+//
+// Deadlines: each call takes an optional deadline (weft/io/deadline.hpp);
+// past it the call throws weft::timeout_error. Cancellation: cancelling
+// the task awaiting a send or receive cancels the operation, which throws
+// operation_cancelled.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +24,8 @@
 
 namespace weft::io {
 
+/// What recv_from() got: how many bytes of the datagram are in the buffer,
+/// who sent it, and whether it was longer than the buffer (the rest lost).
 struct received_datagram {
   std::size_t size = 0;
   address from;
@@ -35,12 +45,21 @@ class udp_socket : public socket {
   /// Sets the default peer for send()/recv() and filters incoming datagrams.
   void connect(const address& peer);
 
+  /// Sends data as one datagram to `to`; returns its size (a datagram is
+  /// sent whole or not at all: EMSGSIZE over the path's limit throws).
   task<std::size_t> send_to(std::span<const std::byte> data, const address& to, deadline d = {});
+  /// Waits for the next datagram and copies it into buf (truncated if
+  /// longer: see received_datagram).
   task<received_datagram> recv_from(std::span<std::byte> buf, deadline d = {});
-  /// On a connected socket.
+  /// send_to() the peer given to connect(); throws std::system_error
+  /// (EDESTADDRREQ) on a socket that is not connected.
   task<std::size_t> send(std::span<const std::byte> data, deadline d = {});
+  /// recv_from() of the connected peer's datagrams only; returns the bytes
+  /// copied into buf (a longer datagram is truncated silently: use
+  /// recv_from() to know).
   task<std::size_t> recv(std::span<std::byte> buf, deadline d = {});
 
+  /// SO_BROADCAST: lets send_to() reach a broadcast address.
   void set_broadcast(bool on) { set_option(SOL_SOCKET, SO_BROADCAST, on); }
 };
 

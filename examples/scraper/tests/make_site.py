@@ -66,7 +66,7 @@ PRIVATE_PAGES = 3
 OFFSITE = "http://example.invalid/elsewhere"  # .invalid never resolves (RFC 2606)
 
 ROBOTS_TXT = """\
-# Written by tests/examples/make_site.py
+# Written by examples/scraper/tests/make_site.py
 User-agent: *
 Disallow: /private/
 Allow: /private/public-note.html

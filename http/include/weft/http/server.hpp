@@ -110,13 +110,4 @@ class server {
   std::shared_ptr<detail::server_state> st_;
 };
 
-/// Convenience response maker: status, body and its Content-Type.
-response make_response(int status, std::string body,
-                       std::string_view content_type = "text/plain; charset=utf-8");
-/// The standard reason phrase ("OK", "Not Found"...), "" for an unknown status.
-std::string_view reason_phrase(int status) noexcept;
-/// t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), for Date and
-/// Last-Modified. (The server caches its Date value per second.)
-std::string http_date(std::chrono::system_clock::time_point t);
-
 }  // namespace weft::http

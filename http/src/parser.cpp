@@ -14,54 +14,18 @@
 #include <cstring>
 #include <limits>
 
+#include "text.hpp"
+
 namespace weft::http {
 
 namespace {
 
+using detail::is_ows;
+using detail::is_text;
+using detail::quote;
+using detail::trim_ows;
+
 constexpr std::size_t max_chunk_line = 4096;
-
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-/// The tchars of RFC 9110 5.6.2, one lookup a byte: every parsed header
-/// name and every name a response is given goes through it.
-constexpr std::array<bool, 256> tchars = [] {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
-
-/// field-vchar, SP, HTAB and obs-text: what a field value or reason may hold.
-bool is_text(unsigned char c) noexcept { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
-bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-/// s quoted (with mark) for an error message: printable ASCII kept, the
-/// rest escaped, cut after 40 bytes (the input may be large and hostile).
-std::string quote(std::string_view s, char mark = '"') {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(1, mark);
-  for (std::size_t i = 0; i < s.size() && i < 40; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != static_cast<unsigned char>(mark) && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  if (s.size() > 40) out += "...";
-  out += mark;
-  return out;
-}
 
 /// Decimal digits into *out; false if not all digits or over 64 bits.
 enum class number { ok, bad, overflow };
@@ -86,26 +50,6 @@ int hex_digit(char c) noexcept {
 }
 
 }  // namespace
-
-namespace detail {
-
-bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!tchars[static_cast<unsigned char>(c)]) return false;
-  return true;
-}
-
-bool holds_cr_lf_nul(std::string_view s) noexcept {
-  // Ordinary text costs one compare a byte: all three are at most '\r'.
-  for (char c : s)
-    if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return true;
-  return false;
-}
-
-std::string quote_for_message(std::string_view s) { return quote(s, '\''); }
-
-}  // namespace detail
 
 // ----------------------------------------------------------------- names
 
@@ -140,77 +84,6 @@ std::string_view to_string(parse_error e) noexcept {
     case parse_error::trailing_data: return "trailing_data";
   }
   return "unknown";
-}
-
-std::string_view to_string(version v) noexcept {
-  return v == version::http_1_0 ? "HTTP/1.0" : "HTTP/1.1";
-}
-
-// ----------------------------------------------------------------- headers
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-namespace {
-
-void check_field(std::string_view name, std::string_view value) {
-  if (!detail::is_token(name))
-    throw std::invalid_argument("weft::http::headers: header name " + detail::quote_for_message(name) +
-                                " is not a token");
-  if (detail::holds_cr_lf_nul(value))
-    throw std::invalid_argument("weft::http::headers: header " + detail::quote_for_message(name) +
-                                " value holds CR, LF or NUL");
-}
-
-}  // namespace
-
-void headers::add(std::string name, std::string value) {
-  check_field(name, value);
-  fields_.push_back({std::move(name), std::move(value)});
-}
-
-void headers::set(std::string_view name, std::string value) {
-  check_field(name, value);
-  remove(name);
-  fields_.push_back({std::string(name), std::move(value)});
-}
-
-std::size_t headers::remove(std::string_view name) {
-  auto n = fields_.size();
-  std::erase_if(fields_, [&](const field& f) { return iequals(f.name, name); });
-  return n - fields_.size();
-}
-
-std::optional<std::string_view> headers::get(std::string_view name) const noexcept {
-  for (const auto& f : fields_)
-    if (iequals(f.name, name)) return std::string_view(f.value);
-  return std::nullopt;
-}
-
-std::vector<std::string_view> headers::get_all(std::string_view name) const {
-  std::vector<std::string_view> out;
-  for (const auto& f : fields_)
-    if (iequals(f.name, name)) out.emplace_back(f.value);
-  return out;
-}
-
-bool headers::has_token(std::string_view name, std::string_view token) const noexcept {
-  for (const auto& f : fields_) {
-    if (!iequals(f.name, name)) continue;
-    std::string_view rest = f.value;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto item = trim_ows(rest.substr(0, comma));
-      if (iequals(item, token)) return true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  return false;
 }
 
 // ----------------------------------------------------------------- parser

@@ -2,7 +2,7 @@
 """Runs the built scraper, as a user would, against web servers and HTML
 that weft did not write, and checks its JSON Lines records.
 
-    python3 tests/examples/scraper_sites_test.py --scraper build/examples/scraper \
+    python3 examples/scraper/tests/scraper_sites_test.py --scraper build/examples/scraper \
         --server python|nginx --site generated|pydocs [--keep]
 
 --server  python: python3 -m http.server; nginx: Debian's nginx (gzip on).
@@ -44,13 +44,16 @@ import time
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+# The web servers every example test starts (python's http.server, nginx).
+sys.path.insert(1, os.path.join(HERE, "..", "..", "..", "tests", "examples"))
 import make_site  # noqa: E402
 import webservers  # noqa: E402
 
 PYDOCS = os.environ.get("WEFT_PYDOCS", "/usr/share/doc/python3.11/html")
 PYDOCS_ROBOTS = """\
-# Written by tests/examples/scraper_sites_test.py
+# Written by examples/scraper/tests/scraper_sites_test.py
 User-agent: *
 Disallow: /whatsnew/
 Disallow: /_sources/

@@ -23,103 +23,18 @@
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/when_any.hpp"
 
+#include "text.hpp"
+
 namespace weft::http {
 
 using namespace std::chrono_literals;
 
 // ------------------------------------------------------------------ helpers
 
-std::string_view reason_phrase(int status) noexcept {
-  switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "";
-  }
-}
-
-response make_response(int status, std::string body, std::string_view content_type) {
-  response r;
-  r.status = status;
-  r.body = std::move(body);
-  if (!content_type.empty()) r.headers.add("Content-Type", std::string(content_type));
-  return r;
-}
-
 namespace {
 
-constexpr std::size_t imf_date_size = 29;  // "Sun, 06 Nov 1994 08:49:37 GMT"
-
-void format_imf_date(std::time_t secs, char* out) {
-  static constexpr char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  auto two = [](char* p, int v) {
-    p[0] = static_cast<char>('0' + v / 10);
-    p[1] = static_cast<char>('0' + v % 10);
-  };
-  std::memcpy(out, days[tm.tm_wday], 3);
-  out[3] = ',';
-  out[4] = ' ';
-  two(out + 5, tm.tm_mday);
-  out[7] = ' ';
-  std::memcpy(out + 8, months[tm.tm_mon], 3);
-  out[11] = ' ';
-  int year = tm.tm_year + 1900;
-  if (year < 0) year = 0;
-  if (year > 9999) year = 9999;
-  two(out + 12, year / 100);
-  two(out + 14, year % 100);
-  out[16] = ' ';
-  two(out + 17, tm.tm_hour);
-  out[19] = ':';
-  two(out + 20, tm.tm_min);
-  out[22] = ':';
-  two(out + 23, tm.tm_sec);
-  std::memcpy(out + 25, " GMT", 4);
-}
+using detail::format_imf_date;
+using detail::imf_date_size;
 
 /// The Date value of now, formatted at most once per second per thread
 /// (the workers answer many requests within one second).
@@ -160,12 +75,6 @@ void append_number(std::string& out, std::uint64_t v) {
 bool has_body_status(int status) noexcept { return status >= 200 && status != 204 && status != 304; }
 
 }  // namespace
-
-std::string http_date(std::chrono::system_clock::time_point t) {
-  char text[imf_date_size];
-  format_imf_date(std::chrono::system_clock::to_time_t(t), text);
-  return {text, imf_date_size};
-}
 
 // ------------------------------------------------------------------ state
 
