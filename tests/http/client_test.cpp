@@ -1,12 +1,12 @@
 // weft::http::client against scripted raw-socket servers (http_test_server.hpp):
 // keep-alive and pooling, redirects, gzip/deflate, chunked bodies, limits,
 // misbehaving servers, timeouts, retries of dead pooled connections,
-// per-host connection limits, cancellation, https, and bad input.
+// per-host connection limits, cancellation, https, and bad input. The body
+// decoder alone: content_decoder_test.cpp.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <map>
@@ -18,7 +18,6 @@
 #include "io_fault_support.hpp"
 #include "test_pki.hpp"
 #include "weft/http/client.hpp"
-#include "weft/http/content_decoder.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/sync/event.hpp"
@@ -65,29 +64,6 @@ weft::task<result> outcome_of(weft::task<http::client_response> t) {
     r.what = std::string("unexpected: ") + e.what();
   }
   co_return r;
-}
-
-/// zlib-compresses `in`: window_bits 31 gzip, 15 zlib-wrapped deflate, -15 raw.
-std::string zip(std::string_view in, int window_bits) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("deflateInit2");
-  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
-  out.resize(zs.total_out);
-  return out;
-}
-
-std::string sample_text() {
-  std::string s;
-  for (int i = 0; i < 2000; ++i) s += "line " + std::to_string(i) + " of a compressible body\n";
-  return s;
 }
 
 /// Chunked encoding of `body` in pieces of `piece` bytes.
@@ -905,65 +881,3 @@ TEST_CASE("http client: https verifies the server against the trust store and tl
 }
 
 // ------------------------------------------------------------ decoder
-
-TEST_CASE("http content_decoder: any split decodes the same, errors are precise", "[io][http][client]") {
-  const std::string text = sample_text();
-  for (int bits : {31, 15, -15}) {
-    const std::string z = zip(text, bits);
-    auto coding = bits == 31 ? http::content_coding::gzip : http::content_coding::deflate;
-    for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{7}, z.size()}) {
-      http::content_decoder d{coding, 1 << 20};
-      std::string out;
-      for (std::size_t i = 0; i < z.size(); i += step)
-        d.feed(io::as_bytes(std::string_view(z).substr(i, step)), out);
-      d.finish();
-      INFO("bits " << bits << " step " << step);
-      CHECK(out == text);
-    }
-  }
-  // Two gzip members back to back are one body.
-  {
-    http::content_decoder d{http::content_coding::gzip, 1 << 20};
-    std::string out;
-    d.feed(io::as_bytes(zip("hello ", 31) + zip("world", 31)), out);
-    d.finish();
-    CHECK(out == "hello world");
-  }
-  // Data after a deflate stream, a truncated stream, the bound.
-  {
-    http::content_decoder d{http::content_coding::deflate, 1 << 20};
-    std::string out;
-    CHECK_THROWS_AS(d.feed(io::as_bytes(zip("abc", 15) + "junk"), out), http::client_error);
-  }
-  {
-    http::content_decoder d{http::content_coding::gzip, 1 << 20};
-    std::string out;
-    std::string z = zip(text, 31);
-    d.feed(io::as_bytes(std::string_view(z).substr(0, 10)), out);
-    try {
-      d.finish();
-      FAIL("finish accepted a truncated stream");
-    } catch (const http::client_error& e) {
-      CHECK(e.code() == http::client_errc::bad_encoding);
-      CHECK(std::string(e.what()).find("truncated") != std::string::npos);
-    }
-  }
-  {
-    http::content_decoder d{http::content_coding::gzip, 1000};
-    std::string out;
-    try {
-      d.feed(io::as_bytes(zip(text, 31)), out);
-      FAIL("the bound was not applied");
-    } catch (const http::client_error& e) {
-      CHECK(e.code() == http::client_errc::response_too_large);
-    }
-    CHECK(out.size() <= 1000);
-  }
-  CHECK(http::parse_content_coding("gzip") == http::content_coding::gzip);
-  CHECK(http::parse_content_coding("X-GZIP") == http::content_coding::gzip);
-  CHECK(http::parse_content_coding("identity, deflate") == http::content_coding::deflate);
-  CHECK(http::parse_content_coding("") == http::content_coding::identity);
-  CHECK_FALSE(http::parse_content_coding("gzip, br").has_value());
-  CHECK_FALSE(http::parse_content_coding("br").has_value());
-  CHECK(http::to_string(http::client_errc::redirect_loop) == "redirect_loop");
-}

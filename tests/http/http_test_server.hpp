@@ -10,7 +10,12 @@
 //   });
 //   ... client requests to srv->url("/path") ...
 //   co_await srv->stop();                            // before the runtime ends
+//
+// Also the compressed bodies the Content-Encoding tests send and decode:
+// zip() and sample_text().
 #pragma once
+
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +23,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io_test_support.hpp"
@@ -202,5 +209,30 @@ class test_server {
   std::mutex m_;
   std::vector<weft::join_handle<void>> conns_;
 };
+
+// ------------------------------------------------------------ compressed bodies
+
+/// zlib-compresses `in`: window_bits 31 gzip, 15 zlib-wrapped deflate, -15 raw.
+inline std::string zip(std::string_view in, int window_bits) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("deflateInit2");
+  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
+  out.resize(zs.total_out);
+  return out;
+}
+
+inline std::string sample_text() {
+  std::string s;
+  for (int i = 0; i < 2000; ++i) s += "line " + std::to_string(i) + " of a compressible body\n";
+  return s;
+}
 
 }  // namespace weft_test

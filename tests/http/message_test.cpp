@@ -13,7 +13,7 @@
 
 namespace http = weft::http;
 
-TEST_CASE("http message: headers keep arrival order; lookup ignores case; remove and has_token", "[http]") {
+TEST_CASE("http message: headers keep arrival order, lookup ignores case, remove and has_token", "[http]") {
   http::headers h;
   h.add("Set-Cookie", "a=1");
   h.add("Content-Type", "text/html");

@@ -490,7 +490,7 @@ TEST_CASE("http parser: errors carry precise messages", "[http]") {
   CHECK(to_string(parse_error::headers_too_large) == "headers_too_large");
 }
 
-TEST_CASE("http headers: what the parser accepts, add accepts; bad received bytes stay parse errors", "[http]") {
+TEST_CASE("http headers: what the parser accepts, add accepts, bad received bytes stay parse errors", "[http]") {
   // A value the parser accepts (obs-text, inner whitespace) is one add()
   // accepts too: copying a parsed header into a response cannot throw.
   auto req = http::parse_request("GET / HTTP/1.1\r\nX-Obs: caf\xC3\xA9 au\tlait\r\nA!#$%&'*+-.^_`|~z: 1\r\n\r\n");

@@ -1,8 +1,9 @@
 // buffered_reader / buffered_writer, on both drivers: lines and records
 // split across tiny reads, CRLF, limits, end of stream mid-line,
 // read_exact, flush semantics, large writes, deadlines and cancellation
-// (nothing buffered is lost), layering, and a stream type of the test's
-// own (memory_stream) to show that any type satisfying the concepts works.
+// (nothing buffered is lost), layering, and a stream type of the tests' own
+// (memory_stream, io_test_support.hpp) to show that any type satisfying the
+// concepts works.
 #include <cctype>
 #include <cstring>
 #include <deque>
@@ -20,37 +21,6 @@ using namespace weft_test;
 namespace io = weft::io;
 
 namespace {
-
-/// An in-memory stream: each read_some returns (part of) the next scripted
-/// chunk, then end of stream; writes are recorded, at most max_write bytes
-/// each, and wait for `write_gate` when it is set.
-struct memory_stream {
-  std::deque<std::string> incoming;
-  std::size_t reads = 0;
-  std::string written;
-  std::vector<std::size_t> write_sizes;
-  std::size_t max_write = SIZE_MAX;
-  weft::event* write_gate = nullptr;
-
-  weft::task<std::size_t> read_some(std::span<std::byte> buf, io::deadline = {}) {
-    ++reads;
-    if (incoming.empty() || buf.empty()) co_return 0;
-    std::string& front = incoming.front();
-    const std::size_t n = std::min(buf.size(), front.size());
-    std::memcpy(buf.data(), front.data(), n);
-    front.erase(0, n);
-    if (front.empty()) incoming.pop_front();
-    co_return n;
-  }
-
-  weft::task<std::size_t> write_some(std::span<const std::byte> buf, io::deadline d = {}) {
-    if (write_gate) co_await io::within(d, [](weft::event& e) -> weft::task<void> { co_await e.wait(); }(*write_gate));
-    const std::size_t n = std::min(buf.size(), max_write);
-    written += text(buf.first(n));
-    write_sizes.push_back(n);
-    co_return n;
-  }
-};
 
 static_assert(io::stream<memory_stream>);
 static_assert(io::stream<io::buffered_reader<memory_stream>>);

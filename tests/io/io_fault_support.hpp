@@ -5,6 +5,9 @@
 //   auto [c, s] = co_await tcp_pair(AF_INET);
 //   outcome o = co_await outcome_of(s.read_some(buf, 10s));
 //   CHECK(o.err == ECONNRESET);
+//
+// fill_accept_queue() makes a listener's connects hang (for deadlines and
+// cancellation of a pending connect).
 #pragma once
 
 #include <netinet/in.h>
@@ -12,9 +15,12 @@
 
 #include <cerrno>
 #include <exception>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "io_test_support.hpp"
 
@@ -93,6 +99,24 @@ inline weft::task<tcp_pair_t> tcp_pair(int family = AF_INET) {
   auto c = co_await weft::io::tcp_stream::connect(l.local_address(), 20s);
   auto s = co_await l.accept(20s);
   co_return tcp_pair_t{std::move(c), std::move(s)};
+}
+
+/// Fills the accept queue of the listener at `at` (listen backlog 0: one
+/// connection) so that further SYNs are dropped. Returns the connections
+/// that got through.
+inline weft::task<std::vector<weft::io::tcp_stream>> fill_accept_queue(const weft::io::address& at) {
+  using namespace std::chrono_literals;
+  std::vector<weft::io::tcp_stream> queued;
+  for (int i = 0; i < 64; ++i) {
+    std::optional<weft::io::tcp_stream> s;
+    try {
+      s.emplace(co_await weft::io::tcp_stream::connect(at, 300ms));
+    } catch (const weft::timeout_error&) {
+      co_return queued;  // the queue is full: SYNs are dropped now
+    }
+    queued.push_back(std::move(*s));
+  }
+  throw std::runtime_error("the accept queue never filled up");
 }
 
 /// Lets tasks spawned on this worker run up to their next suspension.

@@ -1,6 +1,7 @@
-// io::resolve and io::connect by name, on both drivers: numeric hosts,
-// localhost, families, names that do not resolve, timeouts, cancellation
-// (of a lookup still queued and of one already running).
+// io::resolve, on both drivers: numeric hosts, localhost, families, names
+// that do not resolve, timeouts (io::connect's lookup included),
+// cancellation (of a lookup still queued and of one already running).
+// io::connect by name: connect_test.cpp.
 //
 // The network here may be closed with a nameserver that never answers, so
 // no test waits on DNS: names that must fail are rejected by weft itself
@@ -88,11 +89,6 @@ void reset_fake(gate& g) {
   fake_calls = 0;
   fake_done = false;
   fake_seen_host.clear();
-}
-
-std::uint16_t closed_port() {
-  auto l = io::tcp_listener::bind(io::address::loopback_v4(0));
-  return l.local_address().port();  // closed as l goes
 }
 
 }  // namespace
@@ -290,66 +286,4 @@ TEST_CASE("resolve: cancelling a lookup that is running or still queued", "[io][
   }());
   CHECK_THROWS_AS(rethrow_if(err), weft::operation_cancelled);
   CHECK(fake_calls.load() == (queued ? 0 : 1));
-}
-
-TEST_CASE("connect: by name to a local listener", "[io][resolve][connect]") {
-  auto backend = WEFT_BOTH_BACKENDS();
-  weft::runtime rt{io_options(backend)};
-  std::string echoed;
-  io::address peer;
-  rt.block_on([&]() -> weft::task<void> {
-    auto listener = io::tcp_listener::bind(io::address::loopback_v4(0));
-    const std::uint16_t port = listener.local_address().port();
-    auto server = weft::spawn([](io::tcp_listener& l) -> weft::task<void> {
-      io::tcp_stream s = co_await l.accept(10s);
-      std::byte buf[16];
-      std::size_t n = co_await s.read_some(buf, 10s);
-      co_await s.write_all({buf, n}, 10s);
-    }(listener));
-    // "localhost" may list ::1 first, where nothing listens: the next address is tried.
-    io::tcp_stream c = co_await io::connect("localhost", port, 10s);
-    peer = c.peer_address();
-    co_await c.write_all(bytes("hi"), 10s);
-    std::string out(2, '\0');
-    co_await io::read_exact(c, io::as_writable_bytes(out), 10s);
-    echoed = out;
-    co_await server;
-  }());
-  CHECK(echoed == "hi");
-  CHECK(peer.ip() == "127.0.0.1");
-}
-
-TEST_CASE("connect: a closed port, an unknown name", "[io][resolve][connect]") {
-  auto backend = WEFT_BOTH_BACKENDS();
-  weft::runtime rt{io_options(backend)};
-  const std::uint16_t port = closed_port();
-  std::error_code numeric_code, name_code;
-  std::string numeric_what, name_what;
-  bool resolve_failed = false;
-  rt.block_on([&]() -> weft::task<void> {
-    try {
-      (void)co_await io::connect("127.0.0.1", port, 10s);
-    } catch (const std::system_error& e) {
-      numeric_code = e.code();
-      numeric_what = e.what();
-    }
-    try {
-      (void)co_await io::connect("localhost", port, 10s);
-    } catch (const std::system_error& e) {
-      name_code = e.code();
-      name_what = e.what();
-    }
-    try {
-      (void)co_await io::connect("bad..name", port, 10s);
-    } catch (const io::resolve_error&) {
-      resolve_failed = true;
-    }
-  }());
-  const std::string p = std::to_string(port);
-  CHECK(numeric_code == std::errc::connection_refused);
-  CHECK(numeric_what.find("connect to 127.0.0.1:" + p + " (tried 127.0.0.1:" + p + ")") == 0);
-  // The last address tried is 127.0.0.1 on any usual /etc/hosts.
-  CHECK(name_code == std::errc::connection_refused);
-  CHECK(name_what.find("connect to localhost:" + p) == 0);
-  CHECK(resolve_failed);
 }

@@ -435,27 +435,6 @@ TEST_CASE("tcp: read_some and write_some deadlines give timeout_error, the strea
   CHECK(r.got.substr(0, r.read_after.result) == std::string("late").substr(0, r.read_after.result));
 }
 
-namespace {
-
-/// Fills the accept queue of `l` (listen backlog 0: one connection) so that
-/// further SYNs are dropped. Returns the connections that got through.
-weft::task<std::vector<io::tcp_stream>> fill_accept_queue(const io::address& at) {
-  std::vector<io::tcp_stream> queued;
-  for (int i = 0; i < 64; ++i) {
-    outcome o;
-    std::optional<io::tcp_stream> s;
-    try {
-      s.emplace(co_await io::tcp_stream::connect(at, 300ms));
-    } catch (const weft::timeout_error&) {
-      co_return queued;  // the queue is full: SYNs are dropped now
-    }
-    queued.push_back(std::move(*s));
-  }
-  throw std::runtime_error("the accept queue never filled up");
-}
-
-}  // namespace
-
 TEST_CASE("tcp: connect to a listener whose accept queue is full: deadline gives timeout_error",
           "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
@@ -552,109 +531,8 @@ TEST_CASE("tcp: cancelling every pending operation kind gives operation_cancelle
   CHECK(r.after == "ok");
 }
 
-// ------------------------------------------------------------ cancel() and close() from another task
-
-TEST_CASE("tcp: socket::cancel() from another task ends a pending read with system_error(ECANCELED)",
-          "[io][tcp]") {
-  auto backend = WEFT_BOTH_BACKENDS();
-  auto workers = GENERATE(1u, 2u);
-  weft::runtime rt{io_options(backend, workers)};
-  struct result {
-    outcome read;
-    std::string after;
-  };
-  result r = rt.block_on([]() -> weft::task<result> {
-    auto [c, s] = co_await tcp_pair();
-    auto reader = weft::spawn([](io::tcp_stream& c) -> weft::task<outcome> {
-      std::byte buf[64];
-      co_return co_await outcome_of(c.read_some(buf, 20s));
-    }(c));
-    co_await settle();
-    c.cancel();
-    result out;
-    out.read = co_await reader;
-    // cancel() is not close(): the stream goes on.
-    co_await s.write_all(bytes("ok"), 20s);
-    std::byte buf[2];
-    co_await io::read_exact(c, buf, 20s);
-    out.after = text(buf);
-    co_return out;
-  }());
-  INFO(r.read);
-  CHECK(r.read.kind == outcome::system_error);
-  CHECK(r.read.err == ECANCELED);
-  CHECK(r.after == "ok");
-}
-
-TEST_CASE("tcp: close() while another task reads ends the read at once, the peer sees end of stream",
-          "[io][tcp]") {
-  auto backend = WEFT_BOTH_BACKENDS();
-  auto workers = GENERATE(1u, 2u);
-  weft::runtime rt{io_options(backend, workers)};
-  struct result {
-    outcome read, peer;
-  };
-  result r = rt.block_on([]() -> weft::task<result> {
-    auto [c, s] = co_await tcp_pair();
-    auto reader = weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> {
-      std::byte buf[64];
-      co_return co_await outcome_of(s.read_some(buf, 10s));
-    }(s));
-    co_await settle();
-    s.close();
-    result out;
-    std::byte buf[64];
-    out.peer = co_await outcome_of(c.read_some(buf, 10s));
-    out.read = co_await reader;
-    co_return out;
-  }());
-  INFO(r.read);
-  CHECK(r.read.kind == outcome::system_error);
-  CHECK(r.read.err == ECANCELED);
-  INFO(r.peer);
-  CHECK(r.peer.ok());
-  CHECK(r.peer.result == 0);
-}
-
-TEST_CASE("tcp: destroying a stream or a listener while another task waits on it ends the wait",
-          "[io][tcp]") {
-  auto backend = WEFT_BOTH_BACKENDS();
-  auto workers = GENERATE(1u, 2u);
-  weft::runtime rt{io_options(backend, workers)};
-  struct result {
-    outcome read, accept, peer;
-  };
-  result r = rt.block_on([]() -> weft::task<result> {
-    auto [c, s] = co_await tcp_pair();
-    auto owned = std::make_unique<io::tcp_stream>(std::move(s));
-    auto reader = weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> {
-      std::byte buf[64];
-      co_return co_await outcome_of(s.read_some(buf, 10s));
-    }(*owned));
-    auto listener = std::make_unique<io::tcp_listener>(io::tcp_listener::bind(loopback(AF_INET)));
-    auto acceptor = weft::spawn([](io::tcp_listener& l) -> weft::task<outcome> {
-      co_return co_await outcome_of(l.accept(10s));
-    }(*listener));
-    co_await settle();
-    owned.reset();  // the reader still waits in it: its read must end, not touch freed memory
-    listener.reset();
-    result out;
-    std::byte buf[64];
-    out.peer = co_await outcome_of(c.read_some(buf, 10s));
-    out.read = co_await reader;
-    out.accept = co_await acceptor;
-    co_return out;
-  }());
-  INFO(r.read);
-  CHECK(r.read.kind == outcome::system_error);
-  CHECK(r.read.err == ECANCELED);
-  INFO(r.accept);
-  CHECK(r.accept.kind == outcome::system_error);
-  CHECK(r.accept.err == ECANCELED);
-  INFO(r.peer);
-  CHECK(r.peer.ok());
-  CHECK(r.peer.result == 0);
-}
+// ------------------------------------------------------------ close() from another task
+// (socket::cancel() and close() in general: socket_test.cpp)
 
 TEST_CASE("tcp: close() while another task accepts ends the accept at once", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
@@ -672,55 +550,4 @@ TEST_CASE("tcp: close() while another task accepts ends the accept at once", "[i
   INFO(o);
   CHECK(o.kind == outcome::system_error);
   CHECK(o.err == ECANCELED);
-}
-
-TEST_CASE("tcp: close() with a read pending leaves alone a socket that reuses its descriptor number",
-          "[io][tcp]") {
-  auto backend = WEFT_BOTH_BACKENDS();
-  weft::runtime rt{io_options(backend, 1)};
-  struct result {
-    bool reused = false;
-    outcome first, second;
-    std::string got;
-  };
-  result r = rt.block_on([]() -> weft::task<result> {
-    auto [c, s] = co_await tcp_pair();
-    auto reader = weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> {
-      std::byte buf[64];
-      co_return co_await outcome_of(s.read_some(buf, 10s));
-    }(s));
-    co_await settle();
-    result out;
-    const int old_fd = s.fd();
-    // Fill the free descriptor numbers below s's, so that s's is the
-    // lowest free one once closed.
-    std::vector<io::udp_socket> fillers;
-    for (;;) {
-      auto f = io::udp_socket::open(AF_INET);
-      if (f.fd() > old_fd) break;
-      fillers.push_back(std::move(f));
-    }
-    s.close();
-    // The lowest free descriptor is the one just closed: u gets it, and its
-    // read is submitted before this worker next looks at queued requests.
-    auto u = io::udp_socket::bind(loopback(AF_INET));
-    out.reused = u.fd() == old_fd;
-    auto sender = weft::spawn([](io::address to) -> weft::task<void> {
-      co_await weft::sleep_for(100ms);
-      auto tx = io::udp_socket::bind(loopback(AF_INET));
-      co_await tx.send_to(bytes("ok"), to, 10s);
-    }(u.local_address()));
-    std::byte buf[16];
-    out.second = co_await outcome_of(u.recv(buf, 10s));
-    if (out.second.ok()) out.got = text({buf, static_cast<std::size_t>(out.second.result)});
-    out.first = co_await reader;
-    co_await sender;
-    co_return out;
-  }());
-  INFO(r.first);
-  CHECK(r.first.kind == outcome::system_error);
-  CHECK(r.first.err == ECANCELED);
-  CHECK(r.reused);
-  INFO(r.second);
-  CHECK(r.got == "ok");
 }

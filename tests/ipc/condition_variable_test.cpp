@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "../runtime/test_support.hpp"
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "shared_support.hpp"
 #include "weft/ipc.hpp"
 #include "weft/weft.hpp"

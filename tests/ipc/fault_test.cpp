@@ -16,7 +16,7 @@
 
 #include <cereal/cereal.hpp>
 
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "weft/ipc/detail/testing.hpp"
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/time.hpp"

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "weft/ipc/pipe.hpp"
 #include "weft/ipc/process.hpp"
 #include "weft/runtime/time.hpp"
@@ -71,7 +71,7 @@ TEST_CASE("a one-way pipe: values in order, then EOF when the writer returns", "
   }());
 }
 
-TEST_CASE("sending to a closed end is a broken pipe; recv gives up after its timeout", "[ipc][pipe]") {
+TEST_CASE("sending to a closed end is a broken pipe, recv gives up after its timeout", "[ipc][pipe]") {
   auto [a, b] = weft::ipc::pipe<int>();
   CHECK_THROWS_AS(a.blocking_recv(20ms), weft::timeout_error);
   CHECK_FALSE(a.poll());

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "weft/ipc/process.hpp"
 #include "weft/runtime/time.hpp"
 

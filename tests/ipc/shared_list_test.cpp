@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "heap_support.hpp"
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "shared_support.hpp"
 #include "weft/ipc.hpp"
 
@@ -230,7 +230,7 @@ TEST_CASE("shared_list: a process SIGKILLed holding the lock breaks the list wit
   CHECK(in_use() == base);
 }
 
-TEST_CASE("shared_list: a handle passed to a process_pool worker; memory returns with the last handle",
+TEST_CASE("shared_list: a handle passed to a process_pool worker, memory returns with the last handle",
           "[ipc][shared_list][pool]") {
   const std::size_t base = in_use();
   {

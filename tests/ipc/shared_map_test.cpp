@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "heap_support.hpp"
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "shared_support.hpp"
 #include "weft/ipc.hpp"
 #include "weft/runtime/spawn.hpp"
@@ -151,7 +151,7 @@ TEST_CASE("shared_map: values that grow and shrink, small to larger than a slab 
   CHECK(in_use() == base);  // the large blob left in the map went too
 }
 
-TEST_CASE("shared_map: thousands of keys grow the table; erased slots are reused", "[ipc][shared_map]") {
+TEST_CASE("shared_map: thousands of keys grow the table, erased slots are reused", "[ipc][shared_map]") {
   const std::size_t base = in_use();
   {
     shared_map<int, std::string> m;

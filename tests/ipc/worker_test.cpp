@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "weft/ipc/process.hpp"
 #include "weft/ipc/worker.hpp"
 

@@ -1,9 +1,11 @@
-// channel<T> and oneshot<T>.
+// weft/runtime/sync/channel.hpp: MPMC delivery without loss or duplicates,
+// close() draining and waking receivers, blocked senders failing on close,
+// cancelled senders and receivers, plain threads on both ends, move-only
+// values. (oneshot<T>, built on it: oneshot_test.cpp.)
 //
 // Catch2 assertions are not thread-safe: concurrent tasks record what they
 // saw, and the checks run afterwards.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -218,41 +220,4 @@ TEST_CASE("channel: move-only values", "[sync][channel]") {
     co_return **p + 1;
   };
   CHECK(rt.block_on(t()) == 42);
-}
-
-// ------------------------------------------------------------------ oneshot
-
-TEST_CASE("oneshot: one value, dropped sender, dropped receiver", "[sync][oneshot]") {
-  weft::runtime rt{{.workers = 2}};
-  auto t = []() -> task<void> {
-    auto [tx, rx] = weft::oneshot<std::string>();
-    auto h = weft::spawn([](weft::oneshot_sender<std::string> tx) -> task<void> {
-      co_await weft::sleep_for(2ms);
-      tx.send("done");
-    }(std::move(tx)));
-    CO_CHECK_EQ(rx, std::string("done"));
-    co_await h;
-
-    auto [tx2, rx2] = weft::oneshot<int>();
-    { auto gone = std::move(tx2); }  // dropped without sending
-    CO_REQUIRE_THROWS_AS(std::move(rx2), weft::channel_closed);
-
-    auto [tx3, rx3] = weft::oneshot<int>();
-    { auto gone = std::move(rx3); }
-    CHECK_FALSE(tx3.send(1));  // nobody to receive
-    CHECK_THROWS_AS(tx3.send(2), std::logic_error);
-
-    auto [tx4, rx4] = weft::oneshot<int>();
-    CHECK_FALSE(rx4.try_recv());
-    CHECK(tx4.send(4));
-    CHECK(rx4.try_recv() == std::optional<int>(4));
-  };
-  rt.block_on(t());
-  auto [tx, rx] = weft::oneshot<int>();
-  auto h = rt.spawn([](weft::oneshot_sender<int> tx) -> task<void> {
-    co_await weft::sleep_for(2ms);
-    tx.send(9);
-  }(std::move(tx)));
-  CHECK(rx.blocking_recv() == 9);
-  rt.block_on([](weft::join_handle<void> h) -> task<void> { co_await h; }(std::move(h)));
 }

@@ -11,28 +11,18 @@
 #include <thread>
 #include <vector>
 
+#include "shutdown_support.hpp"
 #include "test_support.hpp"
 #include "weft/weft.hpp"
 
 using namespace std::chrono_literals;
+using weft_test::constructed;
+using weft_test::counted;
+using weft_test::leave_sleepers;
+using weft_test::quick;
+using weft_test::sleeps_forever;
 
 namespace {
-
-std::atomic<int> constructed{0};
-
-// Counts frames whose body started (constructed) and whose locals were
-// destroyed; a task that never started has nothing to destroy.
-struct counted {
-  std::atomic<int>* destroyed;
-  explicit counted(std::atomic<int>& d) : destroyed(&d) { ++constructed; }
-  counted(const counted&) = delete;
-  ~counted() { ++*destroyed; }
-};
-
-weft::task<void> sleeps_forever(std::atomic<int>& destroyed) {
-  counted c(destroyed);
-  co_await weft::sleep_for(1h);
-}
 
 weft::task<void> joins(weft::join_handle<void> other, std::atomic<int>& destroyed) {
   counted c(destroyed);
@@ -133,15 +123,6 @@ namespace {
 
 const std::string report_tail = "(runtime_options::report_unfinished = false silences this)\n";
 
-weft::task<int> quick(int v) { co_return v; }
-
-// Leaves `n` sleepers behind (some may not have started: they count too),
-// after joining one task that finishes (it does not count).
-weft::task<void> leave_sleepers(int n, std::atomic<int>& destroyed) {
-  for (int i = 0; i < n; ++i) weft::spawn(sleeps_forever(destroyed)).detach();
-  co_await weft::spawn(quick(1));
-}
-
 // A service task that spawns a detached child and waits in when_any on two
 // more children (all service tasks by inheritance), then never finishes.
 weft::task<void> service_with_children(std::atomic<int>& destroyed, std::atomic<bool>& ready) {
@@ -202,23 +183,6 @@ TEST_CASE("shutdown reports the tasks it destroys unfinished in one line", "[run
     }
     CHECK(err.text().empty());
   }
-}
-
-TEST_CASE("runtime_options::report_unfinished = false silences the shutdown report", "[runtime][shutdown]") {
-  std::atomic<int> destroyed{0};
-  weft_test::stderr_capture err;
-  {
-    weft::runtime rt{{.workers = 2, .report_unfinished = false}};
-    rt.block_on(leave_sleepers(5, destroyed));
-    rt.spawn(sleeps_forever(destroyed)).detach();
-  }
-  CHECK(weft::run(
-            [](std::atomic<int>& d) -> weft::task<int> {
-              weft::spawn(sleeps_forever(d)).detach();
-              co_return 1;
-            }(destroyed),
-            {.workers = 1, .report_unfinished = false}) == 1);
-  CHECK(err.text().empty());
 }
 
 TEST_CASE("service tasks and their children are not counted at shutdown", "[runtime][shutdown]") {

@@ -1,5 +1,6 @@
-// spawn / join_handle: results, exceptions, detach, cancel, is_finished,
-// yield_now, this_worker, runtime::current, block_on rules.
+// weft/runtime/spawn.hpp: spawn and join_handle: results, exceptions,
+// detach, cancel, is_finished, a handle awaited as a temporary or kept;
+// and where spawned tasks go (stealing, the inject queue, overflow).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -11,13 +12,13 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.hpp"
 #include "weft/weft.hpp"
 
 using namespace std::chrono_literals;
+using weft_test::square;
 
 namespace {
-
-weft::task<int> square(int x) { co_return x * x; }
 
 weft::task<int> throws_logic() {
   throw std::logic_error("bad");
@@ -45,26 +46,6 @@ TEST_CASE("a spawned task's exception reaches its joiner", "[runtime][spawn]") {
     CHECK_THROWS_AS(co_await h, std::logic_error);
   };
   rt.block_on(t());
-}
-
-TEST_CASE("runtime::spawn from outside and block_on", "[runtime][spawn]") {
-  weft::runtime rt{{.workers = 2}};
-  auto h = rt.spawn(square(7));
-  CHECK(rt.block_on([](weft::join_handle<int> h) -> weft::task<int> { co_return co_await h; }(std::move(h))) == 49);
-  CHECK_THROWS_AS(weft::spawn(square(1)), std::logic_error);
-}
-
-TEST_CASE("block_on on a worker thread is refused", "[runtime][spawn]") {
-  weft::runtime rt{{.workers = 1}};
-  bool threw = rt.block_on([](weft::runtime& rt) -> weft::task<bool> {
-    try {
-      rt.block_on(square(2));
-    } catch (const std::logic_error&) {
-      co_return true;
-    }
-    co_return false;
-  }(rt));
-  CHECK(threw);
 }
 
 TEST_CASE("detached tasks' exceptions go to the handler", "[runtime][spawn]") {
@@ -155,54 +136,6 @@ TEST_CASE("a cancelled task can catch operation_cancelled and return a value", "
   CHECK(r == -1);
 }
 
-TEST_CASE("yield_now lets other tasks run and observes cancellation", "[runtime][spawn]") {
-  weft::runtime rt{{.workers = 1}};
-  rt.block_on([]() -> weft::task<void> {
-    std::vector<int> order;
-    auto a = weft::spawn([](std::vector<int>& o) -> weft::task<void> {
-      for (int i = 0; i < 3; ++i) {
-        o.push_back(1);
-        co_await weft::yield_now();
-      }
-    }(order));
-    auto b = weft::spawn([](std::vector<int>& o) -> weft::task<void> {
-      for (int i = 0; i < 3; ++i) {
-        o.push_back(2);
-        co_await weft::yield_now();
-      }
-    }(order));
-    co_await a;
-    co_await b;
-    // Interleaved, not one after the other.
-    CHECK(order == std::vector<int>{1, 2, 1, 2, 1, 2});
-
-    auto spinner = weft::spawn([]() -> weft::task<void> {
-      for (;;) co_await weft::yield_now();
-    }());
-    co_await weft::sleep_for(5ms);
-    spinner.cancel();
-    CHECK_THROWS_AS(co_await spinner, weft::operation_cancelled);
-  }());
-}
-
-TEST_CASE("this_worker and runtime::current", "[runtime][spawn]") {
-  CHECK_FALSE(weft::this_worker().has_value());
-  CHECK(weft::runtime::current() == nullptr);
-  weft::runtime rt{{.workers = 3}};
-  CHECK(rt.worker_count() == 3);
-  rt.block_on([](weft::runtime& rt) -> weft::task<void> {
-    auto w = weft::this_worker();
-    REQUIRE(w.has_value());
-    CHECK(*w < 3);
-    CHECK(weft::runtime::current() == &rt);
-    co_return;
-  }(rt));
-}
-
-TEST_CASE("weft::run runs a task on a fresh runtime", "[runtime][spawn]") {
-  CHECK(weft::run(square(9), {.workers = 1}) == 81);
-}
-
 TEST_CASE("a million spawned tasks each run exactly once", "[runtime][spawn]") {
   constexpr int n = 1'000'000;
   std::vector<std::atomic<unsigned char>> runs(n);
@@ -289,31 +222,7 @@ TEST_CASE("local queue overflow spills to the inject queue", "[runtime][schedule
   CHECK(rt.metrics().total().local_overflows > 0);
 }
 
-TEST_CASE("runtime options: names, backends", "[runtime][spawn]") {
-  weft::runtime rt{{.workers = 1, .io = weft::io_backend::epoll, .thread_name = "tst"}};
-  CHECK(rt.io_backend() == weft::io_backend::epoll);
-  std::string name = rt.block_on([]() -> weft::task<std::string> {
-    char buf[32] = {};
-    pthread_getname_np(pthread_self(), buf, sizeof buf);
-    co_return std::string(buf);
-  }());
-  CHECK(name == "tst-0");
-}
-
-TEST_CASE("a tiny io_uring ring still takes many operations at once", "[runtime][spawn]") {
-  // ring_entries = 4: most submissions find the ring full and flush it first.
-  weft::runtime rt{{.workers = 1, .io = weft::io_backend::io_uring, .ring_entries = 4}};
-  int done = rt.block_on([]() -> weft::task<int> {
-    std::vector<weft::join_handle<int>> hs;
-    for (int i = 0; i < 64; ++i) hs.push_back(weft::spawn(weft::ops::timeout(std::chrono::milliseconds(1))));
-    int ok = 0;
-    for (auto& h : hs) ok += (co_await h) == 0;
-    co_return ok;
-  }());
-  CHECK(done == 64);
-}
-
-TEST_CASE("a handle awaited as a temporary is cancelled with its waiter; an lvalue one runs on", "[runtime][spawn]") {
+TEST_CASE("a handle awaited as a temporary is cancelled with its waiter, an lvalue one runs on", "[runtime][spawn]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on([]() -> weft::task<void> {
     auto sleeper = [](std::shared_ptr<std::atomic<int>> ended) -> weft::task<void> {

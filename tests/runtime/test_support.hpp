@@ -7,7 +7,8 @@
 //
 // run_in_child() runs a body in a forked child so that a hang is reported as
 // a test failure instead of stopping the whole run. stderr_capture collects
-// what every thread writes to stderr meanwhile.
+// what every thread writes to stderr meanwhile. eventually() waits, in a
+// task, for a condition that other tasks or threads make true.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -28,6 +29,7 @@
 #include <utility>
 
 #include "weft/runtime/task.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft_test {
 
@@ -43,6 +45,20 @@ weft::task<std::exception_ptr> error_of(Awaitable a) {
 
 inline void rethrow_if(const std::exception_ptr& e) {
   if (e) std::rethrow_exception(e);
+}
+
+/// A task with a value that finishes at once.
+inline weft::task<int> square(int x) { co_return x * x; }
+
+/// Waits (without blocking the worker) until pred() holds; false after 5 s.
+template <class Pred>
+weft::task<bool> eventually(Pred pred) {
+  const auto give_up = weft::clock::now() + std::chrono::seconds(5);
+  while (!pred()) {
+    if (weft::clock::now() > give_up) co_return false;
+    co_await weft::sleep_for(std::chrono::milliseconds(1));
+  }
+  co_return true;
 }
 
 enum class child_outcome { passed, failed, hung, crashed };

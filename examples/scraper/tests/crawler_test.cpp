@@ -708,7 +708,7 @@ TEST_CASE("crawler: a redirect to another origin obeys same_host and that origin
   for (const auto& l : out.lines) CHECK(valid_json(l));
 }
 
-TEST_CASE("crawler: redirect chains in scope are followed; loops and overlong chains are not", "[scraper][crawler]") {
+TEST_CASE("crawler: redirect chains in scope are followed, loops and overlong chains are not", "[scraper][crawler]") {
   scripted_server s;
   s.replies["/robots.txt"] = {404, "", "text/plain"};
   s.replies["/"] = {200, "<a href='/a'>a</a><a href='/loop1'>l</a><a href='/l1'>long</a><a href='/ftp'>f</a>"};

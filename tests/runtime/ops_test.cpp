@@ -1,4 +1,8 @@
-// Driver operations (weft::ops) on both drivers: io_uring and epoll.
+// weft/runtime/ops.hpp: the driver operations (weft::ops) on both drivers,
+// io_uring and epoll: read/write, send/recv, accept/connect, poll,
+// timeout, sendmsg/recvmsg with SCM_RIGHTS, close, closed peers,
+// cancellation (of the task, and ops::cancel(fd)), errors, many at once,
+// shutdown with operations pending.
 //
 // Every test case runs twice, once per backend (a Catch2 GENERATE), and
 // talks only to descriptors it creates: pipes, socketpairs, temporary

@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "pool_test_support.hpp"
+#include "process_pool_test_support.hpp"
 #include "weft/runtime/as_completed.hpp"
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/time.hpp"
@@ -144,23 +144,6 @@ TEST_CASE("map_unordered yields every result once", "[ipc][pool]") {
     std::multiset<int> want;
     for (int x : in) want.insert(x * x);
     CHECK(got == want);
-  }());
-}
-
-TEST_CASE("spawn_process uses the default pool", "[ipc][pool]") {
-  weft::runtime rt{rt_options()};
-  rt.block_on([]() -> weft::task<void> {
-    int y = co_await weft::spawn_process(square, 9);
-    CHECK(y == 81);
-    int z = co_await weft::ipc::spawn_process(square, 4);
-    CHECK(z == 16);
-    CHECK(weft::ipc::default_pool().size() >= 1);
-  }());
-  // A pool outlives the runtime that used it; the next runtime takes over.
-  weft::runtime rt2{rt_options(1, weft::io_backend::epoll)};
-  rt2.block_on([]() -> weft::task<void> {
-    int y = co_await weft::spawn_process(square, 5);
-    CHECK(y == 25);
   }());
 }
 
@@ -334,20 +317,6 @@ TEST_CASE("error messages say which operation and which limit", "[ipc][pool]") {
     auto late = co_await error_of(pool.call(square, 2));
     CHECK(what_if<weft::ipc::pool_error>(late) ==
           "weft::ipc::process_pool::call: the pool was shut down (shutdown() was called); it takes no more calls");
-  }());
-}
-
-TEST_CASE("spawn_process starts the call at once and gives a join_handle", "[ipc][pool]") {
-  weft::runtime rt{rt_options()};
-  rt.block_on([]() -> weft::task<void> {
-    auto before = weft::ipc::default_pool().stats().completed;
-    weft::join_handle<int> h = weft::spawn_process(slow_square, 7, 50);
-    co_await weft::sleep_for(300ms);  // never awaited yet: it ran meanwhile
-    CHECK(weft::ipc::default_pool().stats().completed == before + 1);
-    {
-      auto got = co_await h;
-      CHECK(got == 49);
-    }
   }());
 }
 

@@ -1,13 +1,14 @@
-// The shared heap, reference counting, shared_value, shared_array and the
-// handles' serialization, within one process and across forked children.
+// The shared heap under every ipc object (ipc/src/shared_heap.hpp), and
+// what all the handles into it share (detail/shared_block.hpp): reference
+// counting and serialization, for each kind of handle, within one process
+// and across forked children. What is particular to one type is in its
+// own test file (shared_value_test.cpp, shared_array_test.cpp, ...).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,12 +23,6 @@ using weft::ipc::shared_array;
 using weft::ipc::shared_value;
 using weft::ipc::detail::shared_heap;
 using namespace ipc_test;
-
-namespace {
-
-
-
-}  // namespace
 
 // ------------------------------------------------------------ shared heap
 
@@ -198,149 +193,6 @@ TEST_CASE("shared objects: copies share, the last drop frees the block", "[ipc][
   CHECK(in_use() == base);
 }
 
-TEST_CASE("shared objects: references taken in a child count, inherited ones do not", "[ipc][shared][refcount]") {
-  const std::size_t base = in_use();
-  std::optional<shared_value<long>> v{std::in_place, 0};
-  std::optional<shared_value<long>> leaked_in_child{std::in_place, 0};
-  const pid_t pid = fork_child([&] {
-    // A copy the child makes is a reference of its own, dropped here.
-    { shared_value<long> copy = *v; copy.fetch_add(1); }
-    // The child's inherited handle was never counted: dropping it must
-    // not take the parent's reference away.
-    v.reset();
-    // A reference the child takes and never drops (as if it crashed) leaks.
-    new shared_value<long>(*leaked_in_child);
-    return 0;
-  });
-  REQUIRE(wait_child(pid) == 0);
-  REQUIRE(v);
-  CHECK(v->load() == 1);
-  CHECK(v->use_count() == 1);
-  CHECK(leaked_in_child->use_count() == 2);
-  v.reset();
-  leaked_in_child.reset();
-  CHECK(in_use() > base);  // the child's leaked reference keeps its block
-}
-
-// ------------------------------------------------------------ shared_value
-
-TEST_CASE("shared_value: atomic operations", "[ipc][shared][value]") {
-  shared_value<long> v{10};
-  CHECK(v.load() == 10);
-  v.store(20);
-  CHECK(v.exchange(30) == 20);
-  long expected = 29;
-  CHECK_FALSE(v.compare_exchange_strong(expected, 40));
-  CHECK(expected == 30);
-  CHECK(v.compare_exchange_strong(expected, 40));
-  while (!v.compare_exchange_weak(expected, 41)) {
-  }
-  CHECK(v.fetch_add(9) == 41);
-  CHECK(v.fetch_sub(50) == 50);
-  CHECK(v.load() == 0);
-  CHECK(v.fetch_or(6) == 0);
-  CHECK(v.fetch_and(3) == 6);
-  CHECK(v.fetch_xor(1) == 2);
-  CHECK(v.load() == 3);
-  CHECK(v.atomic().load() == 3);
-  v.unsafe_ref() += 1;
-  CHECK(v.load() == 4);
-
-  shared_value<double> d{0.5};
-  CHECK(d.fetch_add(1.0) == 0.5);
-  CHECK(d.load() == 1.5);
-  shared_value<bool> flag;  // T{}
-  CHECK_FALSE(flag.load());
-  struct alignas(8) pair32 {
-    std::int32_t a, b;
-  };
-  shared_value<pair32> p{pair32{1, 2}};
-  CHECK(p.load().b == 2);
-}
-
-TEST_CASE("shared_value: stores are visible across processes", "[ipc][shared][value]") {
-  shared_value<int> v{41};
-  shared_array<char> text(32);
-  const pid_t pid = fork_child([&] {
-    if (v.load() != 41) return 1;
-    v.store(42);
-    std::strcpy(text.data(), "written by the child");
-    return 0;
-  });
-  CHECK(wait_child(pid) == 0);
-  CHECK(v.load() == 42);
-  CHECK(std::string(text.data()) == "written by the child");
-}
-
-TEST_CASE("shared_value: 4 children x 100,000 fetch_add lose nothing", "[ipc][shared][value]") {
-  shared_value<long> counter{0};
-  shared_value<long> bits{0};
-  std::vector<pid_t> kids;
-  for (int k = 0; k < 4; ++k)
-    kids.push_back(fork_child([=] {
-      for (int i = 0; i < 100'000; ++i) counter.fetch_add(1);
-      bits.fetch_or(1L << k);
-      return 0;
-    }));
-  for (int code : wait_children(kids)) CHECK(code == 0);
-  CHECK(counter.load() == 400'000);
-  CHECK(bits.load() == 0xf);
-}
-
-// ------------------------------------------------------------ shared_array
-
-TEST_CASE("shared_array: construction, access and bounds", "[ipc][shared][array]") {
-  shared_array<double> zeros(5);
-  CHECK(zeros.size() == 5);
-  for (double x : zeros) CHECK(x == 0.0);
-  shared_array<int> filled(4, 7);
-  CHECK(filled[3] == 7);
-  filled[2] = 9;
-  CHECK(filled.at(2) == 9);
-  CHECK(filled.span().size() == 4);
-  CHECK(filled.span()[2] == 9);
-  const std::vector<long> src{1, 2, 3};
-  shared_array<long> copied{std::span<const long>(src)};
-  CHECK(copied.size() == 3);
-  CHECK(copied[0] + copied[1] + copied[2] == 6);
-  shared_array<int> empty(0);
-  CHECK(empty.empty());
-  CHECK(empty.begin() == empty.end());
-
-  CHECK_THROWS_WITH(filled.at(4), Catch::Contains("index 4") && Catch::Contains("size 4"));
-  CHECK_THROWS_AS(filled.atomic(4), std::out_of_range);
-  CHECK_THROWS_AS(shared_array<double>(SIZE_MAX / 4), std::length_error);
-
-  struct alignas(64) line {
-    char bytes[64];
-  };
-  shared_array<line> lines(3);
-  CHECK(reinterpret_cast<std::uintptr_t>(lines.data()) % 64 == 0);
-  shared_array<std::int64_t> words(3);
-  CHECK(reinterpret_cast<std::uintptr_t>(words.data()) % 8 == 0);
-  CHECK(words.atomic(1).fetch_add(5) == 0);
-  CHECK(words[1] == 5);
-}
-
-TEST_CASE("shared_array: children write their slices and count atomically", "[ipc][shared][array]") {
-  constexpr int kids_n = 4, slice = 1000;
-  shared_array<int> out(kids_n * slice);
-  shared_array<long> totals(2);
-  std::vector<pid_t> kids;
-  for (int k = 0; k < kids_n; ++k)
-    kids.push_back(fork_child([=] {
-      for (int i = 0; i < slice; ++i) out[static_cast<std::size_t>(k * slice + i)] = k * slice + i;
-      for (int i = 0; i < 100'000; ++i) totals.atomic(static_cast<std::size_t>(i % 2)).fetch_add(1);
-      return 0;
-    }));
-  for (int code : wait_children(kids)) CHECK(code == 0);
-  bool all = true;
-  for (int i = 0; i < kids_n * slice; ++i) all = all && out[static_cast<std::size_t>(i)] == i;
-  CHECK(all);
-  CHECK(totals[0] == 200'000);
-  CHECK(totals[1] == 200'000);
-}
-
 // ------------------------------------------------------------ serialization
 
 TEST_CASE("handles serialize as heap offsets and decode to new references", "[ipc][shared][serialize]") {
@@ -384,23 +236,4 @@ TEST_CASE("handles serialize as heap offsets and decode to new references", "[ip
     CHECK(moved_from.use_count() == 1);
   }
   CHECK(in_use() == base);
-}
-
-TEST_CASE("a handle decoded in a child counts there and is dropped there", "[ipc][shared][serialize]") {
-  shared_value<long> v{0};
-  shared_array<std::byte> wire(64);
-  const auto bytes = encoded(v);
-  std::memcpy(wire.data(), bytes.data(), bytes.size());
-  shared_value<std::uint32_t> seen_count{0};
-  const pid_t pid = fork_child([&] {
-    weft::ipc::byte_reader r(wire.data(), bytes.size());
-    auto mine = weft::ipc::decode<shared_value<long>>(r);
-    seen_count.store(mine.use_count());
-    mine.fetch_add(100);
-    return 0;  // `mine` is dropped on the way out
-  });
-  CHECK(wait_child(pid) == 0);
-  CHECK(seen_count.load() == 2);
-  CHECK(v.load() == 100);
-  CHECK(v.use_count() == 1);
 }
