@@ -5,6 +5,7 @@
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/fiber.hpp"
+#include "weft/runtime/format.hpp"
 #include "weft/runtime/metrics.hpp"
 #include "weft/runtime/ops.hpp"
 #include "weft/runtime/runtime.hpp"

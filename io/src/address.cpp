@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
@@ -13,7 +15,7 @@ namespace weft::io {
 namespace {
 
 [[noreturn]] void bad(std::string_view what, std::string_view text) {
-  throw std::invalid_argument(std::string(what) + ": '" + std::string(text) + "'");
+  throw std::invalid_argument(fmt::format("{}: '{}'", what, text));
 }
 
 std::uint16_t parse_port(std::string_view s, std::string_view whole) {
@@ -145,17 +147,9 @@ std::string address::ip() const {
 }
 
 std::string address::to_string() const {
-  // Appended, not built with operator+: GCC 12 at -O2 warns (-Wrestrict,
-  // a false positive) about "literal" + std::string.
-  std::string out;
-  if (is_ipv6()) out += '[';
-  out += ip();
-  if (is_ipv6()) out += ']';
-  if (is_ipv4() || is_ipv6()) {
-    out += ':';
-    out += std::to_string(port());
-  }
-  return out;
+  if (is_ipv4()) return fmt::format("{}:{}", ip(), port());
+  if (is_ipv6()) return fmt::format("[{}]:{}", ip(), port());
+  return ip();  // the Unix path, or "" (unnamed, or AF_UNSPEC)
 }
 
 bool operator==(const address& a, const address& b) noexcept {

@@ -1,5 +1,7 @@
 #include "weft/io/buffered.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -7,7 +9,7 @@
 namespace weft::io {
 
 line_too_long::line_too_long(std::size_t max_len)
-    : std::runtime_error("line longer than the limit of " + std::to_string(max_len) + " bytes"),
+    : std::runtime_error(fmt::format("line longer than the limit of {} bytes", max_len)),
       max_len_(max_len) {}
 
 namespace detail {

@@ -3,6 +3,8 @@
 #include <cxxabi.h>
 #include <sys/wait.h>
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -13,21 +15,23 @@ namespace weft::ipc {
 namespace {
 
 std::string describe_status(int pid, int status) {
-  std::string who = "weft: worker process " + std::to_string(pid);
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    const char* name = ::sigabbrev_np(sig);
-    return who + " died from signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "") +
-           (WCOREDUMP(status) ? ", core dumped" : "");
+    const char* name = ::sigabbrev_np(sig);  // null for a number with no name
+    return fmt::format("weft: worker process {} died from signal {}{}{}", pid, sig,
+                       name ? fmt::format(" (SIG{})", name) : std::string(), WCOREDUMP(status) ? ", core dumped" : "");
   }
-  if (WIFEXITED(status)) return who + " exited with code " + std::to_string(WEXITSTATUS(status)) + " while running a task";
-  return who + " ended (status " + std::to_string(status) + ")";
+  if (WIFEXITED(status))
+    return fmt::format("weft: worker process {} exited with code {} while running a task", pid, WEXITSTATUS(status));
+  return fmt::format("weft: worker process {} ended (status {})", pid, status);
 }
 
 }  // namespace
 
 remote_error::remote_error(std::string type_name, std::string message)
-    : std::runtime_error(type_name + ": " + message), type_(std::move(type_name)), message_(std::move(message)) {}
+    : std::runtime_error(fmt::format("{}: {}", type_name, message)),
+      type_(std::move(type_name)),
+      message_(std::move(message)) {}
 
 worker_crashed::worker_crashed(int pid, int status)
     : std::runtime_error(describe_status(pid, status)),
@@ -39,8 +43,9 @@ worker_crashed::worker_crashed(int pid, std::string message)
     : std::runtime_error(std::move(message)), pid_(pid), signal_(0), exit_code_(-1) {}
 
 protocol_error::protocol_error(int pid, const std::string& what)
-    : worker_crashed(pid, "weft: worker process " + std::to_string(pid) + " broke the pool's protocol (" + what +
-                              "); it was killed and replaced") {}
+    : worker_crashed(pid, fmt::format("weft: worker process {} broke the pool's protocol ({}); it was killed and "
+                                      "replaced",
+                                      pid, what)) {}
 
 std::string exception_type_name(const std::exception& e) {
   const char* mangled = typeid(e).name();

@@ -6,6 +6,7 @@
 #include "weft/io/connect.hpp"
 #include "weft/io/deadline.hpp"
 #include "weft/io/file.hpp"
+#include "weft/io/format.hpp"
 #include "weft/io/resolve.hpp"
 #include "weft/io/serve.hpp"
 #include "weft/io/socket.hpp"

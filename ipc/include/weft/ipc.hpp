@@ -5,6 +5,7 @@
 #include "weft/ipc/condition_variable.hpp"
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/event.hpp"
+#include "weft/ipc/format.hpp"
 #include "weft/ipc/mutex.hpp"
 #include "weft/ipc/pipe.hpp"
 #include "weft/ipc/process.hpp"
