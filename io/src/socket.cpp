@@ -98,7 +98,7 @@ task<chunk> stream_socket::receive(deadline d) {
   int r;
   if (d) r = co_await with_deadline(d.at(), ops::recv_pooled(fd_, c));
   else r = co_await ops::recv_pooled(fd_, c);
-  check(r, "recv");
+  check(op.result(r), "recv");  // close() reads as ECANCELED, as in read_some
   co_return c;
 }
 

@@ -227,6 +227,27 @@ TEST_CASE("tcp: close() while another task reads ends the read at once, the peer
   CHECK(r.peer.result == 0);
 }
 
+TEST_CASE("tcp: close() while another task waits in receive() ends it with ECANCELED, not end of stream",
+          "[io][tcp]") {
+  // receive() lends a driver buffer (io_uring: a provided-buffer recv);
+  // close() wakes it by shutdown(2), which the kernel reports as end of
+  // stream: it must read as ECANCELED, as read_some does and epoll gives.
+  auto backend = WEFT_BOTH_BACKENDS();
+  weft::runtime rt{io_options(backend, 1)};
+  outcome r = rt.block_on([]() -> weft::task<outcome> {
+    auto [c, s] = co_await tcp_pair();
+    auto reader = weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> {
+      co_return co_await outcome_of(s.receive(10s));
+    }(s));
+    co_await settle();
+    s.close();
+    co_return co_await reader;
+  }());
+  INFO(r);
+  CHECK(r.kind == outcome::system_error);
+  CHECK(r.err == ECANCELED);
+}
+
 TEST_CASE("tcp: destroying a stream or a listener while another task waits on it ends the wait",
           "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
