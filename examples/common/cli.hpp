@@ -24,12 +24,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -229,17 +229,16 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
+    fmt::print("{}", app.help());
     return exit_ok;
   } catch (const CLI::CallForAllHelp&) {
-    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    fmt::print("{}", app.help("", CLI::AppFormatMode::All));
     return exit_ok;
   } catch (const CLI::CallForVersion&) {
-    std::printf("%s (weft %s)\n", app.get_name().c_str(), WEFT_VERSION);
+    fmt::print("{} (weft {})\n", app.get_name(), WEFT_VERSION);
     return exit_ok;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: %s\nRun '%s --help' for the options.\n", app.get_name().c_str(), e.what(),
-                 app.get_name().c_str());
+    fmt::print(stderr, "{0}: {1}\nRun '{0} --help' for the options.\n", app.get_name(), e.what());
     return exit_usage;
   }
   return std::nullopt;
@@ -254,8 +253,7 @@ inline void add_version_flag(CLI::App& app) {
 /// A usage error found after parsing (two options that contradict each
 /// other, say): reported like CLI11's own, exit code 2.
 inline int usage_failure(const CLI::App& app, const std::string& message) {
-  std::fprintf(stderr, "%s: %s\nRun '%s --help' for the options.\n", app.get_name().c_str(), message.c_str(),
-               app.get_name().c_str());
+  fmt::print(stderr, "{0}: {1}\nRun '{0} --help' for the options.\n", app.get_name(), message);
   return exit_usage;
 }
 

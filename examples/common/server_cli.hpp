@@ -24,6 +24,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -51,7 +53,7 @@ inline weft::io::address listen_address(const std::string& host, std::uint16_t p
 /// The first stdout line of every server example, flushed at once because
 /// scripts wait for it through a pipe.
 inline void print_listening(const weft::io::tcp_listener& l) {
-  std::printf("listening on %s\n", l.local_address().to_string().c_str());
+  fmt::print("listening on {}\n", l.local_address());
   std::fflush(stdout);
 }
 

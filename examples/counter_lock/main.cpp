@@ -7,8 +7,9 @@
 // with the read-modify-write under a weft::mutex, none is.
 //
 //   ./counter_lock [TASKS] [INCREMENTS]       (default 8 and 10,000)
+#include <fmt/core.h>
+
 #include <atomic>
-#include <cstdio>
 #include <vector>
 
 #include "../common/cli.hpp"
@@ -49,14 +50,14 @@ weft::task<long> run_all(int tasks, MakeTask make) {
 
 weft::task<int> amain(int tasks, int increments) {
   const long expected = static_cast<long>(tasks) * increments;
-  std::printf("%d tasks x %d increments = %ld expected\n", tasks, increments, expected);
+  fmt::print("{} tasks x {} increments = {} expected\n", tasks, increments, expected);
 
   const long racy = co_await run_all(tasks, [&] { return add_unprotected(increments); });
-  std::printf("without a lock: %8ld  (%ld updates lost)\n", racy, expected - racy);
+  fmt::print("without a lock: {:8}  ({} updates lost)\n", racy, expected - racy);
 
   weft::mutex m;
   const long locked = co_await run_all(tasks, [&] { return add_locked(m, increments); });
-  std::printf("with weft::mutex: %6ld  (%ld updates lost)\n", locked, expected - locked);
+  fmt::print("with weft::mutex: {:6}  ({} updates lost)\n", locked, expected - locked);
   co_return locked == expected ? 0 : 1;
 }
 

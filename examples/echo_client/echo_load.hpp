@@ -3,7 +3,7 @@
 //
 //   example::load_options o{.to = addr, .connections = 100, .size = 64};
 //   example::load_result r = co_await example::run_load(o);
-//   std::printf("%.0f msgs/s, p99 %.0f us\n", r.messages_per_s(), r.latency.percentile(0.99) / 1e3);
+//   fmt::print("{:.0f} msgs/s, p99 {:.0f} us\n", r.messages_per_s(), r.latency.percentile(0.99) / 1e3);
 //
 // Every connection sends `size` bytes, reads the `size` echoed bytes back,
 // checks them, and repeats. Round trips that complete during the warm-up

@@ -7,6 +7,8 @@
 // (same runtime), so it runs out of the box. Prints messages/s, MB/s, the
 // latency percentiles and the error count, then a machine-readable
 // "RESULT echo_client ..." line. Exit code 1 if a connection failed.
+#include <fmt/core.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,7 +28,7 @@ weft::task<example::load_result> run(example::load_options o, bool in_process) {
   if (!in_process) co_return co_await example::run_load(std::move(o));
   auto listener = weft::io::tcp_listener::bind(o.to);
   o.to = listener.local_address();
-  std::printf("in-process echo server on %s\n", o.to.to_string().c_str());
+  fmt::print("in-process echo server on {}\n", o.to);
   example::echo_stats stats;
   auto server = weft::spawn(weft::io::serve(
       listener, [&stats](weft::io::tcp_stream s) { return example::echo(std::move(s), stats); }));
@@ -75,27 +77,24 @@ int main(int argc, char** argv) {
 
   try {
     weft::runtime rt{{.workers = workers, .io = io}};
-    std::printf("echo_client: %zu connections x %zu B, %s (+%s warm-up), %u workers, %s\n", o.connections, o.size,
-                example::format_duration(o.duration).c_str(), example::format_duration(o.warmup).c_str(),
-                rt.worker_count(), weft::to_string(rt.io_backend()));
+    fmt::print("echo_client: {} connections x {} B, {} (+{} warm-up), {} workers, {}\n", o.connections, o.size,
+               example::format_duration(o.duration), example::format_duration(o.warmup), rt.worker_count(),
+               rt.io_backend());
     std::fflush(stdout);
     const std::size_t size = o.size, conns = o.connections;
     example::load_result r = rt.block_on(run(std::move(o), !port.has_value()));
     const double us = 1e3;
-    std::printf("messages/s: %.0f  (%llu in %.2f s)\n", r.messages_per_s(), static_cast<unsigned long long>(r.messages),
-                r.seconds);
-    std::printf("MB/s:       %.2f each way\n", r.messages_per_s() * static_cast<double>(size) / 1e6);
-    std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", r.latency.percentile(0.50) / us,
-                r.latency.percentile(0.90) / us, r.latency.percentile(0.99) / us, r.latency.percentile(0.999) / us,
-                static_cast<double>(r.latency.max()) / us);
-    std::printf("errors:     %llu%s%s\n", static_cast<unsigned long long>(r.errors), r.errors ? " (first: " : "",
-                r.errors ? (r.first_error + ")").c_str() : "");
-    std::printf("RESULT echo_client conns=%zu size=%zu msgs_per_s=%.0f p50_us=%.1f p99_us=%.1f errors=%llu\n", conns,
-                size, r.messages_per_s(), r.latency.percentile(0.50) / us, r.latency.percentile(0.99) / us,
-                static_cast<unsigned long long>(r.errors));
+    fmt::print("messages/s: {:.0f}  ({} in {:.2f} s)\n", r.messages_per_s(), r.messages, r.seconds);
+    fmt::print("MB/s:       {:.2f} each way\n", r.messages_per_s() * static_cast<double>(size) / 1e6);
+    fmt::print("latency us: p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  p99.9 {:.1f}  max {:.1f}\n",
+               r.latency.percentile(0.50) / us, r.latency.percentile(0.90) / us, r.latency.percentile(0.99) / us,
+               r.latency.percentile(0.999) / us, static_cast<double>(r.latency.max()) / us);
+    fmt::print("errors:     {}{}\n", r.errors, r.errors ? " (first: " + r.first_error + ")" : "");
+    fmt::print("RESULT echo_client conns={} size={} msgs_per_s={:.0f} p50_us={:.1f} p99_us={:.1f} errors={}\n", conns,
+               size, r.messages_per_s(), r.latency.percentile(0.50) / us, r.latency.percentile(0.99) / us, r.errors);
     return r.errors ? 1 : 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "echo_client: %s\n", e.what());
+    fmt::print(stderr, "echo_client: {}\n", e.what());
     return example::exit_error;
   }
 }

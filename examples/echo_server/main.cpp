@@ -7,9 +7,10 @@
 // SIGTERM stops it: serve() is cancelled, which cancels every connection
 // and waits for them, a one-line summary is printed, and the exit code is
 // 128 + the signal number (130, 143).
+#include <fmt/core.h>
+
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <exception>
 
 #include "../common/cli.hpp"
@@ -35,7 +36,7 @@ weft::task<server_result> run_server(weft::io::tcp_listener& listener, example::
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& x) {
-      std::fprintf(stderr, "echo_server: connection ended with an error: %s\n", x.what());
+      fmt::print(stderr, "echo_server: connection ended with an error: {}\n", x.what());
     }
   };
   auto handler = [&stats](weft::io::tcp_stream s) { return example::echo(std::move(s), stats); };
@@ -64,14 +65,13 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     server_result r = rt.block_on(run_server(listener, signals, stats));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("echo_server: %s after %.1f s: %llu connections, %llu reads, %.1f MB echoed, %llu handler errors (%s, %u workers)\n",
-                example::signal_name(r.signal), secs, static_cast<unsigned long long>(stats.connections.load()),
-                static_cast<unsigned long long>(stats.reads.load()), static_cast<double>(stats.bytes.load()) / 1e6,
-                static_cast<unsigned long long>(r.handler_errors), weft::to_string(rt.io_backend()),
-                rt.worker_count());
+    fmt::print("echo_server: {} after {:.1f} s: {} connections, {} reads, {:.1f} MB echoed, "
+               "{} handler errors ({}, {} workers)\n",
+               example::signal_name(r.signal), secs, stats.connections.load(), stats.reads.load(),
+               static_cast<double>(stats.bytes.load()) / 1e6, r.handler_errors, rt.io_backend(), rt.worker_count());
     return 128 + r.signal;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "echo_server: %s\n", e.what());
+    fmt::print(stderr, "echo_server: {}\n", e.what());
     return example::exit_error;
   }
 }

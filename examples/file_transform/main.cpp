@@ -10,13 +10,15 @@
 // on; the exit status is then 1.
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -53,9 +55,7 @@ std::string number_lines_upper(std::string_view text) {
   while (!text.empty()) {
     const std::size_t nl = text.find('\n');
     const std::string_view part = text.substr(0, nl);
-    char num[32];
-    const int n = std::snprintf(num, sizeof num, "%6lu  ", ++line);
-    out.append(num, static_cast<std::size_t>(n));
+    fmt::format_to(std::back_inserter(out), "{:6}  ", ++line);
     for (char c : part) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     out.push_back('\n');
     if (nl == std::string_view::npos) break;
@@ -108,13 +108,13 @@ class progress {
     if (tty_) {
       if (!last && now - drawn_ < std::chrono::milliseconds(100)) return;
       drawn_ = now;
-      std::fprintf(stderr, "\r%6zu/%zu files  %9.1f MB  %zu failed%s", done, total_, bytes_in / 1e6, failed,
-                   last ? "\n" : "");
+      fmt::print(stderr, "\r{:6}/{} files  {:9.1f} MB  {} failed{}", done, total_, bytes_in / 1e6, failed,
+                 last ? "\n" : "");
     } else {
       const std::size_t tenth = total_ ? done * 10 / total_ : 10;
       if (tenth == tenth_ && !last) return;
       tenth_ = tenth;
-      std::fprintf(stderr, "%zu/%zu files, %.1f MB, %zu failed\n", done, total_, bytes_in / 1e6, failed);
+      fmt::print(stderr, "{}/{} files, {:.1f} MB, {} failed\n", done, total_, bytes_in / 1e6, failed);
     }
   }
 
@@ -137,7 +137,7 @@ std::vector<fs::path> list_files(const fs::path& dir) {
 
 weft::task<int> transform_all(fs::path in_dir, fs::path out_dir, unsigned jobs) {
   const std::vector<fs::path> files = co_await weft::spawn_blocking(list_files, in_dir);
-  std::printf("%zu files from %s to %s, %u at a time\n", files.size(), in_dir.c_str(), out_dir.c_str(), jobs);
+  fmt::print("{} files from {} to {}, {} at a time\n", files.size(), in_dir.string(), out_dir.string(), jobs);
 
   const auto t0 = weft::clock::now();
   std::uint64_t bytes_in = 0, bytes_out = 0;
@@ -159,10 +159,10 @@ weft::task<int> transform_all(fs::path in_dir, fs::path out_dir, unsigned jobs) 
   });
   const double secs = std::chrono::duration<double>(weft::clock::now() - t0).count();
 
-  std::printf("files:  %zu done, %zu failed\n", files.size() - failures.size(), failures.size());
-  std::printf("bytes:  %.2f MB in, %.2f MB out\n", bytes_in / 1e6, bytes_out / 1e6);
-  std::printf("time:   %.3f s, %.1f MB/s (in + out)\n", secs, secs > 0 ? (bytes_in + bytes_out) / 1e6 / secs : 0.0);
-  for (const auto& f : failures) std::printf("failed: %s: %s\n", f.name.c_str(), f.error.c_str());
+  fmt::print("files:  {} done, {} failed\n", files.size() - failures.size(), failures.size());
+  fmt::print("bytes:  {:.2f} MB in, {:.2f} MB out\n", bytes_in / 1e6, bytes_out / 1e6);
+  fmt::print("time:   {:.3f} s, {:.1f} MB/s (in + out)\n", secs, secs > 0 ? (bytes_in + bytes_out) / 1e6 / secs : 0.0);
+  for (const auto& f : failures) fmt::print("failed: {}: {}\n", f.name.string(), f.error);
   co_return failures.empty() ? 0 : 1;
 }
 
@@ -181,9 +181,7 @@ weft::task<void> make_demo_input(fs::path dir, unsigned count) {
         text += w == 8 ? '\n' : ' ';
       }
     }
-    char name[32];
-    std::snprintf(name, sizeof name, "doc-%03u.txt", i);
-    co_await io::write_file(dir / name, text);
+    co_await io::write_file(dir / fmt::format("doc-{:03}.txt", i), text);
   }
 }
 
@@ -201,7 +199,7 @@ class temp_dir {
   ~temp_dir() {
     std::error_code ec;
     fs::remove_all(path_, ec);
-    if (ec) std::fprintf(stderr, "file_transform: could not remove %s: %s\n", path_.c_str(), ec.message().c_str());
+    if (ec) fmt::print(stderr, "file_transform: could not remove {}: {}\n", path_.string(), ec.message());
   }
   const fs::path& path() const { return path_; }
 
@@ -214,11 +212,11 @@ weft::task<int> demo(unsigned jobs) {
   const fs::path in = tmp.path() / "in", out = tmp.path() / "out";
   fs::create_directory(in);
   fs::create_directory(out);
-  std::printf("demo: writing 200 text files into %s (removed at the end)\n", in.c_str());
+  fmt::print("demo: writing 200 text files into {} (removed at the end)\n", in.string());
   co_await make_demo_input(in, 200);
   const int status = co_await transform_all(in, out, jobs);
   const std::string sample = co_await io::read_file(out / "doc-001.txt");
-  std::printf("doc-001.txt now starts with:\n%s", sample.substr(0, sample.find('\n', sample.find('\n') + 1) + 1).c_str());
+  fmt::print("doc-001.txt now starts with:\n{}", sample.substr(0, sample.find('\n', sample.find('\n') + 1) + 1));
   co_return status;
 }
 
@@ -246,7 +244,7 @@ int main(int argc, char** argv) {
     if (fs::equivalent(opt.in_dir, opt.out_dir)) return example::usage_failure(app, "OUT_DIR must not be IN_DIR");
     return weft::run(transform_all(opt.in_dir, opt.out_dir, opt.jobs), opt.runtime);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "file_transform: error: %s\n", e.what());
+    fmt::print(stderr, "file_transform: error: {}\n", e.what());
     return example::exit_error;
   }
 }

@@ -8,8 +8,9 @@
 // wait at the same time.
 //
 //   ./hello_tasks [GREETERS]        (default 5)
+#include <fmt/core.h>
+
 #include <chrono>
-#include <cstdio>
 #include <vector>
 
 #include "../common/cli.hpp"
@@ -23,18 +24,18 @@ std::size_t worker_index() { return weft::this_worker().value_or(0); }
 
 // As a task: a coroutine that co_awaits.
 weft::task<int> greet_task(int n) {
-  std::printf("hello from task %d (worker %zu)\n", n, worker_index());
+  fmt::print("hello from task {} (worker {})\n", n, worker_index());
   co_await weft::sleep_for(10ms * (5 - n % 5));
-  std::printf("goodbye from task %d (worker %zu)\n", n, worker_index());
+  fmt::print("goodbye from task {} (worker {})\n", n, worker_index());
   co_return n;
 }
 
 // As a fiber: an ordinary function; weft::await suspends just this fiber,
 // at any call depth, so it could be deep inside legacy blocking-style code.
 int greet_fiber(int n) {
-  std::printf("hello from fiber %d (worker %zu)\n", n, worker_index());
+  fmt::print("hello from fiber {} (worker {})\n", n, worker_index());
   weft::await(weft::sleep_for(10ms * (5 - n % 5)));
-  std::printf("goodbye from fiber %d (worker %zu)\n", n, worker_index());
+  fmt::print("goodbye from fiber {} (worker {})\n", n, worker_index());
   return n;
 }
 
@@ -43,13 +44,13 @@ weft::task<void> amain(int greeters) {
   for (int i = 0; i < greeters; ++i) tasks.push_back(weft::spawn(greet_task(i)));
   int sum = 0;
   for (auto& h : tasks) sum += co_await h;
-  std::printf("all %d tasks done (sum of ids %d)\n\n", greeters, sum);
+  fmt::print("all {} tasks done (sum of ids {})\n\n", greeters, sum);
 
   std::vector<weft::join_handle<int>> fibers;
   for (int i = 0; i < greeters; ++i) fibers.push_back(weft::spawn_fiber([i] { return greet_fiber(i); }));
   sum = 0;
   for (auto& h : fibers) sum += co_await h;
-  std::printf("all %d fibers done (sum of ids %d)\n", greeters, sum);
+  fmt::print("all {} fibers done (sum of ids {})\n", greeters, sum);
 }
 
 }  // namespace

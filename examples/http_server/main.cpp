@@ -16,6 +16,8 @@
 // connections close), then a one-line summary and exit code 128 + the
 // signal number (130, 143). --quick: serve on a free port, check the
 // routes with raw TCP clients, exit 0 or 1.
+#include <fmt/core.h>
+
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -166,7 +168,7 @@ weft::task<http::response> fetch(weft::io::tcp_stream& s, std::string request) {
 weft::task<bool> self_test(http::server& srv) {
   int failures = 0;
   auto check = [&](bool ok, const std::string& what) {
-    std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+    fmt::print("{} {}\n", ok ? "ok  " : "FAIL", what);
     if (!ok) ++failures;
   };
   auto a = co_await weft::io::tcp_stream::connect(srv.local_address(), 10s);
@@ -232,7 +234,7 @@ int main(int argc, char** argv) {
     weft::runtime rt{flags.runtime_options()};
     return rt.block_on([](weft::io::address addr, example::stop_signals& signals, bool quick) -> weft::task<int> {
       http::server srv = http::server::bind(addr, make_router());
-      std::printf("listening on %s\n", srv.local_address().to_string().c_str());
+      fmt::print("listening on {}\n", srv.local_address());
       std::fflush(stdout);
       const auto started = weft::clock::now();
       int sig = 0;
@@ -246,7 +248,7 @@ int main(int argc, char** argv) {
         // The watcher turns a signal into a graceful shutdown; run() then returns.
         auto watcher = weft::spawn([](example::stop_signals& s, http::server& srv) -> weft::task<int> {
           int n = co_await s.wait();
-          std::fprintf(stderr, "http_server: %s, shutting down\n", example::signal_name(n));
+          fmt::print(stderr, "http_server: {}, shutting down\n", example::signal_name(n));
           co_await srv.shutdown(5s);
           co_return n;
         }(signals, srv));
@@ -264,17 +266,13 @@ int main(int argc, char** argv) {
       }
       const auto s = srv.stats();
       const double secs = std::chrono::duration<double>(weft::clock::now() - started).count();
-      std::printf(
-          "http_server: %s after %.1f s: %llu requests on %llu connections, %llu 4xx, %llu 5xx, %llu timeouts\n",
-                  quick ? (ok ? "self-test passed" : "self-test FAILED") : example::signal_name(sig), secs,
-                  static_cast<unsigned long long>(s.requests),
-                  static_cast<unsigned long long>(s.connections_accepted),
-                  static_cast<unsigned long long>(s.responses_4xx), static_cast<unsigned long long>(s.responses_5xx),
-                  static_cast<unsigned long long>(s.timeouts));
+      fmt::print("http_server: {} after {:.1f} s: {} requests on {} connections, {} 4xx, {} 5xx, {} timeouts\n",
+                 quick ? (ok ? "self-test passed" : "self-test FAILED") : example::signal_name(sig), secs, s.requests,
+                 s.connections_accepted, s.responses_4xx, s.responses_5xx, s.timeouts);
       co_return quick ? (ok ? 0 : 1) : 128 + sig;
     }(addr, signals, quick));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "http_server: %s\n", e.what());
+    fmt::print(stderr, "http_server: {}\n", e.what());
     return example::exit_error;
   }
 }

@@ -13,9 +13,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <chrono>
-#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -102,8 +103,8 @@ std::string describe_signal(int sig) {
 weft::task<int> amain(options opt) {
   const std::vector<job> jobs = plan(opt);
   weft::ipc::process_pool pool{{.workers = opt.workers, .task_timeout = opt.timeout}};
-  std::printf("%zu jobs on %u worker processes, timeout %lld ms per job (seed %" PRIu64 ")\n\n", jobs.size(),
-              opt.workers, static_cast<long long>(opt.timeout.count()), opt.seed);
+  fmt::print("{} jobs on {} worker processes, timeout {} ms per job (seed {})\n\n", jobs.size(), opt.workers,
+             opt.timeout.count(), opt.seed);
 
   const auto t0 = weft::clock::now();
   std::vector<weft::join_handle<std::uint64_t>> handles;
@@ -132,8 +133,8 @@ weft::task<int> amain(options opt) {
       as_planned = j.what == kind::hang;
     }
     const double at = std::chrono::duration<double>(weft::clock::now() - t0).count();
-    std::printf("%6.2f s  job %2u  %-9s %4u ms  %s%s\n", at, j.id, kind_name(j.what), j.ms, outcome.c_str(),
-                as_planned ? "" : "   <- NOT AS PLANNED");
+    fmt::print("{:6.2f} s  job {:2}  {:<9} {:4} ms  {}{}\n", at, j.id, kind_name(j.what), j.ms, outcome,
+               as_planned ? "" : "   <- NOT AS PLANNED");
     std::fflush(stdout);
     if (!as_planned) ++unexpected;
   }
@@ -148,12 +149,12 @@ weft::task<int> amain(options opt) {
   }
   co_await pool.shutdown();
 
-  std::printf("\npool stats: %" PRIu64 " completed, %" PRIu64 " raised, %" PRIu64 " crashed, %" PRIu64 " timed out\n",
-              s.completed, s.failed, s.crashed, s.timed_out);
-  std::printf("            %" PRIu64 " workers started, %" PRIu64 " of them replacements; %u of %u alive at the end\n",
-              s.workers_started, s.workers_restarted, s.workers, opt.workers);
-  std::printf("total %.2f s; %u job(s) not as planned\n",
-              std::chrono::duration<double>(weft::clock::now() - t0).count(), unexpected);
+  fmt::print("\npool stats: {} completed, {} raised, {} crashed, {} timed out\n", s.completed, s.failed, s.crashed,
+             s.timed_out);
+  fmt::print("            {} workers started, {} of them replacements; {} of {} alive at the end\n", s.workers_started,
+             s.workers_restarted, s.workers, opt.workers);
+  fmt::print("total {:.2f} s; {} job(s) not as planned\n",
+             std::chrono::duration<double>(weft::clock::now() - t0).count(), unexpected);
   co_return unexpected == 0 && s.workers == opt.workers ? 0 : 1;
 }
 
@@ -182,7 +183,7 @@ int main(int argc, char** argv) {
   try {
     return weft::run(amain(opt));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "job_queue: error: %s\n", e.what());
+    fmt::print(stderr, "job_queue: error: {}\n", e.what());
     return example::exit_error;
   }
 }

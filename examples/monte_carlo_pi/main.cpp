@@ -6,9 +6,10 @@
 // identical in each: only who computes it changes, and the time.
 //
 //   monte_carlo_pi [--samples N] [--tasks T] [--workers N] [--quick]
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <chrono>
-#include <cinttypes>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -78,24 +79,24 @@ weft::task<row> run_row(unsigned workers, const std::vector<batch>& batches, std
 
 weft::task<int> amain(std::uint64_t samples, unsigned tasks, unsigned max_workers) {
   const auto batches = make_batches(samples, tasks);
-  std::printf("%" PRIu64 " samples in %u tasks, 1..%u worker processes (%u cores)\n\n", samples, tasks, max_workers,
-              std::thread::hardware_concurrency());
-  std::printf("workers   seconds   speed-up         estimate       error\n");
+  fmt::print("{} samples in {} tasks, 1..{} worker processes ({} cores)\n\n", samples, tasks, max_workers,
+             std::thread::hardware_concurrency());
+  fmt::print("workers   seconds   speed-up         estimate       error\n");
   double one = 0, first_estimate = 0;
   for (unsigned w = 1; w <= max_workers; ++w) {
     const row r = co_await run_row(w, batches, samples);
     if (w == 1) one = r.seconds, first_estimate = r.estimate;
-    std::printf("%7u  %8.3f  %8.2fx  %15.10f  %10.2e\n", w, r.seconds, one / r.seconds, r.estimate,
-                std::abs(r.estimate - std::numbers::pi));
+    fmt::print("{:7}  {:8.3f}  {:8.2f}x  {:15.10f}  {:10.2e}\n", w, r.seconds, one / r.seconds, r.estimate,
+               std::abs(r.estimate - std::numbers::pi));
     std::fflush(stdout);
     if (r.estimate != first_estimate) {
-      std::fprintf(stderr, "monte_carlo_pi: the estimate changed with %u workers: a result was lost\n", w);
+      fmt::print(stderr, "monte_carlo_pi: the estimate changed with {} workers: a result was lost\n", w);
       co_return 1;
     }
   }
   // The statistical error of N samples is about sqrt(pi (4 - pi) / N).
-  std::printf("\nexpected error for %" PRIu64 " samples: about %.2e\n", samples,
-              std::sqrt(std::numbers::pi * (4 - std::numbers::pi) / static_cast<double>(samples)));
+  fmt::print("\nexpected error for {} samples: about {:.2e}\n", samples,
+             std::sqrt(std::numbers::pi * (4 - std::numbers::pi) / static_cast<double>(samples)));
   co_return 0;
 }
 
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
   try {
     return weft::run(amain(samples, tasks, workers));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "monte_carlo_pi: error: %s\n", e.what());
+    fmt::print(stderr, "monte_carlo_pi: error: {}\n", e.what());
     return example::exit_error;
   }
 }

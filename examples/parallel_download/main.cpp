@@ -13,6 +13,8 @@
 // fetched (bad URL, refused, timeout, TLS) prints its error. Exit code 0
 // when every URL was fetched (whatever the status), 1 otherwise, 2 for a
 // bad command line. --quick checks its own results and exits 0 or 1.
+#include <fmt/core.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -100,25 +102,22 @@ weft::task<summary> download_all(const std::vector<std::string>& urls, std::size
       const auto& r = *f.response;
       (r.status >= 400 ? s.http_errors : s.ok) += 1;
       s.bytes += r.body.size();
-      std::printf("%3d %10zu B %7.1f ms  %s", r.status, r.body.size(), f.ms, url.c_str());
-      if (!r.redirects.empty()) std::printf("  -> %s", r.url.c_str());
-      std::printf("\n");
+      fmt::print("{:3} {:10} B {:7.1f} ms  {}{}\n", r.status, r.body.size(), f.ms, url,
+                 r.redirects.empty() ? "" : "  -> " + r.url);
     } else {
       ++s.failed;
-      std::printf("ERR %12s %7.1f ms  %s\n", "", f.ms, f.error.c_str());
+      fmt::print("ERR {:12} {:7.1f} ms  {}\n", "", f.ms, f.error);
     }
     std::fflush(stdout);
     s.results[done->index] = std::move(f);
   }
   s.seconds = std::chrono::duration<double>(weft::clock::now() - t0).count();
   auto st = client.stats();
-  std::printf("\n%zu URLs: %zu ok, %zu HTTP errors (status >= 400), %zu failed; %.1f KiB in %.3f s (%.1f MiB/s)\n",
-              urls.size(), s.ok, s.http_errors, s.failed, static_cast<double>(s.bytes) / 1024, s.seconds,
-              s.seconds > 0 ? static_cast<double>(s.bytes) / (1 << 20) / s.seconds : 0.0);
-  std::printf("%llu requests, %llu connections opened, %llu reused, %llu redirects followed\n",
-              static_cast<unsigned long long>(st.requests), static_cast<unsigned long long>(st.connections_opened),
-              static_cast<unsigned long long>(st.connections_reused),
-              static_cast<unsigned long long>(st.redirects_followed));
+  fmt::print("\n{} URLs: {} ok, {} HTTP errors (status >= 400), {} failed; {:.1f} KiB in {:.3f} s ({:.1f} MiB/s)\n",
+             urls.size(), s.ok, s.http_errors, s.failed, static_cast<double>(s.bytes) / 1024, s.seconds,
+             s.seconds > 0 ? static_cast<double>(s.bytes) / (1 << 20) / s.seconds : 0.0);
+  fmt::print("{} requests, {} connections opened, {} reused, {} redirects followed\n", st.requests,
+             st.connections_opened, st.connections_reused, st.redirects_followed);
   co_return s;
 }
 
@@ -195,7 +194,7 @@ weft::task<int> run_quick() {
   urls.push_back(base + "/missing");
   urls.push_back("http://127.0.0.1:" + std::to_string(dead_port) + "/refused");
   const std::size_t concurrency = 4;
-  std::printf("self-test: %zu URLs from %s, %zu at once\n\n", urls.size(), base.c_str(), concurrency);
+  fmt::print("self-test: {} URLs from {}, {} at once\n\n", urls.size(), base, concurrency);
 
   summary s = co_await download_all(urls, concurrency, 10s);
   server.cancel();
@@ -207,7 +206,7 @@ weft::task<int> run_quick() {
   int bad = 0;
   auto expect = [&](bool ok, const std::string& what) {
     if (!ok) {
-      std::printf("FAILED: %s\n", what.c_str());
+      fmt::print("FAILED: {}\n", what);
       ++bad;
     }
   };
@@ -227,7 +226,7 @@ weft::task<int> run_quick() {
   expect(srv.max_in_flight.load() <= static_cast<int>(concurrency),
          "at most " + std::to_string(concurrency) + " requests at once (saw " +
              std::to_string(srv.max_in_flight.load()) + ")");
-  std::printf("%s\n", bad == 0 ? "self-test passed" : "self-test FAILED");
+  fmt::print("{}\n", bad == 0 ? "self-test passed" : "self-test FAILED");
   co_return bad == 0 ? 0 : 1;
 }
 

@@ -10,11 +10,11 @@
 // test.
 //
 //   primes [--workers N] [--count N] [--seed S] [--quick]
+#include <fmt/core.h>
+
 #include <chrono>
-#include <cinttypes>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <random>
 #include <thread>
 #include <vector>
@@ -109,7 +109,7 @@ struct options {
 weft::task<int> amain(options opt, std::vector<std::uint64_t> numbers) {
   weft::ipc::process_pool pool{{.workers = opt.workers}};
   const unsigned workers = pool.size();
-  std::printf("%zu numbers, %u worker processes\n", numbers.size(), workers);
+  fmt::print("{} numbers, {} worker processes\n", numbers.size(), workers);
 
   // Serial: this process, one number after another (on a blocking-pool
   // thread, as any long computation in a task should be).
@@ -139,18 +139,17 @@ weft::task<int> amain(options opt, std::vector<std::uint64_t> numbers) {
     const std::uint64_t n = numbers[i], f = pooled[i];
     const bool prime = f == n;
     if (f != serial[i] || prime != miller_rabin(n)) {
-      std::fprintf(stderr, "primes: wrong answer for %" PRIu64 ": factor %" PRIu64 " (serial %" PRIu64 ")\n", n, f,
-                   serial[i]);
+      fmt::print(stderr, "primes: wrong answer for {}: factor {} (serial {})\n", n, f, serial[i]);
       ++wrong;
     } else if (prime) {
-      std::printf("%20" PRIu64 " is prime\n", n);
+      fmt::print("{:20} is prime\n", n);
     } else {
-      std::printf("%20" PRIu64 " is not prime: %" PRIu64 " x %" PRIu64 "\n", n, f, n / f);
+      fmt::print("{:20} is not prime: {} x {}\n", n, f, n / f);
     }
   }
-  std::printf("serial:  %7.3f s\n", serial_s);
-  std::printf("pool:    %7.3f s  (process_pool::map, %u workers)\n", pool_s, workers);
-  std::printf("speed-up: %6.2fx  (%u cores)\n", serial_s / pool_s, std::thread::hardware_concurrency());
+  fmt::print("serial:  {:7.3f} s\n", serial_s);
+  fmt::print("pool:    {:7.3f} s  (process_pool::map, {} workers)\n", pool_s, workers);
+  fmt::print("speed-up: {:6.2f}x  ({} cores)\n", serial_s / pool_s, std::thread::hardware_concurrency());
   co_return wrong == 0 ? 0 : 1;
 }
 
@@ -183,7 +182,7 @@ int main(int argc, char** argv) {
     }
     return weft::run(amain(opt, std::move(numbers)));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "primes: error: %s\n", e.what());
+    fmt::print(stderr, "primes: error: {}\n", e.what());
     return example::exit_error;
   }
 }

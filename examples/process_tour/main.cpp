@@ -13,6 +13,8 @@
 // Each checks what it printed and exits 1 if something came out wrong.
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,7 +37,7 @@ bool quick = false;
 // captureless lambdas); their arguments travel serialized.
 
 std::string greeter(std::string name) {
-  std::printf("Process %d: Hello %s!\n", static_cast<int>(::getpid()), name.c_str());
+  fmt::print("Process {}: Hello {}!\n", ::getpid(), name);
   std::fflush(stdout);
   return name;
 }
@@ -76,9 +78,7 @@ weft::task<bool> run_value_array() {
   auto p = ipc::process::start(square_all, total, numbers, lock);
   co_await p.join();
   auto guard = co_await lock.lock();
-  std::printf("total %.1f, numbers", total.load());
-  for (int x : numbers.span()) std::printf(" %d", x);
-  std::printf("\n");
+  fmt::print("total {:.1f}, numbers {}\n", total.load(), fmt::join(numbers.span(), " "));
   co_return total.load() == 55.0 && numbers[4] == 25;
 }
 
@@ -94,9 +94,9 @@ weft::task<bool> run_cubes() {
   std::vector<long> cubes;
   while (auto c = results.try_pop()) cubes.push_back(*c);
   std::sort(cubes.begin(), cubes.end());  // they arrive in the order the processes ran
-  std::printf("cubes:");
-  for (long c : cubes) std::printf(" %ld", c);
-  std::printf("\n");
+  fmt::print("cubes:");
+  for (long c : cubes) fmt::print(" {}", c);
+  fmt::print("\n");
   co_return cubes == std::vector<long>{1, 8, 27, 64, 125, 216};
 }
 
@@ -118,7 +118,7 @@ weft::task<bool> run_pipe() {
   for (int i = 1; i <= 3; ++i) {
     co_await mine.send("ping " + std::to_string(i));
     auto reply = co_await mine.recv();
-    std::printf("%s\n", reply ? reply->c_str() : "(end of file)");
+    fmt::print("{}\n", reply.value_or("(end of file)"));
     ok &= reply.has_value();
   }
   mine.close();
@@ -128,7 +128,7 @@ weft::task<bool> run_pipe() {
 // ---------------------------------------------------------------- event-workers
 
 void worker_func(ipc::process_queue<int> jobs, ipc::process_queue<std::string> done, ipc::event running, int id) {
-  std::printf("Worker %d starting\n", id);
+  fmt::print("Worker {} starting\n", id);
   std::fflush(stdout);
   while (running.is_set()) {
     std::optional<int> job;
@@ -141,7 +141,7 @@ void worker_func(ipc::process_queue<int> jobs, ipc::process_queue<std::string> d
     std::this_thread::sleep_for(std::chrono::milliseconds(*job));
     done.blocking_push("worker " + std::to_string(id) + " did a " + std::to_string(*job) + " ms job");
   }
-  std::printf("Worker %d shutting down\n", id);
+  fmt::print("Worker {} shutting down\n", id);
   std::fflush(stdout);
 }
 
@@ -154,7 +154,7 @@ weft::task<bool> run_event_workers() {
     workers.push_back(ipc::process::start({.daemon = true}, worker_func, jobs, done, running, id));
   const int count = quick ? 6 : 15;
   for (int i = 0; i < count; ++i) co_await jobs.push(10 + 20 * (i % 4));
-  for (int i = 0; i < count; ++i) std::printf("%s\n", (co_await done.pop())->c_str());
+  for (int i = 0; i < count; ++i) fmt::print("{}\n", *co_await done.pop());
   running.clear();  // every worker leaves its loop within a queue timeout
   bool ok = true;
   for (auto& w : workers) ok &= co_await w.join() == 0;
@@ -187,10 +187,10 @@ int main(int argc, char** argv) {
   weft::run([&]() -> weft::task<void> {
     for (const subcommand& s : all) {
       if (which != "all" && which != s.name) continue;
-      std::printf("== %s\n", s.name);
+      fmt::print("== {}\n", s.name);
       std::fflush(stdout);
       const bool good = co_await s.run();
-      if (!good) std::fprintf(stderr, "process_tour: %s printed something wrong\n", s.name);
+      if (!good) fmt::print(stderr, "process_tour: {} printed something wrong\n", s.name);
       ok &= good;
     }
   }());

@@ -9,9 +9,10 @@
 // waiting in send() or recv().
 //
 //   ./producer_consumer [NUMBERS_PER_PRODUCER]     (default 200,000)
+#include <fmt/core.h>
+
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <vector>
 
 #include "../common/cli.hpp"
@@ -84,9 +85,8 @@ weft::task<void> round(const char* name, std::uint64_t per_producer, weft::event
     total.primes += t.primes;
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%s: sent %llu, checked %llu (%llu primes), %llu left in the channel, %.1f ms\n", name,
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(total.checked),
-              static_cast<unsigned long long>(total.primes), static_cast<unsigned long long>(jobs.size()), ms);
+  fmt::print("{}: sent {}, checked {} ({} primes), {} left in the channel, {:.1f} ms\n", name, sent, total.checked,
+             total.primes, jobs.size(), ms);
 }
 
 weft::task<void> amain(std::uint64_t per_producer) {

@@ -5,8 +5,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <cerrno>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -36,36 +37,35 @@ weft::task<long> parallel_fib(int n) {
 }
 
 weft::task<void> tour() {
-  std::printf("1. spawn and join: a task runs concurrently, join for its value\n");
+  fmt::print("1. spawn and join: a task runs concurrently, join for its value\n");
   auto h = weft::spawn(fetch("profile", 30ms));
-  std::printf("   joined: %s\n", (co_await h).c_str());
+  fmt::print("   joined: {}\n", co_await h);
 
-  std::printf("2. when_all: three fetches at once, results in order\n");
+  fmt::print("2. when_all: three fetches at once, results in order\n");
   auto start = weft::clock::now();
   auto [a, b, c] = co_await weft::when_all(fetch("users", 40ms), fetch("orders", 20ms), fetch("stock", 30ms));
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(weft::clock::now() - start);
-  std::printf("   %s | %s | %s  (together %lld ms, not 90)\n", a.c_str(), b.c_str(), c.c_str(),
-              static_cast<long long>(took.count()));
+  fmt::print("   {} | {} | {}  (together {} ms, not 90)\n", a, b, c, took.count());
 
-  std::printf("3. when_any: two mirrors race; the loser is cancelled\n");
+  fmt::print("3. when_any: two mirrors race; the loser is cancelled\n");
   auto fastest = co_await weft::when_any(fetch("mirror-eu", 50ms), fetch("mirror-us", 10ms));
-  std::printf("   winner #%zu: %s\n", fastest.index, std::get<1>(fastest.value).c_str());
+  fmt::print("   winner #{}: {}\n", fastest.index, std::get<1>(fastest.value));
 
-  std::printf("4. with_timeout: a slow call gets 25 ms\n");
+  fmt::print("4. with_timeout: a slow call gets 25 ms\n");
   try {
     co_await weft::with_timeout(25ms, fetch("slow-report", 500ms));
   } catch (const weft::timeout_error& e) {
-    std::printf("   %s\n", e.what());
+    fmt::print("   {}\n", e.what());
   }
 
-  std::printf("5. errors: the failure comes back to whoever joins\n");
+  fmt::print("5. errors: the failure comes back to whoever joins\n");
   try {
     co_await weft::when_all(fetch("fine", 5ms), fetch("broken", 10ms));
   } catch (const std::exception& e) {
-    std::printf("   caught: %s\n", e.what());
+    fmt::print("   caught: {}\n", e.what());
   }
 
-  std::printf("6. cancel: stop a task at its next suspension point\n");
+  fmt::print("6. cancel: stop a task at its next suspension point\n");
   auto ticker = weft::spawn([]() -> weft::task<int> {
     weft::interval every{10ms};
     int ticks = 0;
@@ -79,10 +79,10 @@ weft::task<void> tour() {
   try {
     co_await ticker;
   } catch (const weft::operation_cancelled&) {
-    std::printf("   the ticker was cancelled\n");
+    fmt::print("   the ticker was cancelled\n");
   }
 
-  std::printf("7. task_scope: a nursery joins every child it started\n");
+  fmt::print("7. task_scope: a nursery joins every child it started\n");
   std::atomic<int> done{0};
   co_await weft::task_scope::run([&](weft::task_scope& scope) -> weft::task<void> {
     for (int i = 0; i < 100; ++i)
@@ -92,15 +92,15 @@ weft::task<void> tour() {
       }(done, i));
     co_return;
   });
-  std::printf("   %d of 100 children finished before the scope ended\n", done.load());
+  fmt::print("   {} of 100 children finished before the scope ended\n", done.load());
 
-  std::printf("8. CPU work spreads over the workers (work stealing)\n");
+  fmt::print("8. CPU work spreads over the workers (work stealing)\n");
   start = weft::clock::now();
   long f = co_await parallel_fib(32);
   took = std::chrono::duration_cast<std::chrono::milliseconds>(weft::clock::now() - start);
-  std::printf("   fib(32) = %ld in %lld ms\n", f, static_cast<long long>(took.count()));
+  fmt::print("   fib(32) = {} in {} ms\n", f, took.count());
 
-  std::printf("9. driver operations: two tasks talk through a pipe\n");
+  fmt::print("9. driver operations: two tasks talk through a pipe\n");
   int fds[2];
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::system_category(), "pipe2");
   auto reader = weft::spawn([](int fd) -> weft::task<std::string> {
@@ -115,7 +115,7 @@ weft::task<void> tour() {
   const std::string msg = "hello through the driver";
   int n = co_await weft::ops::write(fds[1], msg.data(), msg.size());
   co_await weft::ops::close(fds[1]);  // end of stream for the reader
-  std::printf("   wrote %d bytes, read back \"%s\"\n", n, (co_await reader).c_str());
+  fmt::print("   wrote {} bytes, read back \"{}\"\n", n, co_await reader);
   co_await weft::ops::close(fds[0]);
 }
 
@@ -134,16 +134,13 @@ int main(int argc, char** argv) {
 
   try {
     weft::runtime rt{{.workers = workers, .io = io}};
-    std::printf("weft runtime: %u workers, %s driver\n\n", rt.worker_count(), weft::to_string(rt.io_backend()));
+    fmt::print("weft runtime: {} workers, {} driver\n\n", rt.worker_count(), rt.io_backend());
     rt.block_on(tour());
-    auto m = rt.metrics();
-    std::printf("\nscheduler: %llu tasks run, %llu stolen, %llu timers fired, %llu parks\n",
-                static_cast<unsigned long long>(m.total().tasks_polled),
-                static_cast<unsigned long long>(m.total().tasks_stolen),
-                static_cast<unsigned long long>(m.total().timers_fired),
-                static_cast<unsigned long long>(m.total().parks));
+    const auto t = rt.metrics().total();
+    fmt::print("\nscheduler: {} tasks run, {} stolen, {} timers fired, {} parks\n", t.tasks_polled, t.tasks_stolen,
+               t.timers_fired, t.parks);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "runtime_tour: %s\n", e.what());
+    fmt::print(stderr, "runtime_tour: {}\n", e.what());
     return example::exit_error;
   }
 }

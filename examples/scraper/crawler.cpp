@@ -6,8 +6,8 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <set>
@@ -21,6 +21,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
+#include <fmt/core.h>
 
 #include "json.hpp"
 #include "robots.hpp"
@@ -177,28 +178,22 @@ std::string to_json(const crawl_stats& s) {
 }
 
 std::string summary_text(const crawl_stats& s) {
-  char buf[512];
-  std::string out;
-  std::snprintf(buf, sizeof buf, "%s%llu pages (%llu ok, %llu parsed) in %.2f s: %.0f pages/s, %.1f MB\n",
-                s.stopped ? "stopped: " : "", static_cast<unsigned long long>(s.pages),
-                static_cast<unsigned long long>(s.pages_ok), static_cast<unsigned long long>(s.parsed), s.seconds,
-                s.pages_per_s(), static_cast<double>(s.bytes) / 1e6);
-  out += buf;
+  std::string out = fmt::format("{}{} pages ({} ok, {} parsed) in {:.2f} s: {:.0f} pages/s, {:.1f} MB\n",
+                                s.stopped ? "stopped: " : "", s.pages, s.pages_ok, s.parsed, s.seconds, s.pages_per_s(),
+                                static_cast<double>(s.bytes) / 1e6);
+  auto to = std::back_inserter(out);
   if (!s.errors.empty()) {
     out += "errors:";
-    for (const auto& [k, v] : s.errors) out += " " + k + "=" + std::to_string(v);
+    for (const auto& [k, v] : s.errors) fmt::format_to(to, " {}={}", k, v);
     out += '\n';
   }
-  std::snprintf(buf, sizeof buf,
-                "retries %llu, robots.txt disallowed %llu, not HTML %llu, broken HTML %llu, redirected %llu, "
-                "redirects refused %llu, links %llu, queued %llu%s\n",
-                static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.robots_disallowed),
-                static_cast<unsigned long long>(s.not_html), static_cast<unsigned long long>(s.broken_html),
-                static_cast<unsigned long long>(s.redirected), static_cast<unsigned long long>(s.redirects_refused),
-                static_cast<unsigned long long>(s.links),
-                static_cast<unsigned long long>(s.queued),
-                s.cancelled ? (", cancelled in flight " + std::to_string(s.cancelled)).c_str() : "");
-  out += buf;
+  fmt::format_to(to,
+                 "retries {}, robots.txt disallowed {}, not HTML {}, broken HTML {}, redirected {}, "
+                 "redirects refused {}, links {}, queued {}",
+                 s.retries, s.robots_disallowed, s.not_html, s.broken_html, s.redirected, s.redirects_refused, s.links,
+                 s.queued);
+  if (s.cancelled) fmt::format_to(to, ", cancelled in flight {}", s.cancelled);
+  out += '\n';
   return out;
 }
 

@@ -6,7 +6,7 @@
 //   scraper::crawl_options o;
 //   o.seeds = {"http://127.0.0.1:8080/"};
 //   o.max_pages = 500;
-//   scraper::crawler c(o, [](const scraper::page_record& r) { std::puts(scraper::to_json_line(r).c_str()); });
+//   scraper::crawler c(o, [](const scraper::page_record& r) { fmt::print("{}\n", scraper::to_json_line(r)); });
 //   scraper::crawl_stats s = co_await c.run();
 //
 // Scheduling: `concurrency` worker tasks pull from a frontier kept per

@@ -5,7 +5,7 @@
 //   scraper::demo_tally tally;   // fed every record: tally.add(r)
 //   ... crawl ...
 //   for (auto& line : scraper::check_demo(site.manifest(), stats, tally))
-//     std::printf("%-40s %llu/%llu %s\n", line.what, line.got, line.expected, line.ok() ? "ok" : "MISMATCH");
+//     fmt::print("{:<40} {}/{} {}\n", line.what, line.got, line.expected, line.ok() ? "ok" : "MISMATCH");
 #pragma once
 
 #include <cstdint>

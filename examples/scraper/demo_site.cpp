@@ -1,7 +1,8 @@
 // The demo site served: demo_content's responses through weft::http::server,
 // with per-path request counts (flaky pages, and tests' checks).
+#include <fmt/core.h>
+
 #include <exception>
-#include <iostream>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -83,9 +84,9 @@ demo_site demo_site::start(demo_site_options o) {
       std::rethrow_exception(e);
     } catch (const weft::operation_cancelled&) {
     } catch (const std::exception& x) {
-      std::cerr << "demo site: handler failed: " << x.what() << '\n';
+      fmt::print(stderr, "demo site: handler failed: {}\n", x.what());
     } catch (...) {
-      std::cerr << "demo site: handler failed\n";
+      fmt::print(stderr, "demo site: handler failed\n");
     }
   };
   // The handler points at the state, which owns the server that owns the

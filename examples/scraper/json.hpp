@@ -15,9 +15,10 @@
 // written as null (JSON has no NaN). Nothing blocks; no cancellation.
 #pragma once
 
+#include <fmt/core.h>
+
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -144,16 +145,11 @@ class writer {
     if (!std::isfinite(d)) {
       out_ += "null";
     } else {
+      // The shortest of {:.6g}..{:.17g} that reads back the same ({:.17g} always does).
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", d);
-      // The shortest of %.6g..%.17g that reads back the same.
-      for (int precision = 6; precision < 17; ++precision) {
-        char shorter[32];
-        std::snprintf(shorter, sizeof shorter, "%.*g", precision, d);
-        if (std::strtod(shorter, nullptr) == d) {
-          std::snprintf(buf, sizeof buf, "%s", shorter);
-          break;
-        }
+      for (int precision = 6; precision <= 17; ++precision) {
+        *fmt::format_to(buf, "{:.{}g}", d, precision) = '\0';
+        if (std::strtod(buf, nullptr) == d) break;
       }
       out_ += buf;
     }

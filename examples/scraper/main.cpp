@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -154,10 +156,8 @@ weft::task<void> show_progress(const scraper::crawler& c) {
   for (;;) {
     co_await tick.next();
     auto p = c.progress();
-    std::fprintf(stderr, "\r\x1b[K%llu pages, %llu queued, %llu failed, %llu in flight, %.0f pages/s",
-                 static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(p.queued),
-                 static_cast<unsigned long long>(p.failed), static_cast<unsigned long long>(p.in_flight),
-                 p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0.0);
+    fmt::print(stderr, "\r\x1b[K{} pages, {} queued, {} failed, {} in flight, {:.0f} pages/s", p.done, p.queued,
+               p.failed, p.in_flight, p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0.0);
     std::fflush(stderr);
   }
 }
@@ -184,7 +184,7 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     if (c.quick) d.slow_delay = std::chrono::seconds(8);  // above 2 s, and no 20 s wait at shutdown
     site.emplace(scraper::demo_site::start(d));
     c.crawl.seeds = {site->root_url()};
-    if (!c.quiet) std::fprintf(stderr, "demo site with %zu pages on %s\n", d.pages, site->root_url().c_str());
+    if (!c.quiet) fmt::print(stderr, "demo site with {} pages on {}\n", d.pages, site->root_url());
   }
 
   std::FILE* out = stdout;
@@ -199,7 +199,7 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     out = std::fopen(c.output.c_str(), "w");
   }
   if (!out) {
-    std::fprintf(stderr, "scraper: cannot open '%s' for the records: %s\n", out_name.c_str(), std::strerror(errno));
+    fmt::print(stderr, "scraper: cannot open '{}' for the records: {}\n", out_name, std::strerror(errno));
     if (site) co_await site->stop();
     co_return 1;
   }
@@ -231,7 +231,7 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   co_await stop_task(watcher);
   if (progress) {
     co_await stop_task(*progress);
-    std::fputs("\r\x1b[K", stderr);
+    fmt::print(stderr, "\r\x1b[K");
   }
   if (std::fflush(out) != 0) write_failed = true;
   if (out != stdout) std::fclose(out);
@@ -241,40 +241,39 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   if (!c.stats.empty()) {
     std::FILE* f = std::fopen(c.stats.c_str(), "w");
     if (!f) {
-      std::fprintf(stderr, "scraper: cannot open '%s': %s\n", c.stats.c_str(), std::strerror(errno));
+      fmt::print(stderr, "scraper: cannot open '{}': {}\n", c.stats, std::strerror(errno));
       co_return 1;
     }
     std::string j = scraper::to_json(stats) + "\n";
     const bool ok = std::fwrite(j.data(), 1, j.size(), f) == j.size();
     if (std::fclose(f) != 0 || !ok) {
-      std::fprintf(stderr, "scraper: writing '%s' failed\n", c.stats.c_str());
+      fmt::print(stderr, "scraper: writing '{}' failed\n", c.stats);
       co_return 1;
     }
   }
   if (write_failed) {
-    std::fprintf(stderr, "scraper: writing the output failed: %s\n", std::strerror(errno));
+    fmt::print(stderr, "scraper: writing the output failed: {}\n", std::strerror(errno));
     co_return 1;
   }
 
   int rc = sig.load() ? 128 + sig.load() : 0;
   if (!c.quiet) {
-    if (sig.load()) std::fprintf(stderr, "%s: stopped, results so far written\n", example::signal_name(sig.load()));
-    std::fputs(scraper::summary_text(stats).c_str(), stderr);
-    std::fprintf(stderr, "records (JSON Lines): %s\n", out_name.c_str());
+    if (sig.load()) fmt::print(stderr, "{}: stopped, results so far written\n", example::signal_name(sig.load()));
+    fmt::print(stderr, "{}", scraper::summary_text(stats));
+    fmt::print(stderr, "records (JSON Lines): {}\n", out_name);
   }
   if (site && !sig.load() && c.crawl.max_pages == 0 && c.crawl.max_depth < 0) {
     bool all_ok = true;
     auto lines = scraper::check_demo(site->manifest(), stats, tally);
-    if (!c.quiet) std::fputs("demo site, each kind of trouble met and handled:\n", stderr);
+    if (!c.quiet) fmt::print(stderr, "demo site, each kind of trouble met and handled:\n");
     for (const auto& l : lines) {
       all_ok = all_ok && l.ok();
       if (!c.quiet || !l.ok())
-        std::fprintf(stderr, "  %-40s %6llu  (expected %llu)%s\n", l.what, static_cast<unsigned long long>(l.got),
-                     static_cast<unsigned long long>(l.expected), l.ok() ? "" : "  MISMATCH");
+        fmt::print(stderr, "  {:<40} {:6}  (expected {}){}\n", l.what, l.got, l.expected, l.ok() ? "" : "  MISMATCH");
     }
     if (c.quick) {
-      std::printf("scraper --quick: %llu pages, %s\n", static_cast<unsigned long long>(stats.pages),
-                  all_ok ? "every count matches the demo site's manifest" : "MISMATCH");
+      fmt::print("scraper --quick: {} pages, {}\n", stats.pages,
+                 all_ok ? "every count matches the demo site's manifest" : "MISMATCH");
       if (!all_ok) rc = 1;
     }
   }
@@ -292,7 +291,7 @@ int main(int argc, char** argv) {
     try {
       scraper::crawler check(c.crawl, {});
     } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "scraper: %s\nRun 'scraper --help' for the options.\n", e.what());
+      fmt::print(stderr, "scraper: {}\nRun 'scraper --help' for the options.\n", e.what());
       return example::exit_usage;
     }
   }
@@ -300,7 +299,7 @@ int main(int argc, char** argv) {
     weft::runtime rt(c.runtime);
     return rt.block_on(run(std::move(c), signals));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "scraper: %s\n", e.what());
+    fmt::print(stderr, "scraper: {}\n", e.what());
     return example::exit_error;
   }
 }

@@ -14,9 +14,10 @@
 //
 //   ./shared_counter [WORKERS] [INCREMENTS]       (default 4 and 1,000,000)
 //   ./shared_counter --quick                      (2 and 20,000: the test suite's run)
+#include <fmt/core.h>
+
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -96,7 +97,7 @@ weft::task<long> run_all(weft::ipc::process_pool& pool, int workers, shared_valu
 
 weft::task<int> amain(int workers, int increments) {
   const long expected = static_cast<long>(workers) * increments;
-  std::printf("%d worker processes x %d increments = %ld expected\n", workers, increments, expected);
+  fmt::print("{} worker processes x {} increments = {} expected\n", workers, increments, expected);
 
   weft::ipc::process_pool pool{{.workers = static_cast<unsigned>(workers)}};
   shared_value<long> counter{0};
@@ -104,13 +105,13 @@ weft::task<int> amain(int workers, int increments) {
   double t = 0;
 
   const long racy = co_await run_all(pool, workers, counter, t, &add_unprotected, increments);
-  std::printf("unsafe_ref():     %9ld  (%ld updates lost, %.3f s)\n", racy, expected - racy, t);
+  fmt::print("unsafe_ref():     {:9}  ({} updates lost, {:.3f} s)\n", racy, expected - racy, t);
 
   const long locked = co_await run_all(pool, workers, counter, t, &add_locked, m, increments);
-  std::printf("ipc::mutex:       %9ld  (%ld updates lost, %.3f s)\n", locked, expected - locked, t);
+  fmt::print("ipc::mutex:       {:9}  ({} updates lost, {:.3f} s)\n", locked, expected - locked, t);
 
   const long atomic = co_await run_all(pool, workers, counter, t, &add_atomic, increments);
-  std::printf("fetch_add:        %9ld  (%ld updates lost, %.3f s)\n", atomic, expected - atomic, t);
+  fmt::print("fetch_add:        {:9}  ({} updates lost, {:.3f} s)\n", atomic, expected - atomic, t);
 
   co_return locked == expected && atomic == expected ? 0 : 1;
 }

@@ -8,7 +8,8 @@
 // The first stdout line is "listening on HOST:PORT". Try it with
 // `nc 127.0.0.1 PORT` in two terminals. SIGINT/SIGTERM stop the server
 // (exit code 128 + the signal number: 130, 143).
-#include <cstdio>
+#include <fmt/core.h>
+
 #include <exception>
 
 #include "../common/cli.hpp"
@@ -62,15 +63,14 @@ int main(int argc, char** argv) {
     example::print_listening(listener);
     chat::server room;
     if (run_demo) {
-      for (const auto& line : rt.block_on(demo(room, listener))) std::printf("%s\n", line.c_str());
+      for (const auto& line : rt.block_on(demo(room, listener))) fmt::print("{}\n", line);
       return 0;
     }
     int sig = rt.block_on(serve_until_signal(room, listener, signals));
-    std::printf("tcp_chat: %s: stopped after %llu clients\n", example::signal_name(sig),
-                static_cast<unsigned long long>(room.clients_served()));
+    fmt::print("tcp_chat: {}: stopped after {} clients\n", example::signal_name(sig), room.clients_served());
     return 128 + sig;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "tcp_chat: %s\n", e.what());
+    fmt::print(stderr, "tcp_chat: {}\n", e.what());
     return example::exit_error;
   }
 }

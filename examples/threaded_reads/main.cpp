@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -59,7 +62,7 @@ class temp_dir {
   ~temp_dir() {
     std::error_code ec;
     fs::remove_all(path_, ec);
-    if (ec) std::fprintf(stderr, "threaded_reads: could not remove %s: %s\n", path_.c_str(), ec.message().c_str());
+    if (ec) fmt::print(stderr, "threaded_reads: could not remove {}: {}\n", path_.string(), ec.message());
   }
   const fs::path& path() const { return path_; }
 
@@ -85,14 +88,11 @@ csv_stats generate_csv(const fs::path& path, std::uint64_t bytes, unsigned seed)
     written += buf.size();
     buf.clear();
   };
-  char line[96];
   for (std::uint64_t id = 1; written + buf.size() < bytes; ++id) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: cheap varied values
     const unsigned cents = static_cast<unsigned>(x % 1'000'000);
     const unsigned qty = static_cast<unsigned>((x >> 24) % 100);
-    int n = std::snprintf(line, sizeof line, "%llu,item-%llu,%u.%02u,%u\n", static_cast<unsigned long long>(id),
-                          static_cast<unsigned long long>(x % 100000), cents / 100, cents % 100, qty);
-    buf.append(line, static_cast<std::size_t>(n));
+    fmt::format_to(std::back_inserter(buf), "{},item-{},{}.{:02},{}\n", id, x % 100000, cents / 100, cents % 100, qty);
     ++expect.rows;
     expect.quantity += qty;
     expect.amount += cents / 100.0;
@@ -183,7 +183,7 @@ bool same(const csv_stats& a, const csv_stats& b) {
 
 weft::task<int> demo(options opt) {
   temp_dir dir;
-  std::printf("generating %u CSV files of %u MB in %s ...\n", opt.files, opt.mb, dir.path().c_str());
+  fmt::print("generating {} CSV files of {} MB in {} ...\n", opt.files, opt.mb, dir.path().string());
   std::vector<fs::path> paths;
   std::vector<weft::join_handle<csv_stats>> gen;
   for (unsigned i = 0; i < opt.files; ++i) {
@@ -194,14 +194,14 @@ weft::task<int> demo(options opt) {
   for (auto& h : gen) expected.push_back(co_await h);
 
   // One after another: each read starts when the previous one is done.
-  std::printf("sequential: one file after another\n");
+  fmt::print("sequential: one file after another\n");
   const auto t_seq = weft::clock::now();
   std::vector<csv_stats> seq;
   for (const auto& p : paths) seq.push_back(co_await weft::spawn_blocking(parse_csv, p));
   const double seq_ms = ms_since(t_seq);
 
   // All at once, reported as they finish.
-  std::printf("concurrent: all files at once (spawn_blocking + as_completed)\n");
+  fmt::print("concurrent: all files at once (spawn_blocking + as_completed)\n");
   const auto t_par = weft::clock::now();
   std::vector<weft::join_handle<csv_stats>> jobs;
   for (const auto& p : paths) jobs.push_back(weft::spawn_blocking(parse_csv, p));
@@ -209,24 +209,23 @@ weft::task<int> demo(options opt) {
   auto stream = weft::as_completed(std::move(jobs));
   while (auto done = co_await stream.next()) {
     par[done->index] = co_await done->handle;
-    std::printf("  %-12s %9llu rows, amount %16.2f, quantity %10llu  (after %.0f ms)\n",
-                paths[done->index].filename().c_str(), static_cast<unsigned long long>(par[done->index].rows),
-                par[done->index].amount, static_cast<unsigned long long>(par[done->index].quantity),
-                ms_since(t_par));
+    const csv_stats& s = par[done->index];
+    fmt::print("  {:<12} {:9} rows, amount {:16.2f}, quantity {:10}  (after {:.0f} ms)\n",
+               paths[done->index].filename().string(), s.rows, s.amount, s.quantity, ms_since(t_par));
   }
   const double par_ms = ms_since(t_par);
 
   for (std::size_t i = 0; i < paths.size(); ++i) {
     if (!same(seq[i], expected[i]) || !same(par[i], expected[i])) {
-      std::fprintf(stderr, "threaded_reads: %s parsed wrong\n", paths[i].c_str());
+      fmt::print(stderr, "threaded_reads: {} parsed wrong\n", paths[i].string());
       co_return 1;
     }
   }
   const double total_mb = static_cast<double>(opt.files) * opt.mb;
-  std::printf("sequential: %8.1f ms  (%6.0f MB/s)\n", seq_ms, total_mb / (seq_ms / 1000));
-  std::printf("concurrent: %8.1f ms  (%6.0f MB/s)\n", par_ms, total_mb / (par_ms / 1000));
-  std::printf("speed-up:   %8.2fx with %u files on %u cores\n", seq_ms / par_ms, opt.files,
-              std::thread::hardware_concurrency());
+  fmt::print("sequential: {:8.1f} ms  ({:6.0f} MB/s)\n", seq_ms, total_mb / (seq_ms / 1000));
+  fmt::print("concurrent: {:8.1f} ms  ({:6.0f} MB/s)\n", par_ms, total_mb / (par_ms / 1000));
+  fmt::print("speed-up:   {:8.2f}x with {} files on {} cores\n", seq_ms / par_ms, opt.files,
+             std::thread::hardware_concurrency());
   co_return 0;
 }
 
@@ -247,7 +246,7 @@ int main(int argc, char** argv) {
   try {
     return weft::run(demo(opt), opt.runtime);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "threaded_reads: error: %s\n", e.what());
+    fmt::print(stderr, "threaded_reads: error: {}\n", e.what());
     return example::exit_error;
   }
 }
