@@ -126,6 +126,10 @@ runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
     : owner(o),
       options(std::move(opts)),
       blocking(options.thread_name, options.max_blocking_threads, options.blocking_keep_alive) {
+  // A receive into 0 bytes returns 0, which every caller reads as the
+  // peer's end of stream: refuse it here rather than close connections.
+  if (options.recv_buffer_size == 0)
+    throw std::invalid_argument("weft::runtime_options: recv_buffer_size is 0; it must be at least 1 byte");
   run_start_hooks();  // before any thread or ring of ours exists
   backend = choose_backend(options.io);
   id = table.add(this);

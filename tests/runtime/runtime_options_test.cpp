@@ -217,6 +217,19 @@ TEST_CASE("runtime_options: max_blocking_threads = 0 counts as 1", "[runtime][ru
   }());
 }
 
+TEST_CASE("runtime_options: a recv_buffer_size of 0 is refused, naming the option", "[runtime][runtime_options]") {
+  // Receives into 0 bytes would return 0, read everywhere as end of stream.
+  try {
+    weft::runtime rt{weft::runtime_options{.workers = 1, .recv_buffer_size = 0}};
+    FAIL("no exception");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) ==
+          "weft::runtime_options: recv_buffer_size is 0; it must be at least 1 byte");
+  }
+  weft::runtime ok{weft::runtime_options{.workers = 1, .recv_buffer_size = 1}};
+  CHECK(ok.block_on([]() -> task<int> { co_return 1; }()) == 1);
+}
+
 TEST_CASE("runtime_options: recv_buffer_size bounds a pooled receive, with and without the buffer ring",
           "[runtime][runtime_options]") {
   for (auto backend : {weft::io_backend::epoll, weft::io_backend::io_uring}) {

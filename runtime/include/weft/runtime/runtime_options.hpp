@@ -42,7 +42,8 @@ struct runtime_options {
   /// most 32768; 0 disables the ring). When all are lent out, receives
   /// fall back to buffers allocated per call.
   unsigned recv_buffers = 512;
-  /// Bytes per receive buffer.
+  /// Bytes per receive buffer, at least 1 (the runtime's constructor throws
+  /// std::invalid_argument for 0).
   unsigned recv_buffer_size = 4096;
   /// Most threads the blocking pool (spawn_blocking) may run at once; jobs
   /// beyond that queue (FIFO). The pool starts no thread before its first
