@@ -2,8 +2,9 @@
 // the package: headers, library and link dependencies.
 #include <weft/weft.hpp>
 
+#include <fmt/core.h>
+
 #include <chrono>
-#include <cstdio>
 
 using namespace std::chrono_literals;
 
@@ -30,6 +31,10 @@ weft::task<int> parent() {
 
 int main() {
   int sum = weft::run(parent());
-  std::printf("weft consumer: %d\n", sum);
-  return sum == 3 ? 0 : 1;
+  // The http module links (a response made without I/O), and weft's types
+  // format with fmt (a public dependency of the package).
+  auto ok = weft::http::make_response(200, "ok");
+  auto text = fmt::format("{} {}", weft::io::address::parse("127.0.0.1:80"), ok);
+  fmt::print("weft consumer: {} ({})\n", sum, text);
+  return sum == 3 && text == "127.0.0.1:80 HTTP/1.1 200 OK" ? 0 : 1;
 }
