@@ -1329,6 +1329,225 @@ simple("./build/examples/tcp_chat --demo", (TOP, ex("tcp_chat")), timeout=60,
                r"^alice\| \(connection closed by the server\)$"])
 
 
+# ================================================================ one example per primitive
+# latch, barrier, shared_mutex, oneshot (runtime); udp_echo, unix_echo,
+# tls_echo (io); process_queue, shared_array, ipc_semaphore (ipc). Each
+# checks its own results (exit 1 when wrong); these check what it prints.
+
+
+def latch_checks(n: int):
+    def then(ctx: Context, p: Proc) -> None:
+        expect_match(p, rf"^{n} tasks waiting at the gate; opening it$", "stdout")
+        for i in range(n):
+            expect_match(p, rf"^task {i} ready \(worker \d+\)$", "stdout")
+        squares = sum(i * i for i in range(n))
+        expect_match(p, rf"^all {n} parts ready after \d+ ms: sum of squares {squares}, 0 missing, 0 started early$",
+                     "stdout")
+
+    return then
+
+
+LATCH = ex("latch")
+simple("./build/examples/latch", LATCH, then=latch_checks(8))
+simple("./build/examples/latch --tasks 100", LATCH, then=latch_checks(100))
+simple("./build/examples/latch --quick", LATCH, timeout=20, then=latch_checks(4))
+
+
+def barrier_checks(tasks: int, steps: int):
+    def then(ctx: Context, p: Proc) -> None:
+        for k in range(1, 5):
+            expect_match(p, rf"^step\s+{k * steps // 4}: centre\s+[\d.]+, a quarter along\s+[\d.]+, total\s+[\d.]+$",
+                         "stdout", f"a progress line from the completion function at step {k * steps // 4}")
+        expect_match(p, rf"^{tasks} tasks, {steps} steps: {steps} phases led, result identical to the serial one$",
+                     "stdout")
+
+    return then
+
+
+BARRIER = ex("barrier")
+simple("./build/examples/barrier", BARRIER, then=barrier_checks(4, 2000))
+simple("./build/examples/barrier --tasks 8 --steps 10000 --cells 1000", BARRIER, then=barrier_checks(8, 10000))
+simple("./build/examples/barrier --quick", BARRIER, timeout=20, then=barrier_checks(4, 200))
+
+
+def shared_mutex_checks(readers: int, writers: int, rounds: int):
+    def then(ctx: Context, p: Proc) -> None:
+        expect_match(p, rf"^{writers} writers: {writers * rounds} transfers; {readers} readers: {readers * rounds} "
+                        r"audits, 0 saw a wrong total$", "stdout")
+        m = expect_match(p, r"^up to (\d+) readers held the lock at once; final total 64000 \(expected 64000\)$",
+                         "stdout")
+        expect(1 <= int(m.group(1)) <= readers, f"between 1 and {readers} readers at once", m.group(0), p)
+
+    return then
+
+
+SMUTEX = ex("shared_mutex")
+simple("./build/examples/shared_mutex", SMUTEX, then=shared_mutex_checks(8, 2, 20000))
+simple("./build/examples/shared_mutex --readers 32 --writers 4", SMUTEX, then=shared_mutex_checks(32, 4, 20000))
+simple("./build/examples/shared_mutex --quick", SMUTEX, timeout=20, then=shared_mutex_checks(8, 2, 2000))
+
+
+def oneshot_stdout(callers: int) -> list[str]:
+    return [rf"^{callers} callers, {callers} answers: 7 \.\.\. {7 * callers}$",
+            r"^10 / 0: no reply, the service dropped the sender \(.*\)$", r"^100 / 4: gave up after 10 ms$",
+            r"^service done: 1 reply found nobody waiting$"]
+
+
+ONESHOT = ex("oneshot")
+simple("./build/examples/oneshot", ONESHOT, stdout=oneshot_stdout(100))
+simple("./build/examples/oneshot --quick", ONESHOT, timeout=20, stdout=oneshot_stdout(10))
+
+
+def udp_checks(clients: int, count: int):
+    def then(ctx: Context, p: Proc) -> None:
+        expect_match(p, r"^echo server on 127\.0\.0\.1:\d+$", "stdout")
+        for c in range(clients):
+            expect_match(p, rf"^client {c} on 127\.0\.0\.1:\d+: {count} of {count} datagrams echoed$", "stdout")
+        total = clients * count
+        m = expect_match(p, rf"^{total} of {total} datagrams came back; (\d+) resent; the server echoed (\d+)$",
+                         "stdout")
+        expect(total <= int(m.group(2)) <= total + int(m.group(1)),
+               "the server to have echoed each datagram, and a resent one at most twice", m.group(0), p)
+
+    return then
+
+
+UDP = ex("udp_echo")
+simple("./build/examples/udp_echo", UDP, then=udp_checks(3, 1000))
+simple("./build/examples/udp_echo --clients 10 --count 5000", UDP, timeout=90, then=udp_checks(10, 5000))
+simple("./build/examples/udp_echo --quick", UDP, timeout=20, then=udp_checks(3, 100))
+
+
+def unix_echo_checks(clients: int, messages: int):
+    def then(ctx: Context, p: Proc) -> None:
+        tmp = re.escape(str(ctx.tmp / "tmp"))
+        m = expect_match(p, rf"^echo server on ({tmp}/unix_echo-\w+)/echo\.sock$", "stdout",
+                         "the socket in a new directory under $TMPDIR")
+        per = sum(1 << (i % 17) for i in range(messages))
+        for c in range(clients):
+            expect_match(p, rf"^client {c}: {messages} messages, {per} bytes echoed$", "stdout")
+        expect_match(p, rf"^{clients * per} bytes in all; {re.escape(m.group(1))} removed$", "stdout")
+        left = list((ctx.tmp / "tmp").iterdir())
+        expect(not left, "the socket's directory removed at the end", f"left: {left}", p)
+
+    return then
+
+
+UNIX = ex("unix_echo")
+simple("./build/examples/unix_echo", UNIX, then=unix_echo_checks(4, 34))
+simple("./build/examples/unix_echo --clients 16 --messages 100", UNIX, timeout=90, then=unix_echo_checks(16, 100))
+simple("./build/examples/unix_echo --quick", UNIX, timeout=20, then=unix_echo_checks(2, 17))
+
+
+def tls_checks(messages: int, generated: bool, trusted: str = "the generated certificate"):
+    def then(ctx: Context, p: Proc) -> None:
+        if generated:
+            expect_match(p, r"^certificate: self-signed for localhost and 127\.0\.0\.1, made in memory", "stdout")
+        else:
+            expect_no_match(p, r"^certificate:", "stdout", "no generated certificate with --cert and --key")
+        expect_match(p, r"^TLS echo server on 127\.0\.0\.1:\d+$", "stdout")
+        expect_match(p, rf"^client: verified the chain against {re.escape(trusted)} and the name 'localhost'; "
+                        r"ALPN 'echo'$", "stdout")
+        sent = sum(len(f"message {i}: ") + (1 << (i % 15)) for i in range(messages))
+        expect_match(p, rf"^client: {messages} messages, {sent} bytes echoed$", "stdout")
+        expect_match(p, rf"^server: echoed {sent} bytes, answered close_notify$", "stdout")
+        expect_match(p, r"^client expecting wrong\.example: refused: .*hostname mismatch$", "stdout")
+        refused = len(re.findall(r"^server: handshake failed: ", p.stdout, re.M))
+        if generated:
+            expect_match(p, r"^client trusting only the system store: refused: .*certificate verify failed", "stdout")
+        else:
+            expect_no_match(p, r"^client trusting only the system store", "stdout",
+                            "no untrusting client with a certificate of one's own (it may be publicly trusted)")
+        expect(refused == (2 if generated else 1), "the server to report each refused handshake",
+               f"{refused} `server: handshake failed` lines", p)
+
+    return then
+
+
+TLS = ex("tls_echo")
+simple("./build/examples/tls_echo", TLS, then=tls_checks(40, True))
+simple("./build/examples/tls_echo --quick", TLS, timeout=20, then=tls_checks(10, True))
+
+
+def tls_make_cert(ctx: Context) -> None:
+    """The README's `openssl req ...` line before it, run as written."""
+    if not shutil.which("openssl"):
+        raise Skip("the openssl command is not installed")
+    p = ctx.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+                 "1", "-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=localhost", "-addext",
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1"], timeout=30)
+    expect_rc(p)
+
+
+simple("./build/examples/tls_echo --cert cert.pem --key key.pem", TLS, setup=tls_make_cert,
+       then=tls_checks(40, False, "cert.pem"))
+
+
+def pq_checks(consumers: int, count: int, first: int, primes: Optional[int], factors: list[str]):
+    def then(ctx: Context, p: Proc) -> None:
+        done = [int(n) for n in re.findall(r"^consumer process \d+: (\d+) numbers$", p.stdout, re.M)]
+        expect(len(done) == consumers and sum(done) == count,
+               f"a line for each of the {consumers} consumer processes, {count} numbers in all",
+               f"{len(done)} lines, {sum(done)} numbers", p)
+        for line in factors:
+            expect_match(p, rf"^{re.escape(line)}$", "stdout")
+        pr = str(primes) if primes is not None else r"\d+"
+        expect_match(p, rf"^{count} numbers from {first}: {pr} primes, 0 results wrong or missing; "
+                        rf"consumers did {count} in all$", "stdout")
+
+    return then
+
+
+PQ = ex("process_queue")
+simple("./build/examples/process_queue", PQ, timeout=90,
+       then=pq_checks(4, 20000, 1000000000001, 724, ["1000000000001 = 73 x 137 x 99990001"]))
+simple("./build/examples/process_queue --consumers 8 --count 100000", PQ, timeout=180,
+       then=pq_checks(8, 100000, 1000000000001, None, ["1000000000002 = 2 x 3 x 166666666667"]))
+simple("./build/examples/process_queue --quick", PQ, timeout=30,
+       then=pq_checks(2, 2000, 1000000001, 99, ["1000000001 = 7 x 11 x 13 x 19 x 52579"]))
+
+
+def sa_checks(processes: int, count: int, longest: str):
+    def then(ctx: Context, p: Proc) -> None:
+        expect_match(p, rf"^{processes} processes, 1\.\.{count}: longest {longest}$", "stdout")
+        bins = [int(n) for n in re.findall(r"^\s*\d+(?:-\d+|\+) steps\s+(\d+) \|#*$", p.stdout, re.M)]
+        expect(sum(bins) == count, f"histogram rows adding up to {count}", f"{len(bins)} rows, {sum(bins)} in all", p)
+        expect_match(p, rf"^0 of {count + 10} elements and bins differ from a serial run; 0 processes failed$",
+                     "stdout")
+
+    return then
+
+
+SA = ex("shared_array")
+simple("./build/examples/shared_array", SA, timeout=60, then=sa_checks(4, 1000000, "524 steps, from 837799"))
+simple("./build/examples/shared_array --processes 8 --count 10000000", SA, timeout=180,
+       then=sa_checks(8, 10000000, "685 steps, from 8400511"))
+simple("./build/examples/shared_array --quick", SA, timeout=30, then=sa_checks(2, 100000, "350 steps, from 77031"))
+
+
+def sem_checks(processes: int, limit: int, ms: int):
+    def then(ctx: Context, p: Proc) -> None:
+        held = [int(n) for n in re.findall(r"^process \d+ has a permit \((\d+) held\)$", p.stdout, re.M)]
+        expect(len(held) == processes, f"a line for each of the {processes} processes", f"{len(held)}", p)
+        m = expect_match(p, r"^the parent has a permit \((\d+) held\)$", "stdout")
+        held.append(int(m.group(1)))
+        expect(max(held) <= limit, f"never more than {limit} holding a permit", f"{max(held)}", p)
+        m = expect_match(p, rf"^{processes + 1} turns of {ms} ms, at most {limit} at once: ([\d.]+) s; (\d+) held "
+                            rf"together at most, {limit} of {limit} permits free$", "stdout")
+        expect(int(m.group(2)) <= limit, f"at most {limit} held together", m.group(0), p)
+        rounds = -(-(processes + 1) // limit)
+        expect(float(m.group(1)) >= rounds * ms / 1000 - 0.01,
+               f"at least {rounds} rounds of {ms} ms ({limit} at a time)", m.group(0), p)
+
+    return then
+
+
+SEM = ex("ipc_semaphore")
+simple("./build/examples/ipc_semaphore", SEM, then=sem_checks(8, 3, 100))
+simple("./build/examples/ipc_semaphore --processes 12 --limit 4 --work-ms 50", SEM, then=sem_checks(12, 4, 50))
+simple("./build/examples/ipc_semaphore --quick", SEM, timeout=20, then=sem_checks(4, 2, 50))
+
+
 # ================================================================ each example's --help
 
 def readme_flags(name: str) -> set[str]:
