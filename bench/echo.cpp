@@ -28,12 +28,12 @@
 #include <string>
 #include <vector>
 
-#include "process_cpu.hpp"
 #include "../examples/common/cli.hpp"
 #include "../examples/common/server_cli.hpp"
-#include "server_bench_args.hpp"
 #include "../examples/echo_client/echo_load.hpp"
 #include "../examples/echo_server/echo_handler.hpp"
+#include "process_cpu.hpp"
+#include "server_bench_args.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -50,11 +50,9 @@ using bench::pin_to;
     example::stop_signals signals;  // the parent ends us with SIGTERM
     weft::runtime rt{{.workers = 1, .io = io}};
     example::echo_stats stats;
-    rt.block_on([](weft::io::tcp_listener& l, example::stop_signals& sig,
-                   example::echo_stats& st) -> weft::task<void> {
+    rt.block_on([](weft::io::tcp_listener& l, example::stop_signals& sig, example::echo_stats& st) -> weft::task<void> {
       co_await weft::when_any(
-          weft::io::serve(l, [&st](weft::io::tcp_stream s) { return example::echo(std::move(s), st); }),
-          sig.wait());
+          weft::io::serve(l, [&st](weft::io::tcp_stream s) { return example::echo(std::move(s), st); }), sig.wait());
     }(listener, signals, stats));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_echo server: %s\n", e.what());
@@ -69,11 +67,11 @@ using bench::pin_to;
 int main(int argc, char** argv) {
   weft::io_backend io = weft::io_backend::io_uring;
   std::chrono::seconds seconds{10};
-  if (auto rc = bench::parse_driver_and_seconds(argc, argv, "bench_echo",
-                           "weft's echo server (one worker) in a forked child, loaded by weft's closed-loop client:\n"
-                           "100 connections x 64 B, 1 s warm-up, then SECONDS measured.",
-                           "Exit codes: 0 done, 1 error (a connection or the server failed), 2 usage error.", io,
-                           seconds))
+  if (auto rc = bench::parse_driver_and_seconds(
+          argc, argv, "bench_echo",
+          "weft's echo server (one worker) in a forked child, loaded by weft's closed-loop client:\n"
+          "100 connections x 64 B, 1 s warm-up, then SECONDS measured.",
+          "Exit codes: 0 done, 1 error (a connection or the server failed), 2 usage error.", io, seconds))
     return *rc;
   constexpr std::size_t conns = 100, size = 64;
 

@@ -65,12 +65,12 @@ int main(int argc, char** argv) {
 
   const timed p = rt.block_on(fib_parallel(n));
   if (p.value != s || s != fib_number(n)) {
-    std::fprintf(stderr, "fib: mismatch parallel=%llu serial=%llu\n",
-                 static_cast<unsigned long long>(p.value), static_cast<unsigned long long>(s));
+    std::fprintf(stderr, "fib: mismatch parallel=%llu serial=%llu\n", static_cast<unsigned long long>(p.value),
+                 static_cast<unsigned long long>(s));
     std::abort();
   }
   std::printf("RESULT weft.fib n=%d spawns=%llu time_ms=%.3f serial_ms=%.3f ratio=%.1f\n", n,
-              static_cast<unsigned long long>(fib_number(n + 1) - 1), p.seconds * 1e3,
-              serial * 1e3, p.seconds / serial);
+              static_cast<unsigned long long>(fib_number(n + 1) - 1), p.seconds * 1e3, serial * 1e3,
+              p.seconds / serial);
   return 0;
 }

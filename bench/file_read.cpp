@@ -130,8 +130,8 @@ int main(int argc, char** argv) {
   for (auto backend : {weft::io_backend::automatic, weft::io_backend::epoll}) {
     const timing t = best_weft(path, backend);
     const double rate = gb / t.seconds;
-    std::printf("RESULT file_read io=%s readers=%u size_mb=%llu gb_per_s=%.2f cat_gb_per_s=%.2f ratio=%.2f\n",
-                t.driver, readers, static_cast<unsigned long long>(file_size >> 20), rate, cat_rate, rate / cat_rate);
+    std::printf("RESULT file_read io=%s readers=%u size_mb=%llu gb_per_s=%.2f cat_gb_per_s=%.2f ratio=%.2f\n", t.driver,
+                readers, static_cast<unsigned long long>(file_size >> 20), rate, cat_rate, rate / cat_rate);
     std::fflush(stdout);
   }
   return 0;

@@ -40,9 +40,7 @@ struct probe {
       return ::operator new(n);
     }
     static void operator delete(void* p, std::size_t n) noexcept { ::operator delete(p, n); }
-    probe get_return_object() noexcept {
-      return probe{std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
+    probe get_return_object() noexcept { return probe{std::coroutine_handle<promise_type>::from_promise(*this)}; }
     std::suspend_always final_suspend() noexcept { return {}; }
   };
   std::coroutine_handle<promise_type> h;
@@ -123,8 +121,7 @@ int main(int argc, char** argv) {
   std::printf(
       "RESULT weft.frame_alloc size=%zu blocks=%llu pool_ns=%.2f new_ns=%.2f ratio=%.3f "
       "loop_pool_ns=%.2f loop_new_ns=%.2f lifo_pool_ns=%.2f lifo_new_ns=%.2f pool_chunk_mib=%.1f\n",
-      size, static_cast<unsigned long long>(blocks), pool_ns, new_ns, pool_ns / new_ns,
-      loop_pool * per, loop_new * per, lifo_pool * per, lifo_new * per,
-      static_cast<double>(weft::detail::frame_pool_chunk_bytes()) / (1024.0 * 1024.0));
+      size, static_cast<unsigned long long>(blocks), pool_ns, new_ns, pool_ns / new_ns, loop_pool * per, loop_new * per,
+      lifo_pool * per, lifo_new * per, static_cast<double>(weft::detail::frame_pool_chunk_bytes()) / (1024.0 * 1024.0));
   return 0;
 }

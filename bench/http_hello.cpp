@@ -28,9 +28,9 @@
 #include <string>
 #include <vector>
 
-#include "process_cpu.hpp"
 #include "../examples/common/cli.hpp"
 #include "../examples/common/server_cli.hpp"
+#include "process_cpu.hpp"
 #include "server_bench_args.hpp"
 #include "weft/http/server.hpp"
 #include "weft/weft.hpp"
@@ -108,11 +108,11 @@ wrk_figures parse_wrk(const std::string& text) {
 int main(int argc, char** argv) {
   weft::io_backend io = weft::io_backend::io_uring;
   std::chrono::seconds seconds{10};
-  if (auto rc = bench::parse_driver_and_seconds(argc, argv, "bench_http_hello",
-                           "weft's http::server (one worker) answering \"Hello, World!\" in a forked child, loaded\n"
-                           "by wrk -t1 -c100 for SECONDS after a 2 s warm-up.",
-                           "Exit codes: 0 done, 1 error (wrk or the server failed), 2 usage error or wrk missing.", io,
-                           seconds))
+  if (auto rc = bench::parse_driver_and_seconds(
+          argc, argv, "bench_http_hello",
+          "weft's http::server (one worker) answering \"Hello, World!\" in a forked child, loaded\n"
+          "by wrk -t1 -c100 for SECONDS after a 2 s warm-up.",
+          "Exit codes: 0 done, 1 error (wrk or the server failed), 2 usage error or wrk missing.", io, seconds))
     return *rc;
   if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
     std::fprintf(stderr, "bench_http_hello: wrk is not installed (apt-get install wrk); nothing measured\n");
@@ -142,7 +142,8 @@ int main(int argc, char** argv) {
   capture(taskset + "wrk -t1 -c100 -d2s " + url + " 2>&1", warm);  // warm-up, not recorded
   const double s0 = cpu_us(child);
   const auto t0 = std::chrono::steady_clock::now();
-  const bool ok = capture(taskset + "wrk -t1 -c100 -d" + std::to_string(seconds.count()) + "s --latency " + url + " 2>&1", out);
+  const bool ok =
+      capture(taskset + "wrk -t1 -c100 -d" + std::to_string(seconds.count()) + "s --latency " + url + " 2>&1", out);
   const double s1 = cpu_us(child);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const wrk_figures f = parse_wrk(out);
@@ -155,8 +156,8 @@ int main(int argc, char** argv) {
     std::printf(
         "RESULT weft.http_hello io=%s rps=%.0f p50_us=%.1f p99_us=%.1f server_us_per_req=%.2f "
         "server_cpu_pct=%.0f\n",
-                io == weft::io_backend::io_uring ? "uring" : "epoll", f.rps, f.p50_us, f.p99_us,
-                (s1 - s0) / reqs, 100.0 * (s1 - s0) / 1e6 / wall_s);
+        io == weft::io_backend::io_uring ? "uring" : "epoll", f.rps, f.p50_us, f.p99_us, (s1 - s0) / reqs,
+        100.0 * (s1 - s0) / 1e6 / wall_s);
   }
   kill(child, SIGTERM);
   int status = 0;

@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "weft/weft.hpp"
 #include "backend_arg.hpp"
+#include "weft/weft.hpp"
 
 namespace {
 

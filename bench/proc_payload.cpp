@@ -62,7 +62,8 @@ void clobber(void* p) { asm volatile("" : : "r"(p) : "memory"); }
 double memcpy_seconds(std::uint64_t n) {
   bytes a(payload), b(payload), c(payload);
   for (std::size_t k = 0; k < payload; ++k) a[k] = initial(k);
-  for (int warm = 0; warm < 10; ++warm) std::memcpy(b.data(), a.data(), payload), std::memcpy(c.data(), b.data(), payload);
+  for (int warm = 0; warm < 10; ++warm)
+    std::memcpy(b.data(), a.data(), payload), std::memcpy(c.data(), b.data(), payload);
   const auto t0 = bench_clock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     std::memcpy(b.data(), a.data(), payload);  // there

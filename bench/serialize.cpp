@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
   // 64-byte aligned, like a ring slot or an arena block.
   auto slot = std::unique_ptr<std::byte[], void (*)(void*)>(
       static_cast<std::byte*>(std::aligned_alloc(64, (slot_size + 63) / 64 * 64)), std::free);
-  auto out = std::unique_ptr<std::byte[], void (*)(void*)>(
-      static_cast<std::byte*>(std::aligned_alloc(64, bytes)), std::free);
+  auto out =
+      std::unique_ptr<std::byte[], void (*)(void*)>(static_cast<std::byte*>(std::aligned_alloc(64, bytes)), std::free);
 
   // Warm up both paths (page faults, allocator state).
   for (int i = 0; i < 20; ++i) {

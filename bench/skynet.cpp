@@ -46,8 +46,8 @@ weft::task<std::string> skynet_bench(std::uint64_t leaves) {
   const std::uint64_t spawned = spawned_nodes(leaves);
   char line[256];
   std::snprintf(line, sizeof line, "leaves=%llu spawned=%llu time_ms=%.3f tasks_per_s=%.0f",
-                static_cast<unsigned long long>(leaves), static_cast<unsigned long long>(spawned),
-                dt * 1e3, static_cast<double>(spawned) / dt);
+                static_cast<unsigned long long>(leaves), static_cast<unsigned long long>(spawned), dt * 1e3,
+                static_cast<double>(spawned) / dt);
   co_return std::string(line);
 }
 
@@ -59,8 +59,7 @@ int main(int argc, char** argv) {
   std::uint64_t l = leaves;
   while (l % fan_out == 0) l /= fan_out;
   if (l != 1) {
-    std::fprintf(stderr, "skynet: leaves must be a power of %llu\n",
-                 static_cast<unsigned long long>(fan_out));
+    std::fprintf(stderr, "skynet: leaves must be a power of %llu\n", static_cast<unsigned long long>(fan_out));
     return 2;
   }
   weft::runtime rt{{.workers = 2}};

@@ -38,8 +38,8 @@ weft::task<std::string> spawn_many(std::uint64_t n) {
     std::abort();
   }
   char line[256];
-  std::snprintf(line, sizeof line, "tasks=%llu time_ms=%.3f tasks_per_s=%.0f",
-                static_cast<unsigned long long>(n), dt * 1e3, static_cast<double>(n) / dt);
+  std::snprintf(line, sizeof line, "tasks=%llu time_ms=%.3f tasks_per_s=%.0f", static_cast<unsigned long long>(n),
+                dt * 1e3, static_cast<double>(n) / dt);
   co_return std::string(line);
 }
 

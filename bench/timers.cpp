@@ -58,8 +58,7 @@ weft::task<std::string> timers(std::uint64_t n) {
   std::snprintf(line, sizeof line,
                 "tasks=%llu time_ms=%.3f ideal_ms=%d overhead_ms=%.3f late_avg_ms=%.3f late_max_ms=%.3f",
                 static_cast<unsigned long long>(n), dt * 1e3, ideal_ms, dt * 1e3 - ideal_ms,
-                static_cast<double>(late_sum) / static_cast<double>(n) / 1e6,
-                static_cast<double>(late_max) / 1e6);
+                static_cast<double>(late_sum) / static_cast<double>(n) / 1e6, static_cast<double>(late_max) / 1e6);
   co_return std::string(line);
 }
 

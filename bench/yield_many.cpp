@@ -41,8 +41,8 @@ weft::task<std::string> yield_many(std::uint64_t tasks) {
   }
   char line[256];
   std::snprintf(line, sizeof line, "tasks=%llu yields=%llu time_ms=%.3f yields_per_s=%.0f",
-                static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(total),
-                dt * 1e3, static_cast<double>(total) / dt);
+                static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(total), dt * 1e3,
+                static_cast<double>(total) / dt);
   co_return std::string(line);
 }
 

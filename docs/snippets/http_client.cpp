@@ -1,6 +1,6 @@
 // weft::http::client: options, redirects, timeouts and errors.
-#include <weft/weft.hpp>
 #include <fmt/core.h>
+#include <weft/weft.hpp>
 
 #include <string>
 
@@ -32,7 +32,7 @@ weft::task<> client_tour() {
   co.connect_timeout = 2s;
   http::client c{co};
 
-  http::request_options o{.timeout = 1s};  // a named variable: a braced temporary inside
+  http::request_options o{.timeout = 1s};          // a named variable: a braced temporary inside
   o.headers.add("Authorization", "Bearer t0ken");  // co_await does not compile (GCC 12)
   http::client_response r = co_await c.get(base + "/new", o);
   CHECK(r.body == "/new Bearer t0ken");

@@ -46,8 +46,8 @@ int main() {
   CHECK(req.target == "/a?b=1" && !req.keep_alive);
   CHECK(req.headers.get("HOST") == "x");  // names compare case-insensitively
 
-  http::response res = http::parse_response(
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  http::response res =
+      http::parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   CHECK(res.status == 200 && res.chunked && res.body == "hello");
   // [end whole]
 

@@ -1,6 +1,6 @@
 // Deadlines, errors and cancellation of I/O operations.
-#include <weft/weft.hpp>
 #include <fmt/core.h>
+#include <weft/weft.hpp>
 
 #include <cstring>
 #include <string>

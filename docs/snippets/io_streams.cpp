@@ -41,10 +41,10 @@ weft::task<> records() {
   co_await io::write_all(b, io::as_bytes(sent));
   io::buffered_reader in{std::move(a)};  // an rvalue: the reader owns the stream
 
-  std::string length = co_await in.read_exact(4);                  // exactly 4 bytes
+  std::string length = co_await in.read_exact(4);                 // exactly 4 bytes
   std::string body = co_await in.read_exact(std::stoul(length));  // then as many as they say
   CHECK(body == "hello");
-  CHECK(co_await in.read_until("|") == "");                       // up to a delimiter
+  CHECK(co_await in.read_until("|") == "");  // up to a delimiter
   try {
     co_await in.read_line(16);  // a line longer than its limit...
     CHECK(false);

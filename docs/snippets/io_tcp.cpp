@@ -48,7 +48,7 @@ weft::task<> by_hand() {
 
   co_await io::write_all(client, io::as_bytes("ping"));  // io::write_all / read_exact work on any stream
   std::byte buf[4];
-  co_await io::read_exact(server, buf, 2s);              // exactly 4 bytes, or io::unexpected_eof
+  co_await io::read_exact(server, buf, 2s);  // exactly 4 bytes, or io::unexpected_eof
   CHECK(std::memcmp(buf, "ping", 4) == 0);
   // [end accept]
 }

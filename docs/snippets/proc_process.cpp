@@ -1,7 +1,7 @@
 // weft::ipc::process, pipe and process_queue: multiprocessing's Process,
 // Pipe and Queue.
-#include <weft/weft.hpp>
 #include <fmt/core.h>
+#include <weft/weft.hpp>
 
 #include <unistd.h>
 
@@ -29,7 +29,7 @@ weft::task<> processes() {
   auto p = ipc::process::start(greet, "ada");  // running now; "ada" arrives as a std::string
   CHECK(co_await p.join() == 0);               // its exit code: 0, the function returned
   auto q = ipc::process::start(square, 7);
-  CHECK(co_await q.result() == 49);            // the function's value
+  CHECK(co_await q.result() == 49);                           // the function's value
   CHECK(co_await ipc::process::start(fails, 0).join() == 1);  // 1: it threw (result() rethrows it)
   CHECK(co_await ipc::process::start(quits, 3).join() == 3);  // what it gave exit()
 

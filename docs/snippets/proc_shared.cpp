@@ -38,7 +38,8 @@ void squares(ipc::shared_array<long> out, std::size_t from, std::size_t to) {
 }
 
 void tally(ipc::shared_map<std::string, long> counts, std::string word) {
-  counts.update(word, [](long& n) { ++n; }, 0L);  // an atomic read-modify-write, from 0 if absent
+  counts.update(
+      word, [](long& n) { ++n; }, 0L);  // an atomic read-modify-write, from 0 if absent
 }
 
 weft::task<> containers(ipc::process_pool& pool) {

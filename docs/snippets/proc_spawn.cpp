@@ -30,7 +30,7 @@ weft::task<> offload() {
 
   auto a = weft::spawn_process(count_primes, 0, 50'000);        // both start now,
   auto b = weft::spawn_process(count_primes, 50'000, 100'000);  // in two processes
-  CHECK(co_await a + co_await b == 9592);                        // join_handles, as from weft::spawn
+  CHECK(co_await a + co_await b == 9592);                       // join_handles, as from weft::spawn
 }
 // [end spawn]
 

@@ -1,10 +1,10 @@
-#include <weft/weft.hpp>
 #include <fmt/core.h>
+#include <weft/weft.hpp>
 using namespace std::chrono_literals;
 
 weft::task<int> work(int i) {
   co_await weft::sleep_for(10ms);
-  co_return i * i;
+  co_return i* i;
 }
 
 weft::task<int> main_task() {

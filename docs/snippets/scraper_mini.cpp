@@ -19,10 +19,14 @@ weft::task<http::response> site(http::request& req) {
   if (!req.target.starts_with("/p/")) co_return http::make_response(404, "");
   const int n = std::stoi(req.target.substr(3));
   co_return http::make_response(200,
-      "<html><title>Page " + std::to_string(n) + "</title>"
-      "<a href=\"/p/" + std::to_string((2 * n + 1) % 30) + "\">next</a> "
-      "<a href=\"/p/" + std::to_string((2 * n + 2) % 30) + "\">other</a></html>",
-      "text/html");
+                                "<html><title>Page " + std::to_string(n) +
+                                    "</title>"
+                                    "<a href=\"/p/" +
+                                    std::to_string((2 * n + 1) % 30) +
+                                    "\">next</a> "
+                                    "<a href=\"/p/" +
+                                    std::to_string((2 * n + 2) % 30) + "\">other</a></html>",
+                                "text/html");
 }
 
 // [start analyze]
@@ -45,7 +49,7 @@ struct crawl {
   weft::channel<std::string> frontier{64};  // paths waiting to be fetched
   weft::mutex m;                            // guards seen and pending
   std::set<std::string> seen;
-  std::size_t pending = 0;                  // queued or being fetched
+  std::size_t pending = 0;  // queued or being fetched
   std::size_t fetched = 0, failed = 0;
 };
 

@@ -13,9 +13,9 @@ weft::task<> add(weft::mutex& m, long& total, int times) {
   for (int i = 0; i < times; ++i) {
     auto guard = co_await m.lock();  // a weft::unique_lock<weft::mutex>
     long seen = total;
-    co_await weft::yield_now();      // other tasks run meanwhile, but none gets in here
+    co_await weft::yield_now();  // other tasks run meanwhile, but none gets in here
     total = seen + 1;
-  }                                  // unlocked as the guard goes
+  }  // unlocked as the guard goes
 }
 
 weft::task<> counter() {
@@ -53,9 +53,9 @@ weft::task<> readers_writer() {
   {
     auto r1 = co_await table.lock_shared();  // many readers at once...
     auto r2 = co_await table.lock_shared();
-    CHECK(!table.try_lock());                // ...but no writer meanwhile
+    CHECK(!table.try_lock());  // ...but no writer meanwhile
   }
-  auto w = co_await table.lock();            // one writer: a weft::unique_lock<weft::shared_mutex>
+  auto w = co_await table.lock();  // one writer: a weft::unique_lock<weft::shared_mutex>
   CHECK(!table.try_lock_shared());
   // [end shared]
 }

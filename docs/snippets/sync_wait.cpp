@@ -44,8 +44,8 @@ weft::task<> start_together() {
   std::atomic<int> ran = 0;
   for (int i = 0; i < 4; ++i) weft::spawn(worker(go, done, ran)).detach();
   co_await weft::sleep_for(5ms);
-  CHECK(ran == 0);      // all waiting for the event
-  go.set();             // wakes every waiter; later wait()s pass until clear()
+  CHECK(ran == 0);       // all waiting for the event
+  go.set();              // wakes every waiter; later wait()s pass until clear()
   co_await done.wait();  // until the count reaches zero
   CHECK(ran == 4);
 }

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 
 // [start blocking]
 std::size_t count_lines(const std::string& text) {  // a plain function that blocks
-  std::this_thread::sleep_for(20ms);                 // (a synchronous library call, say)
+  std::this_thread::sleep_for(20ms);                // (a synchronous library call, say)
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 

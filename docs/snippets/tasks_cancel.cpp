@@ -39,7 +39,7 @@ weft::task<std::string> tidy() {
   try {
     co_await weft::sleep_for(1ms);  // stop stays requested: every later suspension point throws too
   } catch (const weft::operation_cancelled&) {
-    co_return "cleaned up";         // a task may still finish normally
+    co_return "cleaned up";  // a task may still finish normally
   }
   co_return "slept again";
 }
@@ -115,7 +115,7 @@ weft::task<> waiter_cancelled() {
 weft::task<long> crunch() {
   for (long n = 0;; ++n)
     if (n % 1024 == 0) co_await weft::yield_now();  // lets the worker's other tasks run, and is
-}                                                   // a suspension point: the loop is cancellable
+}  // a suspension point: the loop is cancellable
 
 weft::task<> cancel_a_loop() {
   auto h = weft::spawn(crunch());

@@ -22,10 +22,12 @@ weft::task<> fibers() {
   ch.close();
   CHECK(co_await h == 55);
 
-  int r = co_await weft::fiber([] {  // a fiber as a task<int>
-    weft::await(weft::sleep_for(5ms));
-    return 7;
-  }, {.stack_size = 64 * 1024});
+  int r = co_await weft::fiber(
+      [] {  // a fiber as a task<int>
+        weft::await(weft::sleep_for(5ms));
+        return 7;
+      },
+      {.stack_size = 64 * 1024});
   CHECK(r == 7);
 }
 // [end fiber]

@@ -1,6 +1,6 @@
 // Tasks are lazy: nothing runs until a task is awaited (or spawned).
-#include <weft/weft.hpp>
 #include <fmt/core.h>
+#include <weft/weft.hpp>
 
 #include "check.hpp"
 
@@ -15,8 +15,8 @@ weft::task<int> answer() {
 weft::task<int> twice() {
   weft::task<int> t = answer();  // a task object: nothing has run yet
   CHECK(started == 0);
-  int a = co_await t;            // runs answer() to the end, right here
-  int b = co_await answer();     // a temporary task, awaited at once
+  int a = co_await t;         // runs answer() to the end, right here
+  int b = co_await answer();  // a temporary task, awaited at once
   CHECK(started == 2);
   co_return a + b;
 }

@@ -50,8 +50,8 @@ weft::task<> all() {
 weft::task<> any() {
   // [start when_any]
   auto r = co_await weft::when_any(after(10s, 1), after(10ms, 2));
-  CHECK(r.index == 1);                  // the second finished first...
-  CHECK(std::get<1>(r.value) == 2);     // ...with 2; the first was cancelled and awaited
+  CHECK(r.index == 1);               // the second finished first...
+  CHECK(std::get<1>(r.value) == 2);  // ...with 2; the first was cancelled and awaited
   // [end when_any]
 }
 

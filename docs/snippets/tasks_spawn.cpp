@@ -1,7 +1,7 @@
 // spawn: run a task concurrently; its join_handle gives its result or
 // rethrows its exception.
-#include <weft/weft.hpp>
 #include <fmt/core.h>
+#include <weft/weft.hpp>
 
 #include <atomic>
 #include <stdexcept>
@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 
 weft::task<int> slow_square(int x) {
   co_await weft::sleep_for(20ms);
-  co_return x * x;
+  co_return x* x;
 }
 
 weft::task<int> fails() {

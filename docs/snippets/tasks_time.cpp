@@ -19,7 +19,7 @@ weft::task<> timers() {
   CHECK(weft::clock::now() - t0 >= 20ms);
   co_await weft::sleep_until(t0 + 30ms);
 
-  weft::interval tick{10ms};           // the first tick at once, then one every 10 ms
+  weft::interval tick{10ms};  // the first tick at once, then one every 10 ms
   for (int i = 0; i < 3; ++i) co_await tick.next();
   CHECK(weft::clock::now() - t0 >= 50ms);
   // [end sleep]
@@ -28,9 +28,9 @@ weft::task<> timers() {
   int v = co_await weft::with_timeout(1s, after(5ms, 7));  // in time: its value
   CHECK(v == 7);
   try {
-    co_await weft::with_timeout(10ms, after(10s, 8));      // too slow: cancelled, then
+    co_await weft::with_timeout(10ms, after(10s, 8));  // too slow: cancelled, then
     CHECK(false);
-  } catch (const weft::timeout_error& e) {                 // timeout_error
+  } catch (const weft::timeout_error& e) {  // timeout_error
     CHECK(std::string(e.what()) == "weft: operation timed out");
   }
   try {

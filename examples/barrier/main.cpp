@@ -80,7 +80,7 @@ weft::task<int> amain(int tasks, int steps, std::size_t cells) {
   const bool same = a == rows[steps % 2];
   fmt::print("{} tasks, {} steps: {} phases led, result {} the serial one\n", slices.size(), steps, leaders.load(),
              same ? "identical to" : "DIFFERENT from");
-  co_return same && leaders == steps && phase == steps ? example::exit_ok : example::exit_error;
+  co_return same&& leaders == steps&& phase == steps ? example::exit_ok : example::exit_error;
 }
 
 }  // namespace

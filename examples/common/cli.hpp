@@ -23,8 +23,8 @@
 //   (130 for Ctrl-C, 143 for SIGTERM).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <cctype>
 #include <chrono>
@@ -95,8 +95,7 @@ inline CLI::Validator duration_transform() {
       [](std::string& text) -> std::string {
         auto d = parse_duration(text);
         if (!d)
-          return "expected a duration such as 2s, 500ms, 0.1s or 1m (a bare number is seconds), got '" + text +
-                 "'";
+          return "expected a duration such as 2s, 500ms, 0.1s or 1m (a bare number is seconds), got '" + text + "'";
         text = std::to_string(d->count());
         return {};
       },
@@ -247,7 +246,8 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 /// Adds --version (printed as "NAME (weft VERSION)").
 inline void add_version_flag(CLI::App& app) {
   // CLI11 throws CallForVersion with its own text; parse() prints ours.
-  app.add_flag_callback("--version", [] { throw CLI::CallForVersion(); }, "print the version and exit");
+  app.add_flag_callback(
+      "--version", [] { throw CLI::CallForVersion(); }, "print the version and exit");
 }
 
 /// A usage error found after parsing (two options that contradict each

@@ -25,7 +25,7 @@ std::atomic<long> counter{0};
 weft::task<void> add_unprotected(int increments) {
   for (int i = 0; i < increments; ++i) {
     long seen = counter.load(std::memory_order_relaxed);
-    co_await weft::yield_now();  // someone else runs here...
+    co_await weft::yield_now();                          // someone else runs here...
     counter.store(seen + 1, std::memory_order_relaxed);  // ...and their update is overwritten
   }
 }
@@ -64,9 +64,10 @@ weft::task<int> amain(int tasks, int increments) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Tasks add 1 to a shared counter, each increment yielding in the middle: without a lock updates\n"
-               "are lost, with weft::mutex none is.",
-               "counter_lock"};
+  CLI::App app{
+      "Tasks add 1 to a shared counter, each increment yielding in the middle: without a lock updates\n"
+      "are lost, with weft::mutex none is.",
+      "counter_lock"};
   int tasks = 8, increments = 10'000;
   app.add_option("TASKS", tasks, "tasks adding to the counter")->check(CLI::Range(1, 100'000));
   app.add_option("INCREMENTS", increments, "increments per task")->check(CLI::Range(1, 100'000'000));

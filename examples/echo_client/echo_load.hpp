@@ -69,7 +69,7 @@ class latency_histogram {
   }
 
  private:
-  static constexpr unsigned sub_bits = 6;                      // 64 buckets per octave
+  static constexpr unsigned sub_bits = 6;  // 64 buckets per octave
   static constexpr std::size_t buckets = (64 - sub_bits) << sub_bits;
 
   static std::size_t index(std::uint64_t v) noexcept {
@@ -104,7 +104,7 @@ struct load_result {
   std::uint64_t messages = 0;  // round trips completed in the window
   double seconds = 0;          // length of the window
   latency_histogram latency;
-  std::uint64_t errors = 0;    // connections that ended with an error
+  std::uint64_t errors = 0;  // connections that ended with an error
   std::string first_error;
 
   double messages_per_s() const noexcept { return seconds > 0 ? static_cast<double>(messages) / seconds : 0; }

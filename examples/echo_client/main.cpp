@@ -30,8 +30,8 @@ weft::task<example::load_result> run(example::load_options o, bool in_process) {
   o.to = listener.local_address();
   fmt::print("in-process echo server on {}\n", o.to);
   example::echo_stats stats;
-  auto server = weft::spawn(weft::io::serve(
-      listener, [&stats](weft::io::tcp_stream s) { return example::echo(std::move(s), stats); }));
+  auto server = weft::spawn(
+      weft::io::serve(listener, [&stats](weft::io::tcp_stream s) { return example::echo(std::move(s), stats); }));
   std::optional<example::load_result> r;
   std::exception_ptr failed;
   try {
@@ -51,9 +51,10 @@ weft::task<example::load_result> run(example::load_options o, bool in_process) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"A closed-loop load generator for echo servers, on weft. Without --port it starts weft's echo\n"
-               "server in-process on a free port.",
-               "echo_client"};
+  CLI::App app{
+      "A closed-loop load generator for echo servers, on weft. Without --port it starts weft's echo\n"
+      "server in-process on a free port.",
+      "echo_client"};
   example::load_options o;
   std::string host = "127.0.0.1";
   std::optional<std::uint16_t> port;  // none: start a server in-process

@@ -57,18 +57,18 @@ int main(int argc, char** argv) {
   if (auto rc = example::parse(app, argc, argv)) return *rc;
 
   try {
-    weft::io::tcp_listener listener =
-        weft::io::tcp_listener::bind(example::listen_address(flags.host, flags.port));
+    weft::io::tcp_listener listener = weft::io::tcp_listener::bind(example::listen_address(flags.host, flags.port));
     weft::runtime rt{flags.runtime_options()};
     example::print_listening(listener);
     example::echo_stats stats;
     const auto t0 = std::chrono::steady_clock::now();
     server_result r = rt.block_on(run_server(listener, signals, stats));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("echo_server: {} after {:.1f} s: {} connections, {} reads, {:.1f} MB echoed, "
-               "{} handler errors ({}, {} workers)\n",
-               example::signal_name(r.signal), secs, stats.connections.load(), stats.reads.load(),
-               static_cast<double>(stats.bytes.load()) / 1e6, r.handler_errors, rt.io_backend(), rt.worker_count());
+    fmt::print(
+        "echo_server: {} after {:.1f} s: {} connections, {} reads, {:.1f} MB echoed, "
+        "{} handler errors ({}, {} workers)\n",
+        example::signal_name(r.signal), secs, stats.connections.load(), stats.reads.load(),
+        static_cast<double>(stats.bytes.load()) / 1e6, r.handler_errors, rt.io_backend(), rt.worker_count());
     return 128 + r.signal;
   } catch (const std::exception& e) {
     fmt::print(stderr, "echo_server: {}\n", e.what());

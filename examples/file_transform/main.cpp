@@ -18,8 +18,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <iterator>
 #include <filesystem>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -87,7 +87,8 @@ weft::task<outcome> transform_one(fs::path in, fs::path out_dir) {
 }
 
 // One of J identical workers: takes paths until the queue is closed and empty.
-weft::task<void> transform_worker(weft::channel<fs::path>& todo, weft::channel<outcome>& done, const fs::path& out_dir) {
+weft::task<void> transform_worker(weft::channel<fs::path>& todo, weft::channel<outcome>& done,
+                                  const fs::path& out_dir) {
   while (auto in = co_await todo.recv()) co_await done.send(co_await transform_one(std::move(*in), out_dir));
 }
 
@@ -168,8 +169,8 @@ weft::task<int> transform_all(fs::path in_dir, fs::path out_dir, unsigned jobs) 
 
 // The demo input: text files from about 1 KB to 300 KB.
 weft::task<void> make_demo_input(fs::path dir, unsigned count) {
-  static constexpr std::string_view words[] = {"weft", "warp", "loom", "thread", "shuttle", "bobbin",
-                                               "heddle", "reed", "spool", "twill", "satin", "plain"};
+  static constexpr std::string_view words[] = {"weft",   "warp", "loom",  "thread", "shuttle", "bobbin",
+                                               "heddle", "reed", "spool", "twill",  "satin",   "plain"};
   std::uint32_t x = 12345;
   for (unsigned i = 0; i < count; ++i) {
     const std::size_t target = 1000 + (std::size_t{i} * i * 7919) % 300'000;
@@ -223,9 +224,10 @@ weft::task<int> demo(unsigned jobs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Transforms every file of IN_DIR (upper case, numbered lines) into OUT_DIR, a few at a time.\n"
-               "Without folders it makes a demo input in a temporary directory and removes it at the end.",
-               "file_transform"};
+  CLI::App app{
+      "Transforms every file of IN_DIR (upper case, numbered lines) into OUT_DIR, a few at a time.\n"
+      "Without folders it makes a demo input in a temporary directory and removes it at the end.",
+      "file_transform"};
   options opt;
   auto* in = app.add_option("IN_DIR", opt.in_dir, "folder whose files are read")->check(CLI::ExistingDirectory);
   auto* out = app.add_option("OUT_DIR", opt.out_dir, "folder the results are written to (created if missing)");

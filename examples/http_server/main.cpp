@@ -96,14 +96,13 @@ std::vector<route> make_routes() {
   r.push_back({"GET", "/hello", "Hello, World!", [](http::request&, std::string_view) -> weft::task<http::response> {
                  co_return http::make_response(200, "Hello, World!", "text/plain");
                }});
-  r.push_back({"GET", "/json", "a small JSON document",
-               [](http::request&, std::string_view) -> weft::task<http::response> {
-                 co_return http::make_response(
-                     200,
-                     R"({"name":"weft","kind":"http_server example",)"
-                     R"("features":["keep-alive","pipelining","tls"]})",
-                     "application/json");
-               }});
+  r.push_back(
+      {"GET", "/json", "a small JSON document", [](http::request&, std::string_view) -> weft::task<http::response> {
+         co_return http::make_response(200,
+                                       R"({"name":"weft","kind":"http_server example",)"
+                                       R"("features":["keep-alive","pipelining","tls"]})",
+                                       "application/json");
+       }});
   r.push_back({"GET", "/primes", "?n=N: primes below N, counted in a worker process", primes});
   r.push_back({"POST", "/echo", "the request body, back",
                [](http::request& req, std::string_view) -> weft::task<http::response> {

@@ -124,8 +124,9 @@ weft::task<int> amain(options opt) {
       outcome = "raised " + e.type_name() + ": " + e.message();
       as_planned = j.what == kind::raise;
     } catch (const weft::ipc::worker_crashed& e) {
-      outcome = "crashed: worker " + std::to_string(e.pid()) + " " +
-                (e.signal() ? "killed by " + describe_signal(e.signal()) : "exited with " + std::to_string(e.exit_code()));
+      outcome =
+          "crashed: worker " + std::to_string(e.pid()) + " " +
+          (e.signal() ? "killed by " + describe_signal(e.signal()) : "exited with " + std::to_string(e.exit_code()));
       // (Under AddressSanitizer a segfault is reported and exits 1.)
       as_planned = j.what == kind::segfault || j.what == kind::abort || (j.what == kind::exit3 && e.exit_code() == 3);
     } catch (const weft::timeout_error& e) {
@@ -162,9 +163,10 @@ weft::task<int> amain(options opt) {
 
 int main(int argc, char** argv) {
   using namespace std::chrono_literals;
-  CLI::App app{"Jobs on a process pool with a per-job timeout; five of them misbehave (segfault, abort, exit(3),\n"
-               "throw, hang) and the pool goes on. Exits 1 if a job ended otherwise than planned.",
-               "job_queue"};
+  CLI::App app{
+      "Jobs on a process pool with a per-job timeout; five of them misbehave (segfault, abort, exit(3),\n"
+      "throw, hang) and the pool goes on. Exits 1 if a job ended otherwise than planned.",
+      "job_queue"};
   options opt;
   auto* jobs = app.add_option("--jobs", opt.jobs, "jobs, at least 5 (one of each failure); 8 with --quick")
                    ->check(CLI::Range(5u, 10'000u));

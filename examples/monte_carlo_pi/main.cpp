@@ -53,8 +53,7 @@ std::uint64_t count_inside(batch b) {
 // The tasks: `samples` split as evenly as they go.
 std::vector<batch> make_batches(std::uint64_t samples, unsigned tasks) {
   std::vector<batch> out;
-  for (unsigned t = 0; t < tasks; ++t)
-    out.push_back({0x5eed0000 + t, samples / tasks + (t < samples % tasks ? 1 : 0)});
+  for (unsigned t = 0; t < tasks; ++t) out.push_back({0x5eed0000 + t, samples / tasks + (t < samples % tasks ? 1 : 0)});
   return out;
 }
 
@@ -103,9 +102,10 @@ weft::task<int> amain(std::uint64_t samples, unsigned tasks, unsigned max_worker
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Estimates pi from random points, split into tasks that worker processes run: one row per pool\n"
-               "size, 1 to N workers. Exits 1 if the estimate changes between rows (a result was lost).",
-               "monte_carlo_pi"};
+  CLI::App app{
+      "Estimates pi from random points, split into tasks that worker processes run: one row per pool\n"
+      "size, 1 to N workers. Exits 1 if the estimate changes between rows (a result was lost).",
+      "monte_carlo_pi"};
   std::uint64_t samples = 400'000'000;
   unsigned tasks = 64, workers = 0;
   bool quick = false;

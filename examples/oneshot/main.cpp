@@ -97,7 +97,7 @@ weft::task<int> amain(int callers) {
     requests.close();  // the service answers what is queued, then ends
   });
   fmt::print("service done: {} reply found nobody waiting\n", undelivered);
-  co_return ok && undelivered == 1 ? example::exit_ok : example::exit_error;
+  co_return ok&& undelivered == 1 ? example::exit_ok : example::exit_error;
 }
 
 }  // namespace

@@ -143,8 +143,8 @@ struct quick_server {
     co_await weft::sleep_for(10ms);  // some work, so that downloads overlap
     --in_flight;
     auto reply = [](int status, std::string_view reason, const std::string& body, std::string_view extra = {}) {
-      return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n" + std::string(extra) + "\r\n" + body;
+      return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + std::string(extra) + "\r\n" + body;
     };
     if (t.rfind("/file/", 0) == 0) co_return reply(200, "OK", pattern(std::stoul(t.substr(6)) * 1024));
     if (t == "/slow") {
@@ -223,9 +223,9 @@ weft::task<int> run_quick() {
   expect(s.results[18].response && s.results[18].response->status == 404, "/missing is a 404 response");
   expect(!s.results[19].response && s.results[19].error.rfind("connect:", 0) == 0, "the dead port is refused");
   expect(s.ok == 18 && s.http_errors == 1 && s.failed == 1, "18 ok, 1 HTTP error, 1 failed");
-  expect(srv.max_in_flight.load() <= static_cast<int>(concurrency),
-         "at most " + std::to_string(concurrency) + " requests at once (saw " +
-             std::to_string(srv.max_in_flight.load()) + ")");
+  expect(srv.max_in_flight.load() <= static_cast<int>(concurrency), "at most " + std::to_string(concurrency) +
+                                                                        " requests at once (saw " +
+                                                                        std::to_string(srv.max_in_flight.load()) + ")");
   fmt::print("{}\n", bad == 0 ? "self-test passed" : "self-test FAILED");
   co_return bad == 0 ? 0 : 1;
 }
@@ -233,9 +233,10 @@ weft::task<int> run_quick() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Fetches many URLs at once with weft::http::client, at most --concurrency in flight, and prints\n"
-               "each result as it completes. HTTP error statuses (404, 500) are results, not failures.",
-               "parallel_download"};
+  CLI::App app{
+      "Fetches many URLs at once with weft::http::client, at most --concurrency in flight, and prints\n"
+      "each result as it completes. HTTP error statuses (404, 500) are results, not failures.",
+      "parallel_download"};
   std::vector<std::string> urls;
   std::string file;
   std::size_t concurrency = 8;

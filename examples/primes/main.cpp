@@ -156,9 +156,10 @@ weft::task<int> amain(options opt, std::vector<std::uint64_t> numbers) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"The is_prime example of Python's concurrent.futures docs on a weft process pool: each number is\n"
-               "checked in this process, then with process_pool::map; prints both times and the speed-up.",
-               "primes"};
+  CLI::App app{
+      "The is_prime example of Python's concurrent.futures docs on a weft process pool: each number is\n"
+      "checked in this process, then with process_pool::map; prints both times and the speed-up.",
+      "primes"};
   options opt;
   app.add_option("--workers", opt.workers, "worker processes, 0 = one per core")->check(CLI::Range(0u, 256u));
   app.add_option("--count", opt.count, "generated 16-digit primes added to the documentation's six numbers")

@@ -122,7 +122,7 @@ weft::task<bool> run_pipe() {
     ok &= reply.has_value();
   }
   mine.close();
-  co_return ok && co_await p.result() == 3;
+  co_return ok&& co_await p.result() == 3;
 }
 
 // ---------------------------------------------------------------- event-workers
@@ -165,9 +165,12 @@ struct subcommand {
   const char* name;
   weft::task<bool> (*run)();
 };
-const subcommand all[] = {{"greeter", run_greeter},     {"pool-greeter", run_pool_greeter},
-                          {"value-array", run_value_array}, {"cubes", run_cubes},
-                          {"pipe", run_pipe},           {"event-workers", run_event_workers}};
+const subcommand all[] = {{"greeter", run_greeter},
+                          {"pool-greeter", run_pool_greeter},
+                          {"value-array", run_value_array},
+                          {"cubes", run_cubes},
+                          {"pipe", run_pipe},
+                          {"event-workers", run_event_workers}};
 
 }  // namespace
 

@@ -99,9 +99,10 @@ weft::task<void> amain(std::uint64_t per_producer) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Producers and consumers over a weft::channel: round 1 ends by closing the channel, round 2 is\n"
-               "stopped early by a weft::event.",
-               "producer_consumer"};
+  CLI::App app{
+      "Producers and consumers over a weft::channel: round 1 ends by closing the channel, round 2 is\n"
+      "stopped early by a weft::event.",
+      "producer_consumer"};
   std::uint64_t per_producer = 200'000;
   app.add_option("NUMBERS_PER_PRODUCER", per_producer, "numbers each producer sends in round 1")
       ->check(CLI::Range(1ull, 1'000'000'000'000ull));

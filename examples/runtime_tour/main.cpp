@@ -122,9 +122,10 @@ weft::task<void> tour() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"A tour of weft's runtime: spawn, when_all, when_any, timeouts, cancellation, a task_scope,\n"
-               "driver operations and the scheduler's metrics.",
-               "runtime_tour"};
+  CLI::App app{
+      "A tour of weft's runtime: spawn, when_all, when_any, timeouts, cancellation, a task_scope,\n"
+      "driver operations and the scheduler's metrics.",
+      "runtime_tour"};
   unsigned workers = 0;
   weft::io_backend io = weft::io_backend::automatic;
   example::add_runtime_flags(app, workers, io);

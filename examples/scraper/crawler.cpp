@@ -18,10 +18,10 @@
 
 // page_info travels back from the pool through cereal: its std::string,
 // std::vector and std::pair members need cereal's serializers for them.
+#include <fmt/core.h>
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
-#include <fmt/core.h>
 
 #include "json.hpp"
 #include "robots.hpp"
@@ -72,9 +72,7 @@ bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-double ms_since(clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-}
+double ms_since(clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); }
 
 }  // namespace
 
@@ -248,10 +246,7 @@ struct crawler::impl {
   };
 
   impl(crawl_options o, sink s)
-      : opt(std::move(o)),
-        on_page(std::move(s)),
-        token(product_token(opt.user_agent)),
-        parsing(2 * opt.concurrency) {}
+      : opt(std::move(o)), on_page(std::move(s)), token(product_token(opt.user_agent)), parsing(2 * opt.concurrency) {}
 
   crawl_options opt;
   sink on_page;
@@ -759,8 +754,8 @@ struct crawler::impl {
             }
             in_page = false;
             const page_record& r = f.r;
-            const bool not_html = r.error == fetch_error::none && !r.duplicate && r.status >= 200 &&
-                                  r.status < 300 && !is_html(r.content_type);
+            const bool not_html = r.error == fetch_error::none && !r.duplicate && r.status >= 200 && r.status < 300 &&
+                                  !is_html(r.content_type);
             emit(f.r, not_html);
             co_await finish_page(f.r);
             break;

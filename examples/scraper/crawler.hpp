@@ -70,21 +70,21 @@ namespace scraper {
 /// Why a fetched (or skipped) URL yielded no parsed page.
 enum class fetch_error {
   none,
-  timeout,             // connect, request or read timeout (after retries)
-  connect,             // connection refused/unreachable, name resolution (after retries)
-  connection_closed,   // the server closed or reset the connection mid-response (after retries)
-  tls,                 // handshake or certificate failure
-  protocol,            // malformed response, bad content encoding
-  too_many_redirects,  // longer chain than max_redirects
-  redirect_loop,       // a URL seen twice in one redirect chain
+  timeout,                // connect, request or read timeout (after retries)
+  connect,                // connection refused/unreachable, name resolution (after retries)
+  connection_closed,      // the server closed or reset the connection mid-response (after retries)
+  tls,                    // handshake or certificate failure
+  protocol,               // malformed response, bad content encoding
+  too_many_redirects,     // longer chain than max_redirects
+  redirect_loop,          // a URL seen twice in one redirect chain
   redirect_out_of_scope,  // a redirect to another origin in a same_host crawl: not followed
   redirect_disallowed,    // a redirect to a URL robots.txt disallows: not followed
-  too_large,           // body over max_bytes
-  bad_url,             // unparsable or unsupported URL
-  http_4xx,            // final status 400..499
-  http_5xx,            // final status 500..599 (after retries)
-  parse_failed,        // the analyzer failed (worker crash, exception)
-  other,               // anything else (message says what)
+  too_large,              // body over max_bytes
+  bad_url,                // unparsable or unsupported URL
+  http_4xx,               // final status 400..499
+  http_5xx,               // final status 500..599 (after retries)
+  parse_failed,           // the analyzer failed (worker crash, exception)
+  other,                  // anything else (message says what)
 };
 std::string_view to_string(fetch_error) noexcept;
 
@@ -95,13 +95,13 @@ struct page_record {
   int status = 0;         // final HTTP status; 0 without a response
   std::size_t depth = 0;  // link distance from a seed
   std::string content_type;
-  std::uint64_t bytes = 0;  // body bytes (after content decoding)
-  double ms = 0;            // fetch time: first request to last body byte, retries and backoff included
-  int attempts = 0;         // requests made: one per redirect hop, plus retries
-  std::vector<fetch_error> retried;  // why each retried attempt failed, in order
+  std::uint64_t bytes = 0;             // body bytes (after content decoding)
+  double ms = 0;                       // fetch time: first request to last body byte, retries and backoff included
+  int attempts = 0;                    // requests made: one per redirect hop, plus retries
+  std::vector<fetch_error> retried;    // why each retried attempt failed, in order
   std::vector<std::string> redirects;  // URLs redirected from, in order (also when a redirect error ended the fetch)
   std::optional<page_info> page;       // set when the body was HTML and parsed
-  bool duplicate = false;  // redirected to a URL already fetched: not parsed again
+  bool duplicate = false;              // redirected to a URL already fetched: not parsed again
   fetch_error error = fetch_error::none;
   std::string message;  // error detail (empty when none)
 };
@@ -114,20 +114,20 @@ struct page_record {
 std::string to_json_line(const page_record& r);
 
 struct crawl_options {
-  std::vector<std::string> seeds;  // absolute http(s) URLs, depth 0
-  std::size_t max_pages = 0;       // fetches started at most (0: no limit)
-  int max_depth = -1;              // links followed up to this depth (-1: no limit)
-  std::size_t concurrency = 64;    // fetches in flight in total
-  std::size_t per_host = 8;        // connections per host (client_options::max_connections_per_host)
-  std::chrono::milliseconds delay{0};  // minimum gap between request starts to one origin
-  bool same_host = true;               // follow links only to the seeds' origins
+  std::vector<std::string> seeds;            // absolute http(s) URLs, depth 0
+  std::size_t max_pages = 0;                 // fetches started at most (0: no limit)
+  int max_depth = -1;                        // links followed up to this depth (-1: no limit)
+  std::size_t concurrency = 64;              // fetches in flight in total
+  std::size_t per_host = 8;                  // connections per host (client_options::max_connections_per_host)
+  std::chrono::milliseconds delay{0};        // minimum gap between request starts to one origin
+  bool same_host = true;                     // follow links only to the seeds' origins
   std::chrono::milliseconds timeout{10000};  // per attempt (connect, and request per redirect hop)
   int retries = 2;
   std::chrono::milliseconds backoff_base{100};   // first retry waits up to this (full jitter), doubling
   std::chrono::milliseconds backoff_cap{10000};  // caps a backoff and a Retry-After
   bool robots = true;                            // fetch and obey robots.txt
   std::string user_agent = "weft-scraper/0.1";   // also the robots.txt product token (up to '/')
-  int max_redirects = 10;  // hops followed per page at most (0: a 3xx is the page's final response)
+  int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
   bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
 };
@@ -140,17 +140,18 @@ struct crawl_stats {
   double seconds = 0;
   std::map<std::string, std::uint64_t> errors;  // kind -> records
   std::uint64_t retries = 0;                    // extra attempts (robots.txt fetches included)
-  std::uint64_t robots_disallowed = 0;          // URLs (links or redirect targets) not fetched because robots.txt disallows them
-  std::uint64_t robots_fetched = 0;             // robots.txt requests that got a response
-  std::uint64_t not_html = 0;                   // fetched fine but not HTML: not parsed
-  std::uint64_t broken_html = 0;                // parsed with recoverable errors
-  std::uint64_t redirected = 0;                 // records whose final URL differs
-  std::uint64_t redirects_refused = 0;          // redirects not followed: out of scope or disallowed by robots.txt
-  std::uint64_t duplicates = 0;                 // redirected onto an already fetched URL
-  std::uint64_t links = 0;                      // links found on parsed pages
-  std::uint64_t queued = 0;                     // distinct URLs queued (seeds included)
-  std::uint64_t cancelled = 0;                  // fetches cut short by stop()
-  bool stopped = false;                         // stop() ended the crawl
+  std::uint64_t robots_disallowed =
+      0;                             // URLs (links or redirect targets) not fetched because robots.txt disallows them
+  std::uint64_t robots_fetched = 0;  // robots.txt requests that got a response
+  std::uint64_t not_html = 0;        // fetched fine but not HTML: not parsed
+  std::uint64_t broken_html = 0;     // parsed with recoverable errors
+  std::uint64_t redirected = 0;      // records whose final URL differs
+  std::uint64_t redirects_refused = 0;  // redirects not followed: out of scope or disallowed by robots.txt
+  std::uint64_t duplicates = 0;         // redirected onto an already fetched URL
+  std::uint64_t links = 0;              // links found on parsed pages
+  std::uint64_t queued = 0;             // distinct URLs queued (seeds included)
+  std::uint64_t cancelled = 0;          // fetches cut short by stop()
+  bool stopped = false;                 // stop() ended the crawl
   double pages_per_s() const noexcept { return seconds > 0 ? static_cast<double>(pages) / seconds : 0; }
 };
 

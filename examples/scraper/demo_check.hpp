@@ -43,8 +43,7 @@ inline std::uint64_t error_count(const crawl_stats& s, const char* kind) {
   return it == s.errors.end() ? 0 : it->second;
 }
 
-inline std::vector<demo_check_line> check_demo(const demo_site_manifest& m, const crawl_stats& s,
-                                               const demo_tally& t) {
+inline std::vector<demo_check_line> check_demo(const demo_site_manifest& m, const crawl_stats& s, const demo_tally& t) {
   std::uint64_t expected_errors = 0;
   for (const char* k : {"http_4xx", "redirect_loop", "timeout"}) expected_errors += error_count(s, k);
   std::uint64_t all_errors = 0;

@@ -39,18 +39,16 @@ class rng {
 /// The site's vocabulary: words of at least 3 letters, none a stop word,
 /// so that top words come from here. Low indexes are drawn more often.
 constexpr std::array<std::string_view, 96> vocabulary = {
-    "spider",   "web",      "crawler",  "thread",   "silk",     "page",     "link",     "garden",
-    "river",    "mountain", "harbor",   "lantern",  "copper",   "meadow",   "orchard",  "signal",
-    "engine",   "window",   "market",   "forest",   "winter",   "summer",   "autumn",   "spring",
-    "compass",  "anchor",   "beacon",   "bridge",   "canyon",   "desert",   "island",   "valley",
-    "harvest",  "journey",  "kettle",   "library",  "mirror",   "needle",   "ocean",    "pebble",
-    "quarry",   "rocket",   "saddle",   "timber",   "tunnel",   "violet",   "wagon",    "yarn",
-    "amber",    "basket",   "candle",   "dragon",   "ember",    "falcon",   "glacier",  "hammer",
-    "ivory",    "jasmine",  "kernel",   "ladder",   "marble",   "nectar",   "oyster",   "parcel",
-    "quiver",   "ribbon",   "sparrow",  "thistle",  "umbrella", "velvet",   "walnut",   "zephyr",
-    "archive",  "blossom",  "cipher",   "dynamo",   "estuary",  "fjord",    "granite",  "horizon",
-    "inkwell",  "juniper",  "kayak",    "lagoon",   "monsoon",  "nomad",    "obsidian", "prairie",
-    "quartz",   "rampart",  "sequoia",  "tundra",   "upland",   "vortex",   "willow",   "zenith"};
+    "spider",  "web",     "crawler", "thread",  "silk",    "page",    "link",     "garden",  "river",    "mountain",
+    "harbor",  "lantern", "copper",  "meadow",  "orchard", "signal",  "engine",   "window",  "market",   "forest",
+    "winter",  "summer",  "autumn",  "spring",  "compass", "anchor",  "beacon",   "bridge",  "canyon",   "desert",
+    "island",  "valley",  "harvest", "journey", "kettle",  "library", "mirror",   "needle",  "ocean",    "pebble",
+    "quarry",  "rocket",  "saddle",  "timber",  "tunnel",  "violet",  "wagon",    "yarn",    "amber",    "basket",
+    "candle",  "dragon",  "ember",   "falcon",  "glacier", "hammer",  "ivory",    "jasmine", "kernel",   "ladder",
+    "marble",  "nectar",  "oyster",  "parcel",  "quiver",  "ribbon",  "sparrow",  "thistle", "umbrella", "velvet",
+    "walnut",  "zephyr",  "archive", "blossom", "cipher",  "dynamo",  "estuary",  "fjord",   "granite",  "horizon",
+    "inkwell", "juniper", "kayak",   "lagoon",  "monsoon", "nomad",   "obsidian", "prairie", "quartz",   "rampart",
+    "sequoia", "tundra",  "upland",  "vortex",  "willow",  "zenith"};
 
 std::string_view pick_word(rng& r) {
   // u^2 skews towards the first words: pages have clear top words.
@@ -74,8 +72,7 @@ std::optional<std::size_t> parse_index(std::string_view s) {
 }
 
 /// The N of `<prefix>N<suffix>`, if path has that form.
-std::optional<std::size_t> numbered(std::string_view path, std::string_view prefix,
-                                    std::string_view suffix) {
+std::optional<std::size_t> numbered(std::string_view path, std::string_view prefix, std::string_view suffix) {
   if (path.size() < prefix.size() + suffix.size() || path.substr(0, prefix.size()) != prefix ||
       path.substr(path.size() - suffix.size()) != suffix)
     return std::nullopt;
@@ -140,8 +137,8 @@ demo_response demo_content::simple_html(demo_kind kind, std::string title, std::
   r.kind = kind;
   r.content_type = html_type;
   r.delay = opts_.delay;
-  r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
-           "</title></head>\n<body><h1>" + title + "</h1><p>" + text + "</p></body></html>\n";
+  r.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title + "</title></head>\n<body><h1>" +
+           title + "</h1><p>" + text + "</p></body></html>\n";
   return r;
 }
 
@@ -150,8 +147,8 @@ demo_response demo_content::index() const {
   b.body =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>weft scraper demo site</title></head>\n<body><h1>weft scraper demo site</h1>\n"
-      "<p>A generated site of " + std::to_string(opts_.pages) +
-      " linked pages, with some trouble along the way.</p>\n<ul>\n";
+      "<p>A generated site of " +
+      std::to_string(opts_.pages) + " linked pages, with some trouble along the way.</p>\n<ul>\n";
   for (std::size_t n = 0; n < std::min<std::size_t>(5, opts_.pages); ++n) {
     b.body += "<li>";
     b.link(page_path(n), page_path(n), "Page " + std::to_string(n));
@@ -194,12 +191,12 @@ demo_response demo_content::page(std::size_t n) const {
     plan.insert(plan.begin() + static_cast<std::ptrdiff_t>(at), planned{true, i});
   }
 
-  const std::string title = "Page " + std::to_string(n) + ": " + capitalized(pick_word(r)) + " " +
-                            std::string(pick_word(r));
+  const std::string title =
+      "Page " + std::to_string(n) + ": " + capitalized(pick_word(r)) + " " + std::string(pick_word(r));
   html_builder b;
   b.body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title +
-           "</title>\n<style>p { line-height: 1.4 } .nav a { margin: 0 1em }</style></head>\n<body>\n<h1>" +
-           title + "</h1>\n";
+           "</title>\n<style>p { line-height: 1.4 } .nav a { margin: 0 1em }</style></head>\n<body>\n<h1>" + title +
+           "</h1>\n";
   // Paragraphs of 20-50 words; the links are spread over them, written in
   // the different ways pages write links.
   const std::size_t paragraphs = 3 + r.below(3);
@@ -207,9 +204,9 @@ demo_response demo_content::page(std::size_t n) const {
   for (std::size_t para = 0; para < paragraphs; ++para) {
     b.body += "<p>";
     const std::size_t words = 20 + r.below(31);
-    const std::size_t links_here =
-        para + 1 == paragraphs ? plan.size() - next_link
-                               : std::min(plan.size() - next_link, (plan.size() + paragraphs - 1) / paragraphs);
+    const std::size_t links_here = para + 1 == paragraphs
+                                       ? plan.size() - next_link
+                                       : std::min(plan.size() - next_link, (plan.size() + paragraphs - 1) / paragraphs);
     for (std::size_t w = 0; w < words; ++w) {
       if (w > 0) b.body += ' ';
       b.body += w == 0 ? capitalized(pick_word(r)) : std::string(pick_word(r));
@@ -261,8 +258,8 @@ demo_response demo_content::page(std::size_t n) const {
 demo_response demo_content::flaky_page(std::size_t k) const {
   html_builder b;
   const std::string title = "Flaky page " + std::to_string(k);
-  b.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
-           "</title></head>\n<body><h1>" + title + "</h1>\n<p>This page failed before it worked. See ";
+  b.body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title + "</title></head>\n<body><h1>" +
+           title + "</h1>\n<p>This page failed before it worked. See ";
   const std::string a = page_path((k * 31) % opts_.pages), c = page_path((k * 31 + 1) % opts_.pages);
   b.link(a, a, "one page");
   b.body += " and ";
@@ -286,17 +283,17 @@ demo_response demo_content::broken() const {
   r.delay = opts_.delay;
   // Unclosed and misnested tags, a stray '<', bad entities, an unquoted
   // attribute, a tag cut short at the end.
-  r.body = "<html><head><title>Broken page</title>\n<body><div><p>This page has broken markup "
-           "&bogus; &amp and 1 < 2 <b><i>misnested</b></i>\n<a href=\"" + a +
-           "\">first<a href='" + c + "'>second</a>\n<table><tr><td>cell<td>cell two <a href=" + d +
-           ">third</div>\n<p <<>> stray text <a href=\"" + a + "\"";
+  r.body =
+      "<html><head><title>Broken page</title>\n<body><div><p>This page has broken markup "
+      "&bogus; &amp and 1 < 2 <b><i>misnested</b></i>\n<a href=\"" +
+      a + "\">first<a href='" + c + "'>second</a>\n<table><tr><td>cell<td>cell two <a href=" + d +
+      ">third</div>\n<p <<>> stray text <a href=\"" + a + "\"";
   for (const auto& l : {a, c, d})
     if (std::find(r.links.begin(), r.links.end(), l) == r.links.end()) r.links.push_back(l);
   return r;
 }
 
-demo_response demo_content::respond(std::string_view method, std::string_view target,
-                                    std::uint64_t attempt) const {
+demo_response demo_content::respond(std::string_view method, std::string_view target, std::uint64_t attempt) const {
   std::string_view path = target.substr(0, target.find('?'));
   if (method != "GET" && method != "HEAD") {
     demo_response r;
@@ -372,11 +369,10 @@ demo_response demo_content::respond(std::string_view method, std::string_view ta
     r.content_type = "image/png";
     // A 1x1 transparent PNG.
     static constexpr unsigned char png[] = {
-        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
-        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
-        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
-        0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
-        0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82};
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00,
+        0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01,
+        0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82};
     r.body.assign(reinterpret_cast<const char*>(png), sizeof png);
     r.delay = opts_.delay;
     return r;
@@ -412,9 +408,7 @@ void demo_content::compute_manifest() {
     const demo_response r = settled(path);
     switch (r.kind) {
       case demo_kind::index:
-      case demo_kind::page:
-        ++manifest_.html_pages;
-        break;
+      case demo_kind::page: ++manifest_.html_pages; break;
       case demo_kind::flaky:
         ++manifest_.html_pages;
         ++manifest_.flaky;
@@ -430,8 +424,7 @@ void demo_content::compute_manifest() {
       case demo_kind::binary: ++manifest_.binary; continue;
       case demo_kind::disallowed:
       case demo_kind::robots:
-      case demo_kind::bad_method:
-        throw std::logic_error("demo site: " + path + " reached by the model's crawl");
+      case demo_kind::bad_method: throw std::logic_error("demo site: " + path + " reached by the model's crawl");
     }
     for (const auto& l : r.links) discover(l, d + 1);
   }

@@ -54,9 +54,7 @@ namespace {
 
 /// Serves until shutdown; holds the state so that it outlives the server
 /// however the demo_site goes.
-weft::task<void> serve(std::shared_ptr<demo_site::state> st) {
-  co_await st->server->run();
-}
+weft::task<void> serve(std::shared_ptr<demo_site::state> st) { co_await st->server->run(); }
 
 /// The path a request target names: origin-form as is, absolute-form
 /// ("http://host/path") reduced to its path.
@@ -93,12 +91,11 @@ demo_site demo_site::start(demo_site_options o) {
   // handler: no cycle, and the state outlives every request (serve holds it).
   state* raw = st.get();
   st->server.emplace(http::server::bind(
-      addr, [raw](http::request& req) { return raw->handle(req.method, target_path(req.target)); },
-      std::move(so)));
+      addr, [raw](http::request& req) { return raw->handle(req.method, target_path(req.target)); }, std::move(so)));
   const auto bound = st->server->local_address();
   st->port = bound.port();
-  st->root_url = "http://" + (bound.is_ipv6() ? "[" + bound.ip() + "]" : bound.ip()) + ":" +
-                 std::to_string(st->port) + "/";
+  st->root_url =
+      "http://" + (bound.is_ipv6() ? "[" + bound.ip() + "]" : bound.ip()) + ":" + std::to_string(st->port) + "/";
   demo_site site(st);
   site.runner_ = weft::spawn(serve(std::move(st)));
   return site;

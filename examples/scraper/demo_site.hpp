@@ -57,12 +57,12 @@
 namespace scraper {
 
 struct demo_site_options {
-  std::size_t pages = 2000;                        // /page/0.html .. /page/{pages-1}.html (>= 1)
-  std::chrono::milliseconds delay{2};              // before every response
-  std::chrono::milliseconds slow_delay{20000};     // before /slow's response
+  std::size_t pages = 2000;                     // /page/0.html .. /page/{pages-1}.html (>= 1)
+  std::chrono::milliseconds delay{2};           // before every response
+  std::chrono::milliseconds slow_delay{20000};  // before /slow's response
   std::uint64_t seed = 42;
-  std::string host = "127.0.0.1";                  // a numeric IPv4 or IPv6 address
-  std::uint16_t port = 0;                          // 0: a free port
+  std::string host = "127.0.0.1";  // a numeric IPv4 or IPv6 address
+  std::uint16_t port = 0;          // 0: a free port
 };
 
 /// What a full crawl from "/" with the scraper's default settings meets,
@@ -87,8 +87,18 @@ struct demo_site_manifest {
 
 /// What a URL of the site is, for the model's users (tests, manifest).
 enum class demo_kind {
-  index, page, not_found, flaky, redirect, redirect_loop, slow, broken, binary,
-  disallowed, robots, bad_method
+  index,
+  page,
+  not_found,
+  flaky,
+  redirect,
+  redirect_loop,
+  slow,
+  broken,
+  binary,
+  disallowed,
+  robots,
+  bad_method
 };
 
 /// A response of the model.
@@ -97,7 +107,7 @@ struct demo_response {
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // Location, Retry-After, Allow
-  std::chrono::milliseconds delay{0};                       // before answering
+  std::chrono::milliseconds delay{0};                        // before answering
   demo_kind kind = demo_kind::not_found;
   std::vector<std::string> links;  // HTML: the paths the body links to (resolved, in order)
 };
@@ -109,8 +119,7 @@ class demo_content {
 
   /// The response for `method` on `target` (a path, with or without a
   /// query, which is ignored) when it was requested `attempt` times before.
-  demo_response respond(std::string_view method, std::string_view target,
-                        std::uint64_t attempt) const;
+  demo_response respond(std::string_view method, std::string_view target, std::uint64_t attempt) const;
   /// The GET response for a path once every transient failure is over.
   demo_response settled(std::string_view path) const;
 
@@ -133,8 +142,8 @@ class demo_content {
 
   demo_site_options opts_;
   std::size_t missing_ = 0, flaky_ = 0, moved_ = 0, private_ = 0;
-  std::vector<std::string> trouble_;                  // trouble paths, placement order
-  std::vector<std::vector<std::size_t>> placed_;      // per page: indexes into trouble_
+  std::vector<std::string> trouble_;              // trouble paths, placement order
+  std::vector<std::vector<std::size_t>> placed_;  // per page: indexes into trouble_
   demo_site_manifest manifest_;
 };
 

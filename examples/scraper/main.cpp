@@ -90,7 +90,8 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
   example::add_duration(app, "--delay", o.delay,
                         "minimum gap between requests to one host; robots.txt Crawl-delay wins when larger");
   bool same_host = false, all_hosts = false, ignore_robots = false;
-  auto* same = app.add_flag("--same-host", same_host, "follow links and redirects only to the seeds' hosts (the default)");
+  auto* same =
+      app.add_flag("--same-host", same_host, "follow links and redirects only to the seeds' hosts (the default)");
   app.add_flag("--all-hosts", all_hosts, "follow links and redirects to any host")->excludes(same);
   auto* timeout_opt = example::add_duration(app, "--timeout", timeout, "per request attempt (1s for the demo site)");
   app.add_option("--retries", o.retries, "retries on timeouts, connection errors, 5xx and 429")

@@ -52,8 +52,7 @@ bool name_is(const xmlNode* n, const char* name) {
 
 std::optional<std::string> attribute(const xmlNode* n, const char* name) {
   for (const xmlAttr* a = n->properties; a != nullptr; a = a->next) {
-    if (a->name == nullptr || xmlStrcasecmp(a->name, reinterpret_cast<const xmlChar*>(name)) != 0)
-      continue;
+    if (a->name == nullptr || xmlStrcasecmp(a->name, reinterpret_cast<const xmlChar*>(name)) != 0) continue;
     std::string value;
     for (const xmlNode* c = a->children; c != nullptr; c = c->next)
       if (c->content != nullptr) value += reinterpret_cast<const char*>(c->content);
@@ -64,16 +63,15 @@ std::optional<std::string> attribute(const xmlNode* n, const char* name) {
 
 /// Elements whose content is not visible text.
 bool is_invisible(const xmlNode* n) {
-  return name_is(n, "script") || name_is(n, "style") || name_is(n, "noscript") ||
-         name_is(n, "template") || name_is(n, "head");
+  return name_is(n, "script") || name_is(n, "style") || name_is(n, "noscript") || name_is(n, "template") ||
+         name_is(n, "head");
 }
 
 /// Elements that do not break a word: "<b>un</b>done" is one word.
 bool is_inline(const xmlNode* n) {
   static constexpr std::array<const char*, 24> names = {
-      "a",    "abbr", "b",    "bdi",   "bdo",  "cite", "code", "data",
-      "dfn",  "em",   "font", "i",     "kbd",  "mark", "q",    "s",
-      "samp", "small", "span", "strong", "sub", "sup", "time", "u"};
+      "a",   "abbr", "b", "bdi", "bdo",  "cite",  "code", "data",   "dfn", "em",  "font", "i",
+      "kbd", "mark", "q", "s",   "samp", "small", "span", "strong", "sub", "sup", "time", "u"};
   return std::any_of(names.begin(), names.end(), [&](const char* name) { return name_is(n, name); });
 }
 
@@ -81,18 +79,18 @@ bool is_inline(const xmlNode* n) {
 /// counted as top words anyway).
 bool is_stop_word(std::string_view w) {
   static const std::unordered_set<std::string_view> words = {
-    "about", "above", "after", "again", "against", "all", "also", "and", "any", "are",
-    "aren't", "because", "been", "before", "being", "below", "between", "both", "but", "can",
-    "can't", "cannot", "could", "did", "didn't", "does", "doesn't", "doing", "don't", "down",
-    "during", "each", "few", "for", "from", "further", "had", "has", "have", "having",
-    "her", "here", "hers", "herself", "him", "himself", "his", "how", "i'm", "into",
-    "isn't", "it's", "its", "itself", "just", "more", "most", "must", "myself", "nor",
-    "not", "now", "off", "once", "only", "other", "ought", "our", "ours", "ourselves",
-    "out", "over", "own", "same", "she", "should", "some", "such", "than", "that",
-    "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this",
-    "those", "through", "too", "under", "until", "very", "was", "wasn't", "were", "what",
-    "when", "where", "which", "while", "who", "whom", "why", "will", "with", "won't",
-    "would", "you", "your", "yours", "yourself", "yourselves", "we're", "you're",
+      "about",  "above",   "after",  "again",   "against",    "all",        "also",    "and",    "any",    "are",
+      "aren't", "because", "been",   "before",  "being",      "below",      "between", "both",   "but",    "can",
+      "can't",  "cannot",  "could",  "did",     "didn't",     "does",       "doesn't", "doing",  "don't",  "down",
+      "during", "each",    "few",    "for",     "from",       "further",    "had",     "has",    "have",   "having",
+      "her",    "here",    "hers",   "herself", "him",        "himself",    "his",     "how",    "i'm",    "into",
+      "isn't",  "it's",    "its",    "itself",  "just",       "more",       "most",    "must",   "myself", "nor",
+      "not",    "now",     "off",    "once",    "only",       "other",      "ought",   "our",    "ours",   "ourselves",
+      "out",    "over",    "own",    "same",    "she",        "should",     "some",    "such",   "than",   "that",
+      "the",    "their",   "theirs", "them",    "themselves", "then",       "there",   "these",  "they",   "this",
+      "those",  "through", "too",    "under",   "until",      "very",       "was",     "wasn't", "were",   "what",
+      "when",   "where",   "which",  "while",   "who",        "whom",       "why",     "will",   "with",   "won't",
+      "would",  "you",     "your",   "yours",   "yourself",   "yourselves", "we're",   "you're",
   };
   return words.count(w) != 0;
 }
@@ -279,8 +277,8 @@ page_info analyze_page(std::string final_url, std::string html) {
   page_info info;
   std::unique_ptr<htmlParserCtxt, ctxt_deleter> ctxt(htmlNewParserCtxt());
   if (!ctxt) throw std::bad_alloc();
-  const int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                      HTML_PARSE_NONET | HTML_PARSE_COMPACT;
+  const int options =
+      HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT;
   // libxml2 takes an int size; a page over 2 GiB is cut there.
   const int size = static_cast<int>(std::min<std::size_t>(html.size(), INT32_MAX));
   // libxml2 2.9 reads undeclared non-ASCII bytes as Latin-1, mangling the
@@ -320,9 +318,8 @@ bool is_html(std::string_view content_type) {
   while (!type.empty() && is_ascii_space(static_cast<unsigned char>(type.front()))) type.remove_prefix(1);
   while (!type.empty() && is_ascii_space(static_cast<unsigned char>(type.back()))) type.remove_suffix(1);
   auto iequal = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return to_lower(x) == to_lower(y);
-           });
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return to_lower(x) == to_lower(y); });
   };
   return iequal(type, "text/html") || iequal(type, "application/xhtml+xml");
 }

@@ -21,15 +21,15 @@
 namespace scraper {
 
 struct page_info {
-  std::string title;              // whitespace collapsed, trimmed
-  std::vector<std::string> links; // <a href> and <area href>, resolved against the final URL and
-                                  // <base href>, normalized, deduplicated, in document order;
-                                  // rel=nofollow still listed
-  std::uint64_t word_count = 0;   // words of the visible text (script/style/noscript/template and
-                                  // <head> excluded)
+  std::string title;               // whitespace collapsed, trimmed
+  std::vector<std::string> links;  // <a href> and <area href>, resolved against the final URL and
+                                   // <base href>, normalized, deduplicated, in document order;
+                                   // rel=nofollow still listed
+  std::uint64_t word_count = 0;    // words of the visible text (script/style/noscript/template and
+                                   // <head> excluded)
   std::vector<std::pair<std::string, std::uint64_t>> top_words;  // top 10 lowercase words of >= 3
-                                  // letters, stop words excluded, count desc then word asc
-  bool html_ok = true;            // false when the parser had to recover from errors
+      // letters, stop words excluded, count desc then word asc
+  bool html_ok = true;  // false when the parser had to recover from errors
 
   template <class A>
   void serialize(A& a) {

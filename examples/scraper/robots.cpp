@@ -25,13 +25,11 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 int hex_value(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 bool is_unreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
 }
 
 /// One spelling for paths and patterns: non-ASCII bytes and spaces
@@ -128,10 +126,10 @@ bool robots_rules::matches(const rule& r, std::string_view path) {
 
   const std::string_view head = literal.substr(0, first_star);
   if (path.substr(0, head.size()) != head) return false;
-  std::size_t pos = head.size();  // path[0, pos) is matched
-  std::string_view text = path;  // where the runs after the head may go
+  std::size_t pos = head.size();          // path[0, pos) is matched
+  std::string_view text = path;           // where the runs after the head may go
   std::size_t runs_end = literal.size();  // and where in the pattern they end
-  if (r.anchored) {  // the run after the last '*' must end the path
+  if (r.anchored) {                       // the run after the last '*' must end the path
     runs_end = literal.rfind('*');
     const std::string_view tail = literal.substr(runs_end + 1);
     if (tail.size() > path.size() - pos || path.substr(path.size() - tail.size()) != tail) return false;
@@ -161,7 +159,7 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
   bool have_mine = false;
   // The group being read: which of the two it feeds (both when it names us
   // and "*" on consecutive User-agent lines).
-  bool in_agents = false;     // reading a run of User-agent lines
+  bool in_agents = false;  // reading a run of User-agent lines
   bool group_mine = false, group_star = false;
 
   // RFC 9309 section 2.5: a crawler may stop at 500 KiB. Whole lines only:
@@ -207,8 +205,7 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
         char* end = nullptr;
         const std::string v(value);
         const double seconds = std::strtod(v.c_str(), &end);
-        if (end != v.c_str() && std::isfinite(seconds) && seconds >= 0 && seconds < 86400 &&
-            !r.crawl_delay_)
+        if (end != v.c_str() && std::isfinite(seconds) && seconds >= 0 && seconds < 86400 && !r.crawl_delay_)
           r.crawl_delay_ = std::chrono::milliseconds(std::llround(seconds * 1000));
       } else if (!value.empty()) {  // an empty Disallow (or Allow) is no rule
         r.rules_.push_back(compile(normalize_path(value), is_allow));

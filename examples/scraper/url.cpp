@@ -3,22 +3,17 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
-
 namespace scraper {
 
 namespace {
 
 namespace urls = boost::urls;
 
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-int hex_value(char c) {
-  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+int hex_value(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 bool is_unreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
 }
 
 /// RFC 3986 6.2.2.2: escapes with uppercase hex digits, escaped unreserved
@@ -121,8 +116,8 @@ std::string clean_href(std::string_view href) {
     const auto c = static_cast<unsigned char>(href[i]);
     if (c == '\t' || c == '\n' || c == '\r') continue;
     const bool bad_percent = c == '%' && !(i + 2 < href.size() && is_hex(href[i + 1]) && is_hex(href[i + 2]));
-    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
-        c == '`' || c == '{' || c == '|' || c == '}' || bad_percent) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' || c == '{' ||
+        c == '|' || c == '}' || bad_percent) {
       out += '%';
       out += hex[c >> 4];
       out += hex[c & 15];
@@ -149,8 +144,7 @@ std::optional<std::string> resolve_link(std::string_view base, std::string_view 
   if (!ref) return std::nullopt;
   // Only http(s) targets are links to crawl; mailto:, javascript:, data:,
   // tel:... are not (checked before resolving: some do not resolve at all).
-  if (ref->has_scheme() && ref->scheme_id() != urls::scheme::http &&
-      ref->scheme_id() != urls::scheme::https)
+  if (ref->has_scheme() && ref->scheme_id() != urls::scheme::http && ref->scheme_id() != urls::scheme::https)
     return std::nullopt;
   // RFC 3986 5.2.2 on the encoded strings, not urls::resolve: Boost.URL
   // 1.81 normalizes the merged path, decoding "%2F" into '/' and "%28"

@@ -83,8 +83,8 @@ void add_atomic(shared_value<long> counter, shared_value<int> arrived, int worke
 // Submits f(counter, arrived, workers, args...) once per worker, waits for
 // all, returns the counter and the time it took.
 template <class F, class... Args>
-weft::task<long> run_all(weft::ipc::process_pool& pool, int workers, shared_value<long> counter, double& seconds,
-                         F f, Args... args) {
+weft::task<long> run_all(weft::ipc::process_pool& pool, int workers, shared_value<long> counter, double& seconds, F f,
+                         Args... args) {
   counter.store(0);
   shared_value<int> arrived{0};
   const auto start = std::chrono::steady_clock::now();
@@ -113,15 +113,16 @@ weft::task<int> amain(int workers, int increments) {
   const long atomic = co_await run_all(pool, workers, counter, t, &add_atomic, increments);
   fmt::print("fetch_add:        {:9}  ({} updates lost, {:.3f} s)\n", atomic, expected - atomic, t);
 
-  co_return locked == expected && atomic == expected ? 0 : 1;
+  co_return locked == expected&& atomic == expected ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Worker processes add 1 to one shared counter: a plain read-modify-write loses updates, an\n"
-               "ipc::mutex or fetch_add does not.",
-               "shared_counter"};
+  CLI::App app{
+      "Worker processes add 1 to one shared counter: a plain read-modify-write loses updates, an\n"
+      "ipc::mutex or fetch_add does not.",
+      "shared_counter"};
   int workers = 4, increments = 1'000'000;
   bool quick = false;
   auto* w = app.add_option("WORKERS", workers, "worker processes")->check(CLI::Range(1, 256));

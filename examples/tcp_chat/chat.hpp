@@ -93,8 +93,7 @@ class server {
   weft::task<void> run(weft::io::tcp_listener& listener, weft::io::serve_options opts = {}) {
     co_await weft::when_all(broadcast(),
                             weft::io::serve(
-                                listener, [this](weft::io::tcp_stream s) { return session(std::move(s)); },
-                                opts));
+                                listener, [this](weft::io::tcp_stream s) { return session(std::move(s)); }, opts));
   }
 
   /// Clients that joined so far.

@@ -47,9 +47,10 @@ weft::task<std::vector<std::string>> demo(chat::server& room, weft::io::tcp_list
 
 int main(int argc, char** argv) {
   example::stop_signals signals;  // before the runtime's threads exist
-  CLI::App app{"A multi-client line chat server on weft. Prints \"listening on HOST:PORT\" first; try it with\n"
-               "`nc 127.0.0.1 PORT` in two terminals.",
-               "tcp_chat"};
+  CLI::App app{
+      "A multi-client line chat server on weft. Prints \"listening on HOST:PORT\" first; try it with\n"
+      "`nc 127.0.0.1 PORT` in two terminals.",
+      "tcp_chat"};
   example::server_flags flags;
   bool run_demo = false;
   example::add_server_flags(app, flags);

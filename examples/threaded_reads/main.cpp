@@ -232,9 +232,10 @@ weft::task<int> demo(options opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Generates CSV files in a temporary directory, then reads and parses them with spawn_blocking,\n"
-               "one after another and then all at once, and prints both times.",
-               "threaded_reads"};
+  CLI::App app{
+      "Generates CSV files in a temporary directory, then reads and parses them with spawn_blocking,\n"
+      "one after another and then all at once, and prints both times.",
+      "threaded_reads"};
   options opt;
   app.add_option("--files", opt.files, "CSV files")->check(CLI::Range(1u, 256u));
   app.add_option("--mb", opt.mb, "size of each file in MB")->check(CLI::Range(1u, 4096u));

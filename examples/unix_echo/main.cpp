@@ -94,7 +94,7 @@ weft::task<int> amain(int clients, int messages) {
       std::vector<weft::task<std::size_t>> tasks;
       for (int c = 0; c < clients; ++c) tasks.push_back(client(path, c, messages));
       echoed = co_await weft::when_all(std::move(tasks));  // a client's exception ends up here
-      scope.cancel();  // stops the server (the connections have all ended)
+      scope.cancel();                                      // stops the server (the connections have all ended)
     });
   }  // the listener is closed and the directory removed, also when an exception passes
 
@@ -105,7 +105,7 @@ weft::task<int> amain(int clients, int messages) {
   }
   const bool removed = !fs::exists(dir_path);
   fmt::print("{} bytes in all; {} {}\n", total, dir_path.string(), removed ? "removed" : "NOT removed");
-  co_return removed && echoed.size() == static_cast<std::size_t>(clients) ? example::exit_ok : example::exit_error;
+  co_return removed&& echoed.size() == static_cast<std::size_t>(clients) ? example::exit_ok : example::exit_error;
 }
 
 }  // namespace

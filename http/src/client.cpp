@@ -34,9 +34,9 @@ namespace {
 
 /// What a request needs from its URL.
 struct target {
-  std::string url;          // canonical, without fragment: the client_response::url
+  std::string url;  // canonical, without fragment: the client_response::url
   bool https = false;
-  std::string host;         // to resolve and to verify (IPv6 without brackets)
+  std::string host;  // to resolve and to verify (IPv6 without brackets)
   std::uint16_t port = 0;
   std::string host_header;  // host[:port], IPv6 bracketed, default port left out
   std::string path;         // request-target: path?query
@@ -52,15 +52,15 @@ std::string lower(std::string_view s) {
 target target_of(const boost::urls::url_view& u, const std::string& shown) {
   target t;
   std::string scheme = lower(u.scheme());
-  if (scheme == "https")
-    t.https = true;
+  if (scheme == "https") t.https = true;
   else if (scheme != "http")
     throw client_error(client_errc::unsupported_scheme, shown,
                        "unsupported scheme \"" + std::string(u.scheme()) + "\" (http and https only)");
   if (!u.has_authority() || u.encoded_host().empty())
     throw client_error(client_errc::bad_url, shown, "the URL has no host");
   if (u.has_userinfo())
-    throw client_error(client_errc::bad_url, shown, "credentials in the URL are not supported (send an Authorization header)");
+    throw client_error(client_errc::bad_url, shown,
+                       "credentials in the URL are not supported (send an Authorization header)");
   std::string bracketed;
   switch (u.host_type()) {
     case boost::urls::host_type::ipv4:
@@ -165,9 +165,7 @@ class tls_transport final : public transport {
  public:
   explicit tls_transport(io::tls_stream<io::tcp_stream> s) : s_(std::move(s)) {}
   task<std::size_t> read_some(std::span<std::byte> buf, io::deadline d) override { return s_.read_some(buf, d); }
-  task<void> write_all(std::span<const std::byte> buf, io::deadline d) override {
-    return io::write_all(s_, buf, d);
-  }
+  task<void> write_all(std::span<const std::byte> buf, io::deadline d) override { return io::write_all(s_, buf, d); }
   int fd() const noexcept override { return s_.next_layer().fd(); }
   bool has_buffered_input() const override { return s_.has_buffered_input(); }
 
@@ -304,8 +302,7 @@ void check_method(const std::string& method) {
 void check_headers(const headers& h) {
   for (const auto& f : h) {
     if (!detail::is_token(f.name))
-      throw std::invalid_argument("weft::http::client: bad header name " + quoted(f.name) +
-                                  std::string(not_a_token));
+      throw std::invalid_argument("weft::http::client: bad header name " + quoted(f.name) + std::string(not_a_token));
     if (detail::holds_cr_lf_nul(f.value))
       throw std::invalid_argument("weft::http::client: header \"" + f.name + "\" has CR, LF or NUL in its value");
     if (iequals(f.name, "Transfer-Encoding") || iequals(f.name, "Content-Length"))
@@ -360,15 +357,14 @@ struct exchange_result {
 /// Sends one request on c and reads its response. Throws stale_connection
 /// when the connection ended before any response byte; client_error,
 /// timeout_error or operation_cancelled otherwise.
-task<exchange_result> exchange(const client_options& opts, connection& c, const std::string& method,
-                               const target& t, const std::string& wire, bool close_after,
-                               std::chrono::milliseconds timeout) {
+task<exchange_result> exchange(const client_options& opts, connection& c, const std::string& method, const target& t,
+                               const std::string& wire, bool close_after, std::chrono::milliseconds timeout) {
   const clock::time_point request_at = weft::detail::deadline_after(timeout);
   auto timed_out = [&](bool by_read) {
-    return timeout_error("weft::http::client: " + method + " " + t.url + ": " +
-                         (by_read ? "read timeout (" + ms(opts.read_timeout) + ")"
-                                  : "request timeout (" + ms(timeout) + ")") +
-                         " expired");
+    return timeout_error(
+        "weft::http::client: " + method + " " + t.url + ": " +
+        (by_read ? "read timeout (" + ms(opts.read_timeout) + ")" : "request timeout (" + ms(timeout) + ")") +
+        " expired");
   };
 
   // Send. A pooled connection the server already closed may fail here.
@@ -404,9 +400,9 @@ task<exchange_result> exchange(const client_options& opts, connection& c, const 
   auto on_parse_error = [&]() {
     parse_error e = p.error();
     if (e == parse_error::body_too_large)
-      return fail(client_errc::response_too_large,
-                  "body exceeds max_response_bytes (" + std::to_string(opts.max_response_bytes) + "): " +
-                      p.error_message());
+      return fail(
+          client_errc::response_too_large,
+          "body exceeds max_response_bytes (" + std::to_string(opts.max_response_bytes) + "): " + p.error_message());
     if (e == parse_error::incomplete_message)
       return fail(client_errc::connection_closed, "connection closed before the response was complete");
     return fail(client_errc::protocol, "bad response (" + std::string(to_string(e)) + "): " + p.error_message());
@@ -440,8 +436,7 @@ task<exchange_result> exchange(const client_options& opts, connection& c, const 
         if (m.status >= 200 && !bodiless && opts.decompress) {
           if (auto ce = m.headers.get("Content-Encoding")) {
             auto coding = parse_content_coding(*ce);
-            if (coding && *coding != content_coding::identity)
-              decoder.emplace(*coding, opts.max_response_bytes);
+            if (coding && *coding != content_coding::identity) decoder.emplace(*coding, opts.max_response_bytes);
           }
         }
         return false;  // message_complete follows, also when there is no body
@@ -450,10 +445,8 @@ task<exchange_result> exchange(const client_options& opts, connection& c, const 
       case parse_event::message_complete: {
         if (!r.body.empty()) {
           try {
-            if (decoder)
-              decoder->feed(r.body, body);
-            else
-              body.append(reinterpret_cast<const char*>(r.body.data()), r.body.size());
+            if (decoder) decoder->feed(r.body, body);
+            else body.append(reinterpret_cast<const char*>(r.body.data()), r.body.size());
           } catch (const client_error& e) {
             throw fail(e.code(), e.detail());
           }
@@ -566,10 +559,9 @@ task<void> acquire_slot_within(const client_options& opts, host_pool& pool, cons
   try {
     co_await with_timeout(*opts.pool_timeout, pool.slots.acquire());
   } catch (const timeout_error&) {
-    throw timeout_error("weft::http::client: " + method + " " + t.url + ": pool timeout (" +
-                        ms(*opts.pool_timeout) + ") expired: all " +
-                        std::to_string(opts.max_connections_per_host) + " connections to " + t.host_header +
-                        " stayed busy");
+    throw timeout_error("weft::http::client: " + method + " " + t.url + ": pool timeout (" + ms(*opts.pool_timeout) +
+                        ") expired: all " + std::to_string(opts.max_connections_per_host) + " connections to " +
+                        t.host_header + " stayed busy");
   }
 }
 
@@ -604,8 +596,7 @@ task<client_response> attempt(std::shared_ptr<client_state> st, std::string meth
     if (!r) {
       c.reset();
       if (reused && !retried && idempotent(method)) continue;
-      throw client_error(client_errc::connection_closed, t.url,
-                         stale + (reused ? " (on a reused connection)" : ""));
+      throw client_error(client_errc::connection_closed, t.url, stale + (reused ? " (on a reused connection)" : ""));
     }
     if (r->reusable) st->put_idle(pool, std::move(c));
     co_return std::move(r->resp);
@@ -616,8 +607,7 @@ bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-task<client_response> run(std::shared_ptr<client_state> st, std::string method, std::string url,
-                          request_options o) {
+task<client_response> run(std::shared_ptr<client_state> st, std::string method, std::string url, request_options o) {
   check_method(method);
   check_headers(o.headers);
   target t = parse_target(url);

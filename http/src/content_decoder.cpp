@@ -23,12 +23,9 @@ std::optional<content_coding> parse_content_coding(std::string_view value) noexc
     if (tok.empty() || iequals(tok, "identity")) continue;
     if (any) return std::nullopt;  // stacked codings: not decoded
     any = true;
-    if (iequals(tok, "gzip") || iequals(tok, "x-gzip"))
-      found = content_coding::gzip;
-    else if (iequals(tok, "deflate"))
-      found = content_coding::deflate;
-    else
-      return std::nullopt;
+    if (iequals(tok, "gzip") || iequals(tok, "x-gzip")) found = content_coding::gzip;
+    else if (iequals(tok, "deflate")) found = content_coding::deflate;
+    else return std::nullopt;
   }
   return any ? found : content_coding::identity;
 }
@@ -41,7 +38,7 @@ struct content_decoder::impl {
   bool initialized = false;  // inflateInit2 done (deflate waits for 2 bytes)
   bool ended = false;        // Z_STREAM_END seen for the current member
   bool any_input = false;
-  unsigned char head[2]{};   // deflate: the first bytes, to tell zlib from raw
+  unsigned char head[2]{};  // deflate: the first bytes, to tell zlib from raw
   std::size_t head_len = 0;
 
   impl(content_coding c, std::uint64_t max) : coding(c), max_output(max) {}

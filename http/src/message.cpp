@@ -89,9 +89,7 @@ using detail::trim_ows;
 
 // ----------------------------------------------------------------- names
 
-std::string_view to_string(version v) noexcept {
-  return v == version::http_1_0 ? "HTTP/1.0" : "HTTP/1.1";
-}
+std::string_view to_string(version v) noexcept { return v == version::http_1_0 ? "HTTP/1.0" : "HTTP/1.1"; }
 
 // ----------------------------------------------------------------- headers
 

@@ -118,12 +118,10 @@ void parser_base::reset() {
 }
 
 bool parser_base::parse_version(std::string_view s) {
-  if (s.size() != 8 || s.substr(0, 5) != "HTTP/" || s[5] < '0' || s[5] > '9' || s[6] != '.' ||
-      s[7] < '0' || s[7] > '9')
+  if (s.size() != 8 || s.substr(0, 5) != "HTTP/" || s[5] < '0' || s[5] > '9' || s[6] != '.' || s[7] < '0' || s[7] > '9')
     return fail(parse_error::bad_version, "malformed HTTP version " + quote(s));
   if (s[5] != '1' || (s[7] != '0' && s[7] != '1'))
-    return fail(parse_error::bad_version, "unsupported HTTP version " + quote(s) +
-                                              " (HTTP/1.0 and HTTP/1.1 are)");
+    return fail(parse_error::bad_version, "unsupported HTTP version " + quote(s) + " (HTTP/1.0 and HTTP/1.1 are)");
   msg_.version = s[7] == '0' ? version::http_1_0 : version::http_1_1;
   return true;
 }
@@ -142,17 +140,15 @@ bool parser_base::partial_line_ok() {
     case state::headers:
     case state::trailers:
       if (header_bytes_ + line_.size() > limits_.max_header_bytes)
-        return fail(parse_error::headers_too_large, "header section larger than " +
-                                                        std::to_string(limits_.max_header_bytes) +
-                                                        " bytes");
+        return fail(parse_error::headers_too_large,
+                    "header section larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
       return true;
     case state::chunk_size:
       if (content > max_chunk_line)
         return fail(parse_error::chunk_line_too_long,
                     "chunk-size line longer than " + std::to_string(max_chunk_line) + " bytes");
       return true;
-    default:
-      return true;
+    default: return true;
   }
 }
 
@@ -161,9 +157,8 @@ bool parser_base::line_done(std::string_view raw) {
   // whether the line arrived whole or in pieces.
   if (state_ == state::headers || state_ == state::trailers) {
     if (header_bytes_ + raw.size() + 1 > limits_.max_header_bytes)
-      return fail(parse_error::headers_too_large, "header section larger than " +
-                                                      std::to_string(limits_.max_header_bytes) +
-                                                      " bytes");
+      return fail(parse_error::headers_too_large,
+                  "header section larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
   } else if (!partial_line_ok()) {
     return false;
   }
@@ -176,8 +171,7 @@ bool parser_base::line_done(std::string_view raw) {
   switch (state_) {
     case state::start_line:
       if (line.empty()) {
-        if (!is_request_)
-          return fail(parse_error::bad_status_line, "empty line where a status line was expected");
+        if (!is_request_) return fail(parse_error::bad_status_line, "empty line where a status line was expected");
         skipped_empty_ += 2;  // RFC 9112 2.2: ignore empty lines before a request
         if (skipped_empty_ > limits_.max_start_line)
           return fail(parse_error::start_line_too_long,
@@ -198,10 +192,8 @@ bool parser_base::line_done(std::string_view raw) {
         return true;
       }
       return header_line(line, msg_.trailers);
-    case state::chunk_size:
-      return chunk_size_line(line);
-    default:
-      return true;
+    case state::chunk_size: return chunk_size_line(line);
+    default: return true;
   }
 }
 
@@ -210,8 +202,8 @@ bool parser_base::header_line(std::string_view line, headers& into) {
     return fail(parse_error::too_many_headers,
                 "more than " + std::to_string(limits_.max_header_count) + " header fields");
   if (is_ows(line.front()))
-    return fail(parse_error::obs_fold, "obsolete line folding (a header line starting with whitespace): " +
-                                           quote(line));
+    return fail(parse_error::obs_fold,
+                "obsolete line folding (a header line starting with whitespace): " + quote(line));
   auto colon = line.find(':');
   if (colon == std::string_view::npos)
     return fail(parse_error::header_without_colon, "header line without a colon: " + quote(line));
@@ -244,9 +236,8 @@ bool parser_base::chunk_size_line(std::string_view line) {
   while (!rest.empty() && is_ows(rest.front())) rest.remove_prefix(1);
   if (!rest.empty()) {
     // Extensions are ignored, but must be text: ';' then no controls.
-    if (rest.front() != ';' || !std::all_of(rest.begin(), rest.end(), [](char c) {
-          return is_text(static_cast<unsigned char>(c));
-        }))
+    if (rest.front() != ';' ||
+        !std::all_of(rest.begin(), rest.end(), [](char c) { return is_text(static_cast<unsigned char>(c)); }))
       return fail(parse_error::bad_chunk_size, "malformed chunk-size line " + quote(line));
   }
   if (size == 0) {
@@ -254,8 +245,7 @@ bool parser_base::chunk_size_line(std::string_view line) {
     return true;
   }
   if (size > limits_.max_body_bytes - body_bytes_)
-    return fail(parse_error::body_too_large,
-                "body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
+    return fail(parse_error::body_too_large, "body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
   remaining_ = size;
   state_ = state::chunk_data;
   return true;
@@ -278,12 +268,10 @@ bool parser_base::frame_from_headers() {
       auto item = trim_ows(rest.substr(0, comma));
       std::uint64_t v = 0;
       switch (parse_decimal(item, v)) {
-        case number::bad:
-          return fail(parse_error::bad_content_length, "bad Content-Length " + quote(f.value));
+        case number::bad: return fail(parse_error::bad_content_length, "bad Content-Length " + quote(f.value));
         case number::overflow:
           return fail(parse_error::bad_content_length, "Content-Length " + quote(f.value) + " exceeds 64 bits");
-        case number::ok:
-          break;
+        case number::ok: break;
       }
       if (length && *length != v)
         return fail(parse_error::conflicting_content_length,
@@ -339,10 +327,8 @@ bool parser_base::frame_from_headers() {
 }
 
 void parser_base::set_keep_alive() {
-  if (msg_.version == version::http_1_1)
-    msg_.keep_alive = !msg_.headers.has_token("connection", "close");
-  else
-    msg_.keep_alive = msg_.headers.has_token("connection", "keep-alive");
+  if (msg_.version == version::http_1_1) msg_.keep_alive = !msg_.headers.has_token("connection", "close");
+  else msg_.keep_alive = msg_.headers.has_token("connection", "keep-alive");
   if (framing_ == framing::until_close) msg_.keep_alive = false;
 }
 
@@ -350,8 +336,7 @@ bool parser_base::end_of_headers() {
   if (!decide_body()) return false;
   // Checked after decide_body: a response to HEAD may announce any length.
   if (framing_ == framing::length && remaining_ > limits_.max_body_bytes)
-    return fail(parse_error::body_too_large, "Content-Length " + std::to_string(remaining_) +
-                                                 " exceeds the limit of " +
+    return fail(parse_error::body_too_large, "Content-Length " + std::to_string(remaining_) + " exceeds the limit of " +
                                                  std::to_string(limits_.max_body_bytes) + " bytes");
   set_keep_alive();
   switch (framing_) {
@@ -408,8 +393,7 @@ parse_result parser_base::feed(std::span<const std::byte> in) {
         std::size_t n = avail;
         if (state_ == state::body_until_close) {
           if (n > limits_.max_body_bytes - body_bytes_) {
-            fail(parse_error::body_too_large,
-                 "body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
+            fail(parse_error::body_too_large, "body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
             return {parse_event::error, i, {}};
           }
         } else {
@@ -445,10 +429,8 @@ parse_result parser_base::feed(std::span<const std::byte> in) {
         state_ = state_ == state::chunk_cr ? state::chunk_lf : state::chunk_size;
         continue;
       }
-      case state::complete:
-        return {parse_event::message_complete, i, {}};
-      case state::failed:
-        return {parse_event::error, i, {}};
+      case state::complete: return {parse_event::message_complete, i, {}};
+      case state::failed: return {parse_event::error, i, {}};
     }
   }
 }
@@ -456,9 +438,7 @@ parse_result parser_base::feed(std::span<const std::byte> in) {
 parse_result parser_base::finish() {
   switch (state_) {
     case state::failed: return {parse_event::error, 0, {}};
-    case state::body_until_close:
-      state_ = state::complete;
-      return {parse_event::message_complete, 0, {}};
+    case state::body_until_close: state_ = state::complete; return {parse_event::message_complete, 0, {}};
     case state::complete: return {parse_event::need_more, 0, {}};
     case state::start_line:
       if (line_.empty()) return {parse_event::need_more, 0, {}};
@@ -538,10 +518,8 @@ auto parse_whole(Parser& p, std::string_view bytes) {
     bytes.remove_prefix(r.consumed);
     switch (r.event) {
       case parse_event::headers_done:
-      case parse_event::body:
-        continue;
-      case parse_event::error:
-        throw parse_exception(p.error(), p.error_message());
+      case parse_event::body: continue;
+      case parse_event::error: throw parse_exception(p.error(), p.error_message());
       case parse_event::need_more:
         r = p.finish();
         if (r.event == parse_event::message_complete) return std::move(p.message());

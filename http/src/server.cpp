@@ -226,8 +226,8 @@ std::string unsendable(const response& r, bool head_request) {
 /// out; r is the server's own or has passed unsendable(). Returns whether
 /// the connection must close after it (close asked for, or the handler
 /// said Connection: close).
-bool append_response(std::string& out, const response& r, const server_options& o, bool head_request,
-                     bool close, bool http10) {
+bool append_response(std::string& out, const response& r, const server_options& o, bool head_request, bool close,
+                     bool http10) {
   const int status = r.status;
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<std::uint64_t>(status));
@@ -357,8 +357,7 @@ task<void> connection_loop(server_state& st, S& s, conn_ctl& ctl) {
       if (st.stopping.load()) co_return;
       d = io::deadline(o.idle_timeout);
     } else {
-      if (!phase_deadline)
-        phase_deadline = io::deadline(ph == phase::head ? o.header_timeout : o.body_timeout).at();
+      if (!phase_deadline) phase_deadline = io::deadline(ph == phase::head ? o.header_timeout : o.body_timeout).at();
       d = io::deadline(*phase_deadline);
     }
     std::size_t n = 0;
@@ -537,8 +536,7 @@ task<void> accept_loop(server_state& st) {
       if (kind == io::detail::accept_failure::fatal) std::rethrow_exception(error_ptr);
       if (kind == io::detail::accept_failure::back_off) {
         if (!reported)
-          std::fprintf(stderr, "weft::http::server: %s; backing off, existing connections go on\n",
-                       error->what());
+          std::fprintf(stderr, "weft::http::server: %s; backing off, existing connections go on\n", error->what());
         reported = true;
         co_await sleep_for(backoff);
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, 1s);

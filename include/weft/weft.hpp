@@ -1,6 +1,9 @@
 // Umbrella header: everything in weft (the runtime, io with http, and ipc).
 #pragma once
 
+#include "weft/http.hpp"
+#include "weft/io.hpp"
+#include "weft/ipc.hpp"
 #include "weft/runtime/as_completed.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
@@ -18,6 +21,3 @@
 #include "weft/runtime/when_all.hpp"
 #include "weft/runtime/when_any.hpp"
 #include "weft/runtime/yield.hpp"
-#include "weft/io.hpp"
-#include "weft/http.hpp"
-#include "weft/ipc.hpp"

@@ -135,7 +135,7 @@ std::string address::ip() const {
   if (is_unix()) {
     const auto* un = reinterpret_cast<const ::sockaddr_un*>(&storage_);
     std::size_t n = len_ > offsetof(::sockaddr_un, sun_path) ? len_ - offsetof(::sockaddr_un, sun_path) : 0;
-    if (n == 0) return {};  // unnamed (e.g. a socketpair end)
+    if (n == 0) return {};          // unnamed (e.g. a socketpair end)
     if (un->sun_path[0] == '\0') {  // abstract; appended, not operator+ (GCC 12 -Wrestrict false positive)
       std::string name(1, '@');
       name.append(un->sun_path + 1, n - 1);

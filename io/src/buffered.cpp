@@ -9,8 +9,7 @@
 namespace weft::io {
 
 line_too_long::line_too_long(std::size_t max_len)
-    : std::runtime_error(fmt::format("line longer than the limit of {} bytes", max_len)),
-      max_len_(max_len) {}
+    : std::runtime_error(fmt::format("line longer than the limit of {} bytes", max_len)), max_len_(max_len) {}
 
 namespace detail {
 

@@ -14,8 +14,7 @@ namespace {
 
 std::string host_port(const std::string& host, std::uint16_t port) {
   // An IPv6 literal needs brackets to be told apart from the port.
-  if (host.find(':') != std::string::npos && host.front() != '[')
-    return "[" + host + "]:" + std::to_string(port);
+  if (host.find(':') != std::string::npos && host.front() != '[') return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
 }
 

@@ -31,8 +31,7 @@ constexpr std::uint64_t max_offset = static_cast<std::uint64_t>(std::numeric_lim
 /// (cut at the first NUL) or not at all.
 void check_path(const std::string& path, const char* op) {
   if (path.empty()) throw std::invalid_argument(std::string(op) + ": empty path");
-  if (path.find('\0') != std::string::npos)
-    throw std::invalid_argument(std::string(op) + ": path contains a NUL byte");
+  if (path.find('\0') != std::string::npos) throw std::invalid_argument(std::string(op) + ": path contains a NUL byte");
 }
 
 int open_flags(const open_options& o, const std::string& path) {
@@ -109,8 +108,8 @@ task<std::size_t> file::read_at(std::span<std::byte> buf, std::uint64_t offset, 
     // Past 2^63 pread(2) itself says EINVAL; -1 would mean "no offset" to ops::read.
     if (offset > max_offset - total) fail(EINVAL, "read");
     const std::size_t want = std::min(buf.size() - total, max_chunk);
-    const int r = co_await within(
-        d, ops::read(fd_, buf.data() + total, want, static_cast<std::int64_t>(offset + total)));
+    const int r =
+        co_await within(d, ops::read(fd_, buf.data() + total, want, static_cast<std::int64_t>(offset + total)));
     if (r < 0) fail(-r, "read");
     if (r == 0) break;  // end of file
     total += static_cast<std::size_t>(r);

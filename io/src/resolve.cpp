@@ -77,9 +77,9 @@ std::optional<std::vector<address>> numeric_answer(std::string_view host, std::u
     a = address::ipv4(host, port);
   }
   if (!allows(opts.family, *a))
-    throw resolve_error(EAI_ADDRFAMILY, host,
-                        a->is_ipv4() ? "an IPv4 address, but only IPv6 was asked for"
-                                     : "an IPv6 address, but only IPv4 was asked for");
+    throw resolve_error(
+        EAI_ADDRFAMILY, host,
+        a->is_ipv4() ? "an IPv4 address, but only IPv6 was asked for" : "an IPv6 address, but only IPv4 was asked for");
   return std::vector<address>{*a};
 }
 
@@ -139,8 +139,7 @@ lookup_result getaddrinfo_lookup(std::string host, std::uint16_t port, ip_family
   return r;
 }
 
-task<std::vector<address>> resolve_with(lookup_fn lookup, std::string host, std::uint16_t port,
-                                        resolve_options opts) {
+task<std::vector<address>> resolve_with(lookup_fn lookup, std::string host, std::uint16_t port, resolve_options opts) {
   if (auto numeric = numeric_answer(host, port, opts)) co_return std::move(*numeric);
   check_host_name(host);
   const deadline limit = opts.timeout ? opts.timeout : deadline(default_resolve_timeout);

@@ -11,12 +11,11 @@ accept_failure classify_accept_error(const std::system_error& e) noexcept {
     case EMFILE:
     case ENFILE:
     case ENOBUFS:
-    case ENOMEM:
-      return accept_failure::back_off;  // resources: wait for some to free up
+    case ENOMEM: return accept_failure::back_off;  // resources: wait for some to free up
     case ECONNABORTED:
     case EINTR:
     case EAGAIN:
-    case EPERM:     // refused by a firewall rule
+    case EPERM:  // refused by a firewall rule
     case EPROTO:
     case ENETDOWN:  // accept(2) says to treat these like EAGAIN
     case ENOPROTOOPT:
@@ -24,10 +23,8 @@ accept_failure classify_accept_error(const std::system_error& e) noexcept {
     case ENONET:
     case EHOSTUNREACH:
     case EOPNOTSUPP:
-    case ENETUNREACH:
-      return accept_failure::retry_now;
-    default:
-      return accept_failure::fatal;
+    case ENETUNREACH: return accept_failure::retry_now;
+    default: return accept_failure::fatal;
   }
 }
 

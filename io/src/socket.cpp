@@ -102,9 +102,7 @@ task<chunk> stream_socket::receive(deadline d) {
   co_return c;
 }
 
-task<std::size_t> stream_socket::read(std::span<std::byte> buf, deadline d) {
-  return read_full(*this, buf, d);
-}
+task<std::size_t> stream_socket::read(std::span<std::byte> buf, deadline d) { return read_full(*this, buf, d); }
 
 task<std::size_t> stream_socket::write_some(std::span<const std::byte> buf, deadline d) {
   pending_op op(*this);
@@ -114,9 +112,7 @@ task<std::size_t> stream_socket::write_some(std::span<const std::byte> buf, dead
   co_return static_cast<std::size_t>(check(op.result(r), "send"));
 }
 
-task<void> stream_socket::write_all(std::span<const std::byte> buf, deadline d) {
-  return io::write_all(*this, buf, d);
-}
+task<void> stream_socket::write_all(std::span<const std::byte> buf, deadline d) { return io::write_all(*this, buf, d); }
 
 void stream_socket::shutdown_write() {
   if (::shutdown(fd_, SHUT_WR) < 0) throw_errno(errno, "shutdown");

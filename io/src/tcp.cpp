@@ -24,8 +24,7 @@ task<tcp_stream> tcp_stream::connect(address to, deadline d) {
   co_return s;
 }
 
-void tcp_stream::set_keepalive(bool on, std::chrono::seconds idle, std::chrono::seconds interval,
-                               int probes) {
+void tcp_stream::set_keepalive(bool on, std::chrono::seconds idle, std::chrono::seconds interval, int probes) {
   set_option(SOL_SOCKET, SO_KEEPALIVE, on);
   if (!on) return;
   if (idle.count() > 0) set_option(IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(idle.count()));

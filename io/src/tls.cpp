@@ -135,10 +135,8 @@ class tls_engine {
     SSL_set_bio(ssl, in, out);
     input = in;
     output = out;
-    if (client)
-      SSL_set_connect_state(ssl);
-    else
-      SSL_set_accept_state(ssl);
+    if (client) SSL_set_connect_state(ssl);
+    else SSL_set_accept_state(ssl);
   }
   ~tls_engine() { SSL_free(ssl); }
   tls_engine(const tls_engine&) = delete;
@@ -295,8 +293,8 @@ std::string tls_alpn(const tls_engine& e) {
 namespace {
 
 // The server's ALPN choice: its first preference the client also offers.
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                unsigned inlen, void* arg) {
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
+                void* arg) {
   const auto* impl = static_cast<const detail::tls_context_impl*>(arg);
   const std::vector<unsigned char>& ours = impl->alpn;
   for (std::size_t i = 0; i < ours.size(); i += 1 + ours[i]) {
@@ -353,7 +351,9 @@ tls_context::tls_context(const tls_server_options& o) {
     throw tls_error("tls_context: a private key is required (key_file or key_pem)");
   }
   EVP_PKEY* key = PEM_read_bio_PrivateKey(key_in.get(), nullptr, nullptr, nullptr);
-  if (!key) fail(o.key_pem.empty() ? "tls_context: no PEM private key in " + o.key_file : "tls_context: key_pem holds no PEM private key");
+  if (!key)
+    fail(o.key_pem.empty() ? "tls_context: no PEM private key in " + o.key_file
+                           : "tls_context: key_pem holds no PEM private key");
   // Checked first: OpenSSL's own message for this is "key values mismatch".
   if (X509_check_private_key(SSL_CTX_get0_certificate(c), key) != 1) {
     EVP_PKEY_free(key);

@@ -29,8 +29,7 @@ task<unix_stream> unix_stream::connect(std::string_view path, deadline d) {
 
 std::pair<unix_stream, unix_stream> unix_stream::pair() {
   int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
-    throw_errno(errno, "socketpair");
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) throw_errno(errno, "socketpair");
   return {unix_stream(fds[0]), unix_stream(fds[1])};
 }
 
@@ -39,7 +38,7 @@ unix_listener unix_listener::bind(std::string_view path, const listen_options& o
   unix_listener l(open_socket(AF_UNIX, SOCK_STREAM));
   if (remove_existing && !path.empty() && path.front() != '@') {
     std::string p(path);
-    struct ::stat st{};
+    struct ::stat st {};
     if (::stat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(p.c_str());
   }
   if (::bind(l.fd(), at.data(), at.size()) < 0) throw_errno(errno, "bind " + std::string(path));

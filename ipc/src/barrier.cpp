@@ -105,7 +105,7 @@ std::string why_broken(const barrier_state& s, cause c) {
 outcome outcome_of(std::uint64_t w, std::uint32_t gen) noexcept {
   if (gen_of(w) == gen) return broken_in(w) ? outcome::broken : outcome::waiting;
   const std::uint32_t late = (gen_of(w) - gen) & 0xffff;  // rounds since ours, ours included
-  if (late > history_rounds) return outcome::broken;     // cannot tell any more: do not claim it filled
+  if (late > history_rounds) return outcome::broken;      // cannot tell any more: do not claim it filled
   return (w >> (history_shift + late - 1)) & 1 ? outcome::broken : outcome::passed;
 }
 
@@ -235,8 +235,7 @@ weft::task<std::uint32_t> barrier::arrive_task_(detail::shared_ref ref) {
   const detail::arrival a = detail::arrive(s, what);
   if (a.last) co_return a.index;
   auto wait = [ref, a](const detail::wait_token& token, weft::clock::time_point deadline) {
-    return detail::wait_round(*ref.object<detail::barrier_state>(), a, &token, deadline) !=
-           detail::outcome::waiting;
+    return detail::wait_round(*ref.object<detail::barrier_state>(), a, &token, deadline) != detail::outcome::waiting;
   };
   auto undo = []() noexcept {};  // a wait takes nothing: nothing to give back
   try {
@@ -298,8 +297,7 @@ void barrier::reset() const {
   std::uint64_t w = s.word.load(std::memory_order_acquire);
   for (;;) {
     if (detail::count_of(w) == 0 && !detail::broken_in(w)) return;  // empty and whole already
-    if (s.word.compare_exchange_weak(w, detail::next_round(w, 1), std::memory_order_acq_rel,
-                                     std::memory_order_acquire))
+    if (s.word.compare_exchange_weak(w, detail::next_round(w, 1), std::memory_order_acq_rel, std::memory_order_acquire))
       break;
   }
   detail::announce(s);

@@ -70,17 +70,17 @@ struct control {
   std::atomic<std::uint32_t> init_failed;  // the initializer threw (message below)
   std::atomic<std::uint32_t> args_taken;   // one_shot: the call's arguments are decoded (a futex word)
   // Written by the parent.
-  alignas(cache_line) std::atomic<std::uint32_t> doorbell;         // the worker's futex word
-  std::atomic<std::uint32_t> parent_sleeping;                      // the worker writes the eventfd if set
-  std::atomic<std::uint64_t> result_arena_tail;                    // result arena bytes released
+  alignas(cache_line) std::atomic<std::uint32_t> doorbell;  // the worker's futex word
+  std::atomic<std::uint32_t> parent_sleeping;               // the worker writes the eventfd if set
+  std::atomic<std::uint64_t> result_arena_tail;             // result arena bytes released
   // Written by the fork server once it has reaped the worker.
   alignas(cache_line) std::atomic<std::uint32_t> exited;
   std::atomic<std::int32_t> exit_status;
   // Fixed at creation.
   alignas(cache_line) std::uint64_t arena_size;
-  std::uint64_t initializer;  // void (*)(), or 0
+  std::uint64_t initializer;                // void (*)(), or 0
   std::uint64_t at_start[max_start_hooks];  // void (*)() hooks of weft::ipc::at_worker_start, run first (0: none)
-  std::uint32_t one_shot;     // a weft::ipc::process: one call, then exit 0 (1 if it threw)
+  std::uint32_t one_shot;                   // a weft::ipc::process: one call, then exit 0 (1 if it threw)
   char init_error[2048];
 };
 static_assert(sizeof(control) <= page_size);

@@ -96,8 +96,8 @@ detail::condition_state& state_of(const detail::shared_ref& r) {
 }  // namespace
 
 condition_variable::condition_variable()
-    : ref_(detail::allocate_block(kind, type_tag(), sizeof(detail::condition_state),
-                                  alignof(detail::condition_state))) {
+    : ref_(
+          detail::allocate_block(kind, type_tag(), sizeof(detail::condition_state), alignof(detail::condition_state))) {
   ::new (ref_.object<detail::condition_state>()) detail::condition_state{};
 }
 
@@ -130,8 +130,7 @@ weft::task<bool> condition_variable::wait_task_(detail::shared_ref ref, lock_gua
   std::exception_ptr error;  // operation_cancelled, mostly: rethrown once the lock is back
   try {
     auto wait = [ref, seen, deadline](const detail::wait_token& token, weft::clock::time_point slice_end) {
-      return detail::wait_notify(*ref.object<detail::condition_state>(), seen, &token,
-                                 std::min(slice_end, deadline));
+      return detail::wait_notify(*ref.object<detail::condition_state>(), seen, &token, std::min(slice_end, deadline));
     };
     // The job saw a notify its task no longer wants: it may have been the
     // one a notify_one woke, so wake another.

@@ -79,9 +79,7 @@ void event::set() const {
   if (s.sleepers.fetch_add(0, std::memory_order_seq_cst) > 0) detail::futex_wake(s.word, INT_MAX);
 }
 
-void event::clear() const {
-  state().word.fetch_and(~detail::event_state::set_bit, std::memory_order_release);
-}
+void event::clear() const { state().word.fetch_and(~detail::event_state::set_bit, std::memory_order_release); }
 
 bool event::is_set() const {
   return (state().word.load(std::memory_order_acquire) & detail::event_state::set_bit) != 0;

@@ -113,7 +113,7 @@ ssize_t recv_with_fds(int sock, void* data, std::size_t len, int* fds, int& nfds
 /// worker. SIGINT is ignored: Ctrl-C is the parent's to handle, and the
 /// workers die with it anyway.
 void reset_signals(const ::sigset_t& keep_blocked) noexcept {
-  struct ::sigaction dfl{};
+  struct ::sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   ::sigemptyset(&dfl.sa_mask);
   for (int sig = 1; sig < NSIG; ++sig)
@@ -320,7 +320,8 @@ spawned_worker fork_server::spawn(int memfd, int eventfd) {
   }
   if (reply.error != 0 || ngot != 1) {
     for (int i = 0; i < ngot; ++i) ::close(got[i]);
-    throw pool_error(std::string("weft: cannot start a worker process: ") + std::strerror(reply.error ? reply.error : EPROTO));
+    throw pool_error(std::string("weft: cannot start a worker process: ") +
+                     std::strerror(reply.error ? reply.error : EPROTO));
   }
   return {reply.pid, got[0]};
 }

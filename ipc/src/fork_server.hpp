@@ -45,7 +45,6 @@ class fork_server {
   /// Throws pool_error if the fork server is gone or the fork failed.
   spawned_worker spawn(int memfd, int eventfd);
 
-
  private:
   fork_server() = default;
   void start();

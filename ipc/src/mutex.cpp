@@ -116,9 +116,7 @@ lock_guard& lock_guard::operator=(lock_guard&& o) noexcept {
   return *this;
 }
 
-detail::mutex_state* lock_guard::state() const noexcept {
-  return ref_ ? ref_.object<detail::mutex_state>() : nullptr;
-}
+detail::mutex_state* lock_guard::state() const noexcept { return ref_ ? ref_.object<detail::mutex_state>() : nullptr; }
 
 bool lock_guard::owner_died() const noexcept {
   const detail::mutex_state* s = state();
@@ -151,8 +149,7 @@ detail::mutex_state& mutex::state() const { return state_of(ref_); }
 weft::task<lock_guard> mutex::lock_task_(detail::shared_ref ref) {
   detail::mutex_state& s = *ref.object<detail::mutex_state>();
   auto wait = [ref](const detail::wait_token& token, weft::clock::time_point deadline) {
-    return detail::robust_lock(*ref.object<detail::mutex_state>(), &token, deadline) ==
-           detail::lock_result::acquired;
+    return detail::robust_lock(*ref.object<detail::mutex_state>(), &token, deadline) == detail::lock_result::acquired;
   };
   auto undo = [ref] { detail::robust_unlock(*ref.object<detail::mutex_state>()); };
   if (!detail::robust_try_lock_fast(s)) {

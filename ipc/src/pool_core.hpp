@@ -35,13 +35,13 @@ struct worker_rec {
   arena_cursor request_cursor;
   // Our own copies of the arena tails: the ones in the control page are
   // written by the worker, and nothing it writes is trusted.
-  std::uint64_t request_tail = 0;  // request arena bytes the worker released
-  std::uint64_t result_tail = 0;   // result arena bytes we released
-  std::string violation;           // how it broke the protocol (then killed)
-  std::array<call_record*, ring_slots> calls{};  // by index; null once cancelled
-  std::uint64_t sent = 0;                        // calls sent (max_tasks_per_worker)
+  std::uint64_t request_tail = 0;                           // request arena bytes the worker released
+  std::uint64_t result_tail = 0;                            // result arena bytes we released
+  std::string violation;                                    // how it broke the protocol (then killed)
+  std::array<call_record*, ring_slots> calls{};             // by index; null once cancelled
+  std::uint64_t sent = 0;                                   // calls sent (max_tasks_per_worker)
   steady::time_point deadline = steady::time_point::max();  // of its running call
-  steady::time_point busy_since{};  // it last published a result, or got work while idle
+  steady::time_point busy_since{};                          // it last published a result, or got work while idle
   kill_reason killed = kill_reason::none;
   bool stopping = false;  // a stop request was sent (recycling, shutdown)
   bool monitored = false;
@@ -68,17 +68,17 @@ struct pool_core : weft::detail::wait_target {
   call_record* pending_head = nullptr;
   call_record* pending_tail = nullptr;
   std::size_t pending_count = 0;
-  std::size_t running_count = 0;  // calls in workers' rings, cancelled ones excluded
+  std::size_t running_count = 0;      // calls in workers' rings, cancelled ones excluded
   call_record* submitting = nullptr;  // the call enqueue_locked is handling
 
-  bool closed = false;     // no new calls
+  bool closed = false;  // no new calls
   shutdown_mode closing = shutdown_mode::wait;
   std::size_t admitted = 0;  // calls made before closing, not yet enqueued
-  bool destroyed = false;  // the serving tasks may end (shut down, or the object is gone)
-  bool dropped = false;    // the process_pool object is gone
-  std::string broken;      // why no worker can start (initializer failed...)
+  bool destroyed = false;    // the serving tasks may end (shut down, or the object is gone)
+  bool dropped = false;      // the process_pool object is gone
+  std::string broken;        // why no worker can start (initializer failed...)
   pool_stats counters;
-  double task_ns = 0;      // moving average of a call's time in the worker
+  double task_ns = 0;          // moving average of a call's time in the worker
   std::uint64_t activity = 0;  // calls made plus results taken: the reader spins while it moves
 
   weft::runtime* attached = nullptr;  // where the serving tasks run

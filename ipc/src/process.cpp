@@ -33,11 +33,11 @@
 #include "channel.hpp"
 #include "fork_server.hpp"
 #include "futex.hpp"
-#include "worker_hooks.hpp"
 #include "weft/runtime/blocking.hpp"
-#include "weft/runtime/runtime.hpp"
 #include "weft/runtime/ops.hpp"
+#include "weft/runtime/runtime.hpp"
 #include "weft/runtime/time.hpp"
+#include "worker_hooks.hpp"
 
 namespace weft::ipc::detail {
 
@@ -268,9 +268,8 @@ int blocking_join_process(process_state& s, std::chrono::nanoseconds timeout, bo
   weft::detail::check_may_block("weft::ipc::process::blocking_join");
   ended = false;
   if (!recorded(s)) {
-    const auto deadline = timeout == std::chrono::nanoseconds::max()
-                              ? std::chrono::steady_clock::time_point::max()
-                              : std::chrono::steady_clock::now() + timeout;
+    const auto deadline = timeout == std::chrono::nanoseconds::max() ? std::chrono::steady_clock::time_point::max()
+                                                                     : std::chrono::steady_clock::now() + timeout;
     for (;;) {
       int ms = -1;
       if (deadline != std::chrono::steady_clock::time_point::max()) {
@@ -323,8 +322,7 @@ void read_process_result(process_state& s, void (*decode)(void* out, byte_reader
       if (type == "weft::ipc::serialization_error") throw serialization_error(what);
       throw remote_error(std::move(type), std::move(what));
     }
-    default:
-      throw bad("unknown result kind " + std::to_string(kind));
+    default: throw bad("unknown result kind " + std::to_string(kind));
   }
 }
 

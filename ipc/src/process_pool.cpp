@@ -11,19 +11,18 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <system_error>
-#include <mutex>
 #include <thread>
 
 #include "fork_server.hpp"
 #include "futex.hpp"
 #include "pool_core.hpp"
-#include "worker_hooks.hpp"
 #include "weft/ipc/spawn_process.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
@@ -31,6 +30,7 @@
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/yield.hpp"
+#include "worker_hooks.hpp"
 
 namespace weft::ipc::detail {
 
@@ -45,8 +45,8 @@ bool spinning_pays() noexcept {
 
 namespace {
 
-using weft::detail::wake_batch;
 using weft::detail::waiter;
+using weft::detail::wake_batch;
 
 const char* const shut_down_message =
     "weft::ipc::process_pool::call: the pool was shut down (shutdown() was called); it takes no more calls";
@@ -103,8 +103,8 @@ void protocol_violation(worker_rec& w, std::string what) noexcept {
 std::uint64_t requests_taken(worker_rec& w) noexcept {
   std::uint64_t taken = w.ch.ctl().requests_taken.load(std::memory_order_seq_cst);
   if (taken > w.next_request) {
-    protocol_violation(w, "it reports " + std::to_string(taken) + " requests taken of " +
-                              std::to_string(w.next_request) + " sent");
+    protocol_violation(
+        w, "it reports " + std::to_string(taken) + " requests taken of " + std::to_string(w.next_request) + " sent");
     return w.next_request;
   }
   return taken;
@@ -204,9 +204,9 @@ place_result place(pool_core& core, worker_rec& w, call_record& rec, wake_batch&
     std::uint64_t cap = w.ch.arena_size;
     if (rec.size > cap) {
       finish(core, rec,
-             std::make_exception_ptr(serialization_error(
-                 "weft::ipc: the arguments are " + std::to_string(rec.size) + " bytes, more than the arena of " +
-                 std::to_string(cap) + " bytes (process_pool_options::arena_size)")),
+             std::make_exception_ptr(serialization_error("weft::ipc: the arguments are " + std::to_string(rec.size) +
+                                                         " bytes, more than the arena of " + std::to_string(cap) +
+                                                         " bytes (process_pool_options::arena_size)")),
              wake);
       ++core.counters.failed;
       return place_result::failed;
@@ -551,7 +551,8 @@ task<void> replace(std::shared_ptr<pool_core> core, unsigned id) {
         } catch (const std::exception& e) {
           core->broken = e.what();
         }
-        fail_pending(*core, std::make_exception_ptr(pool_error("weft: process pool cannot start workers: " + core->broken)),
+        fail_pending(*core,
+                     std::make_exception_ptr(pool_error("weft: process pool cannot start workers: " + core->broken)),
                      wake);
       }
       if (fresh) fresh->kill(kill_reason::shutdown);
@@ -912,8 +913,7 @@ task<void> shutdown_core(std::shared_ptr<pool_core> core, shutdown_mode mode) {
     std::lock_guard lock(core->lock);
     core->closed = true;
     core->closing = mode;
-    if (mode != shutdown_mode::wait)
-      fail_pending(*core, std::make_exception_ptr(operation_cancelled{}), wake);
+    if (mode != shutdown_mode::wait) fail_pending(*core, std::make_exception_ptr(operation_cancelled{}), wake);
     for (auto& w : core->workers) {
       if (!w) continue;
       if (mode == shutdown_mode::immediate) w->kill(kill_reason::shutdown);
@@ -946,7 +946,8 @@ task<void> shutdown_core(std::shared_ptr<pool_core> core, shutdown_mode mode) {
 pool_stats stats_of(pool_core& core) {
   std::lock_guard lock(core.lock);
   pool_stats s = core.counters;
-  s.workers = static_cast<unsigned>(std::count_if(core.workers.begin(), core.workers.end(), [](auto& w) { return w != nullptr; }));
+  s.workers = static_cast<unsigned>(
+      std::count_if(core.workers.begin(), core.workers.end(), [](auto& w) { return w != nullptr; }));
   s.queued = core.pending_count;
   s.running = core.running_count;
   return s;
@@ -962,7 +963,8 @@ std::vector<int> worker_pids_of(pool_core& core) {
 
 unsigned worker_count_of(pool_core& core) noexcept {
   std::lock_guard lock(core.lock);
-  return static_cast<unsigned>(std::count_if(core.workers.begin(), core.workers.end(), [](auto& w) { return w != nullptr; }));
+  return static_cast<unsigned>(
+      std::count_if(core.workers.begin(), core.workers.end(), [](auto& w) { return w != nullptr; }));
 }
 
 std::size_t default_chunk_size(std::size_t items, unsigned workers) noexcept {

@@ -41,8 +41,7 @@ class locked {
   /// Waits for the lock (until the deadline, or until `token` is
   /// abandoned, if one is given): check owns() afterwards. Throws
   /// owner_died_error on a broken queue.
-  locked(queue_state& q, const wait_token* token,
-         weft::clock::time_point deadline = weft::clock::time_point::max())
+  locked(queue_state& q, const wait_token* token, weft::clock::time_point deadline = weft::clock::time_point::max())
       : q_(q) {
     owns_ = robust_lock(q.lock, token, deadline) == lock_result::acquired;
     check();

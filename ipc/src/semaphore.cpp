@@ -6,9 +6,9 @@
 #include <string>
 
 #include "futex.hpp"
-#include "weft/runtime/time.hpp"
 #include "pool_wait.hpp"
 #include "weft/runtime/runtime.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::ipc {
 

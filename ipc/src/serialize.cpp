@@ -43,8 +43,7 @@ void throw_string_length(std::uint64_t n, std::size_t unit, std::size_t left) {
 }
 
 void throw_bits_exceed(std::uint64_t n, std::size_t left) {
-  throw serialization_error("vector<bool> of " + std::to_string(n) + " elements exceeds the " + bytes(left) +
-                            " left");
+  throw serialization_error("vector<bool> of " + std::to_string(n) + " elements exceeds the " + bytes(left) + " left");
 }
 
 void throw_bad_bool(unsigned value) {
@@ -65,17 +64,13 @@ void throw_bad_marker(unsigned value) {
                             std::to_string(unsigned{element_marker}));
 }
 
-void throw_duplicate_key(const char* what) {
-  throw serialization_error(std::string("duplicate key in a ") + what);
-}
+void throw_duplicate_key(const char* what) { throw serialization_error(std::string("duplicate key in a ") + what); }
 
 void throw_valueless_variant() {
   throw serialization_error("weft::ipc: a variant that is valueless_by_exception cannot be encoded");
 }
 
-void throw_null_string() {
-  throw serialization_error("weft::ipc: a null char pointer cannot be sent as a string");
-}
+void throw_null_string() { throw serialization_error("weft::ipc: a null char pointer cannot be sent as a string"); }
 
 void throw_cereal_error(const char* what, const std::type_info& type, const std::exception& e) {
   throw serialization_error("weft::ipc: cereal could not " + std::string(what) + " " + demangle(type) + ": " +

@@ -46,8 +46,7 @@ block_header* adopt_block(const encoded_block& e, block_kind kind, std::uint64_t
   };
   if (e.offset % alignof(block_header) != 0 || e.offset >= heap.size() ||
       !heap.in_blocks(heap.base() + e.offset, sizeof(block_header)))
-    return fail(
-        "it does not lie in this process's shared heap (was the heap mapped before this process was forked?)");
+    return fail("it does not lie in this process's shared heap (was the heap mapped before this process was forked?)");
   auto* b = reinterpret_cast<block_header*>(heap.base() + e.offset);
   // Take the reference only while the block is still alive: a count that
   // reached zero means the sender's last handle went away in flight.

@@ -114,7 +114,7 @@ struct pool_class {
 };
 
 struct slab_header {
-  std::uintptr_t next;  // the slab made before (0: none)
+  std::uintptr_t next;   // the slab made before (0: none)
   std::uint64_t unused;  // keeps the cells 16-aligned
 };
 
@@ -215,8 +215,8 @@ void store_blob(blob_pool& p, std::uintptr_t& slot, const container_bytes& bytes
   if (old) {
     unsigned a = 0, b = 0;
     std::uint64_t cell_a = 0, cell_b = 0;
-    const bool same_cell = class_of(blob_bytes(old->size), a, cell_a) &&
-                           class_of(blob_bytes(bytes.size()), b, cell_b) && a == b;
+    const bool same_cell =
+        class_of(blob_bytes(old->size), a, cell_a) && class_of(blob_bytes(bytes.size()), b, cell_b) && a == b;
     if (same_cell || old->size == bytes.size()) {
       if (!bytes.empty()) std::memcpy(old->data(), bytes.data(), bytes.size());
       old->size = bytes.size();

@@ -69,7 +69,7 @@ struct heap_header {
   std::uint64_t magic;
   std::uint64_t size;
   pthread_mutex_t lock;
-  std::uint64_t free_head;  // offset of the lowest free chunk, 0: none
+  std::uint64_t free_head;         // offset of the lowest free chunk, 0: none
   std::atomic<std::uint64_t> top;  // everything above is untouched; read unlocked by in_blocks
   std::atomic<std::uint64_t> in_use;
   std::atomic<std::uint64_t> next_id;
@@ -108,17 +108,17 @@ shared_heap::shared_heap(std::size_t size) : size_(size) {
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
     int e = errno;
     ::close(fd);
-    throw std::system_error(e, std::generic_category(),
-                            "weft: ftruncate of the shared heap to " + std::to_string(size >> 20) +
-                                " MiB (WEFT_SHARED_HEAP_MB)");
+    throw std::system_error(
+        e, std::generic_category(),
+        "weft: ftruncate of the shared heap to " + std::to_string(size >> 20) + " MiB (WEFT_SHARED_HEAP_MB)");
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   int e = errno;
   ::close(fd);  // the mapping keeps the memory
   if (p == MAP_FAILED)
-    throw std::system_error(e, std::generic_category(),
-                            "weft: mmap of the " + std::to_string(size >> 20) +
-                                " MiB shared heap (WEFT_SHARED_HEAP_MB)");
+    throw std::system_error(
+        e, std::generic_category(),
+        "weft: mmap of the " + std::to_string(size >> 20) + " MiB shared heap (WEFT_SHARED_HEAP_MB)");
   base_ = static_cast<std::byte*>(p);
   h_ = ::new (p) heap_header{};
   h_->magic = heap_magic;
@@ -255,8 +255,8 @@ void* shared_heap::allocate(std::size_t size, std::size_t align) {
 
 void shared_heap::deallocate(void* p) noexcept {
   if (!p) return;
-  const bool inside = in_blocks(p, 1) &&
-                      static_cast<std::uint64_t>(static_cast<std::byte*>(p) - base_) >= data_start + chunk_header;
+  const bool inside =
+      in_blocks(p, 1) && static_cast<std::uint64_t>(static_cast<std::byte*>(p) - base_) >= data_start + chunk_header;
   const std::uint64_t b = inside ? static_cast<std::uint64_t>(static_cast<std::byte*>(p) - base_) - chunk_header : 0;
   chunk* blk = reinterpret_cast<chunk*>(base_ + b);
   if (!inside || blk->word != (alloc_tag ^ b)) {
@@ -286,8 +286,8 @@ void shared_heap::deallocate(void* p) noexcept {
   const bool join_prev = pc && prev + pc->size == b;
   const bool join_next = nc && b + size == next;
 
-  std::uint64_t start;          // the free chunk that now holds the block
-  std::uint64_t* start_link;    // the word that holds `start`
+  std::uint64_t start;        // the free chunk that now holds the block
+  std::uint64_t* start_link;  // the word that holds `start`
   if (join_prev) {
     if (join_next) {
       pc->word = nc->word;  // next leaves the list first (briefly leaked)...

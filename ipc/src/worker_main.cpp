@@ -1,8 +1,8 @@
 // The worker process: takes calls from its request ring, runs them, puts
 // results in its result ring. Single-threaded; forked from the fork server.
 #include <sched.h>
-#include <stdio_ext.h>
 #include <signal.h>
+#include <stdio_ext.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -18,13 +18,13 @@
 
 #include "channel.hpp"
 #include "fork_server.hpp"
-#include "worker_hooks.hpp"
 #include "futex.hpp"
 #include "weft/ipc/detail/invoke.hpp"
 #include "weft/ipc/detail/testing.hpp"
-#include "weft/ipc/worker.hpp"
 #include "weft/ipc/errors.hpp"
 #include "weft/ipc/serialize.hpp"
+#include "weft/ipc/worker.hpp"
+#include "worker_hooks.hpp"
 
 namespace weft::ipc::detail {
 
@@ -217,9 +217,10 @@ class channel_worker final : public worker_context {
     res.h.size = n;
     // How long the call took (0: not measured), for the parent's choice
     // of queue depth.
-    res.h.fn = timed_ ? static_cast<std::uint64_t>(std::max<std::int64_t>(
-                            1, std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started_at_).count()))
-                      : 0;
+    res.h.fn = timed_
+                   ? static_cast<std::uint64_t>(std::max<std::int64_t>(
+                         1, std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - started_at_).count()))
+                   : 0;
     last_kind_ = kind;
     std::uint64_t seq = index_ + 1;
     if (testing::result_tamper) {
@@ -305,7 +306,8 @@ class channel_worker final : public worker_context {
         if (hook) reinterpret_cast<void (*)()>(hook)();
       if (init) reinterpret_cast<void (*)()>(init)();
     } catch (const std::exception& e) {
-      std::snprintf(ch.ctl().init_error, sizeof ch.ctl().init_error, "%s: %s", exception_type_name(e).c_str(), e.what());
+      std::snprintf(ch.ctl().init_error, sizeof ch.ctl().init_error, "%s: %s", exception_type_name(e).c_str(),
+                    e.what());
       ch.ctl().init_failed.store(1, std::memory_order_release);
       ::_exit(70);
     } catch (...) {

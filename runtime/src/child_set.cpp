@@ -53,9 +53,7 @@ task_header* child_set::on_child_done(join_listener* l) noexcept {
   return nullptr;
 }
 
-void child_set::on_parent_stop(stop_callback* cb) noexcept {
-  static_cast<child_set*>(cb)->cancel_all();
-}
+void child_set::on_parent_stop(stop_callback* cb) noexcept { static_cast<child_set*>(cb)->cancel_all(); }
 
 bool child_set::begin_wait(std::coroutine_handle<> h) noexcept {
   parent_ = current_task();

@@ -12,8 +12,8 @@
 // back it may be on another thread and touches no thread_local.
 #include "weft/runtime/fiber.hpp"
 
-#include <boost/context/fiber.hpp>
 #include <cxxabi.h>
+#include <boost/context/fiber.hpp>
 
 #include <cstring>
 #include <new>
@@ -89,7 +89,9 @@ struct pool_allocator {
 }  // namespace
 
 struct fiber_core::impl {
-  static ctx::fiber& to_fiber(fiber_core* c) noexcept { return *std::launder(reinterpret_cast<ctx::fiber*>(c->to_fiber_)); }
+  static ctx::fiber& to_fiber(fiber_core* c) noexcept {
+    return *std::launder(reinterpret_cast<ctx::fiber*>(c->to_fiber_));
+  }
   static ctx::fiber& to_driver(fiber_core* c) noexcept {
     return *std::launder(reinterpret_cast<ctx::fiber*>(c->to_driver_));
   }

@@ -188,8 +188,6 @@ void frame_free(void* p, std::size_t size) noexcept {
 #endif
 }
 
-std::size_t frame_pool_chunk_bytes() noexcept {
-  return pool().chunk_bytes.load(std::memory_order_relaxed);
-}
+std::size_t frame_pool_chunk_bytes() noexcept { return pool().chunk_bytes.load(std::memory_order_relaxed); }
 
 }  // namespace weft::detail

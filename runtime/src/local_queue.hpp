@@ -60,12 +60,10 @@ class local_queue {
       // Claim the oldest half for the inject queue.
       constexpr std::uint32_t half = Capacity / 2;
       std::uint64_t next = pack(real + half, real + half);
-      if (!head_.compare_exchange_strong(head, next, std::memory_order_release,
-                                         std::memory_order_relaxed))
+      if (!head_.compare_exchange_strong(head, next, std::memory_order_release, std::memory_order_relaxed))
         continue;  // a thief took some; there may be room now
       std::array<entry, half + 1> batch;
-      for (std::uint32_t i = 0; i < half; ++i)
-        batch[i] = slots_[(real + i) & mask].load(std::memory_order_relaxed);
+      for (std::uint32_t i = 0; i < half; ++i) batch[i] = slots_[(real + i) & mask].load(std::memory_order_relaxed);
       batch[half] = e;
       overflow(batch.data(), half + 1);
       return {true, false};
@@ -81,8 +79,7 @@ class local_queue {
       if (real == tail) return 0;
       std::uint32_t next_real = real + 1;
       std::uint64_t next = steal == real ? pack(next_real, next_real) : pack(steal, next_real);
-      if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel,
-                                      std::memory_order_acquire))
+      if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel, std::memory_order_acquire))
         return slots_[real & mask].load(std::memory_order_relaxed);
     }
   }
@@ -96,8 +93,7 @@ class local_queue {
       if (steal != real) return 0;  // a thief is copying; try another time
       std::uint32_t tail = tail_.load(std::memory_order_relaxed);
       if (real == tail) return 0;
-      if (head_.compare_exchange_weak(head, pack(tail, tail), std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
+      if (head_.compare_exchange_weak(head, pack(tail, tail), std::memory_order_acq_rel, std::memory_order_acquire)) {
         for (std::uint32_t i = 0; i < tail - real; ++i)
           out[i] = slots_[(real + i) & mask].load(std::memory_order_relaxed);
         return tail - real;
@@ -123,8 +119,7 @@ class local_queue {
       n -= n / 2;
       if (n == 0) return 0;
       std::uint64_t next = pack(steal, real + n);
-      if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
+      if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
         first = real;
         break;
       }
@@ -139,9 +134,7 @@ class local_queue {
       auto [steal, real] = unpack(head);
       (void)steal;
       std::uint64_t next = pack(real, real);
-      if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel,
-                                      std::memory_order_acquire))
-        break;
+      if (head_.compare_exchange_weak(head, next, std::memory_order_acq_rel, std::memory_order_acquire)) break;
     }
     // Keep the last stolen entry to run; publish the rest in dst.
     --n;

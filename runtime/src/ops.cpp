@@ -47,8 +47,7 @@ int throw_if_cancelled(int res, task_header* self) {
 template <class Prep>
 class uring_awaitable final : detail::uring_completion, detail::stop_callback {
  public:
-  explicit uring_awaitable(Prep prep)
-      : uring_completion{&on_cqe}, stop_callback{&on_stop}, prep_(std::move(prep)) {}
+  explicit uring_awaitable(Prep prep) : uring_completion{&on_cqe}, stop_callback{&on_stop}, prep_(std::move(prep)) {}
   uring_awaitable(const uring_awaitable&) = delete;
 
   bool await_ready() const noexcept { return false; }
@@ -228,41 +227,27 @@ task<int> write(int fd, const void* buf, std::size_t len, std::int64_t offset) {
 }
 
 task<int> recv(int fd, void* buf, std::size_t len, int flags) {
-  if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_recv(s, fd, buf, len, flags); });
-  co_return co_await when_ready(fd, EPOLLIN, [=] {
-    return result_of(::recv(fd, buf, len, flags | MSG_DONTWAIT));
-  });
+  if (on_uring()) co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_recv(s, fd, buf, len, flags); });
+  co_return co_await when_ready(fd, EPOLLIN, [=] { return result_of(::recv(fd, buf, len, flags | MSG_DONTWAIT)); });
 }
 
 task<int> send(int fd, const void* buf, std::size_t len, int flags) {
   flags |= MSG_NOSIGNAL;
-  if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_send(s, fd, buf, len, flags); });
-  co_return co_await when_ready(fd, EPOLLOUT, [=] {
-    return result_of(::send(fd, buf, len, flags | MSG_DONTWAIT));
-  });
+  if (on_uring()) co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_send(s, fd, buf, len, flags); });
+  co_return co_await when_ready(fd, EPOLLOUT, [=] { return result_of(::send(fd, buf, len, flags | MSG_DONTWAIT)); });
 }
 
 task<int> sendmsg(int fd, const ::msghdr* msg, int flags) {
   flags |= MSG_NOSIGNAL;
   if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) {
-      io_uring_prep_sendmsg(s, fd, msg, static_cast<unsigned>(flags));
-    });
-  co_return co_await when_ready(fd, EPOLLOUT, [=] {
-    return result_of(::sendmsg(fd, msg, flags | MSG_DONTWAIT));
-  });
+    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_sendmsg(s, fd, msg, static_cast<unsigned>(flags)); });
+  co_return co_await when_ready(fd, EPOLLOUT, [=] { return result_of(::sendmsg(fd, msg, flags | MSG_DONTWAIT)); });
 }
 
 task<int> recvmsg(int fd, ::msghdr* msg, int flags) {
   if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) {
-      io_uring_prep_recvmsg(s, fd, msg, static_cast<unsigned>(flags));
-    });
-  co_return co_await when_ready(fd, EPOLLIN, [=] {
-    return result_of(::recvmsg(fd, msg, flags | MSG_DONTWAIT));
-  });
+    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_recvmsg(s, fd, msg, static_cast<unsigned>(flags)); });
+  co_return co_await when_ready(fd, EPOLLIN, [=] { return result_of(::recvmsg(fd, msg, flags | MSG_DONTWAIT)); });
 }
 
 // ---------------------------------------------------------------- pooled receive
@@ -270,15 +255,14 @@ task<int> recvmsg(int fd, ::msghdr* msg, int flags) {
 void pooled_buffer::reset() noexcept {
   if (!data_) return;
   if (owner_) owner_->give_back(owner_, id_);
-  else delete[] (data_ - offset_);
+  else delete[](data_ - offset_);
   data_ = nullptr;
   size_ = 0;
   offset_ = 0;
   owner_ = nullptr;
 }
 
-pooled_buffer pooled_buffer::lent(std::byte* p, std::size_t n, detail::buffer_owner* owner,
-                                  std::uint16_t id) noexcept {
+pooled_buffer pooled_buffer::lent(std::byte* p, std::size_t n, detail::buffer_owner* owner, std::uint16_t id) noexcept {
   pooled_buffer b;
   b.data_ = p;
   b.size_ = static_cast<std::uint32_t>(n);
@@ -334,8 +318,7 @@ task<int> recv_pooled(int fd, pooled_buffer& out) {
   out.reset();
   detail::worker& w = current_worker();
   const std::size_t size = w.rt().options.recv_buffer_size;
-  if (w.drv().backend() == io_backend::io_uring &&
-      static_cast<detail::uring_driver&>(w.drv()).has_buffers()) {
+  if (w.drv().backend() == io_backend::io_uring && static_cast<detail::uring_driver&>(w.drv()).has_buffers()) {
     auto op = uring([=](io_uring_sqe* s) {
       io_uring_prep_recv(s, fd, nullptr, size, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
@@ -354,14 +337,12 @@ task<int> recv_pooled(int fd, pooled_buffer& out) {
 }
 
 task<int> accept(int fd, ::sockaddr* addr, ::socklen_t* addrlen, int flags) {
-  if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_accept(s, fd, addr, addrlen, flags); });
+  if (on_uring()) co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_accept(s, fd, addr, addrlen, flags); });
   co_return co_await when_ready(fd, EPOLLIN, [=] { return result_of(::accept4(fd, addr, addrlen, flags)); });
 }
 
 task<int> connect(int fd, const ::sockaddr* addr, ::socklen_t addrlen) {
-  if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_connect(s, fd, addr, addrlen); });
+  if (on_uring()) co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_connect(s, fd, addr, addrlen); });
   int r = ::connect(fd, addr, addrlen);
   if (r == 0) co_return 0;
   if (errno != EINPROGRESS && errno != EINTR) co_return -errno;
@@ -374,8 +355,7 @@ task<int> connect(int fd, const ::sockaddr* addr, ::socklen_t addrlen) {
 }
 
 task<int> poll(int fd, unsigned events) {
-  if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_poll_add(s, fd, events); });
+  if (on_uring()) co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_poll_add(s, fd, events); });
   int ev = co_await readiness(fd, events);
   co_return ev;
 }
@@ -412,16 +392,14 @@ void cancel(int fd) {
 
 task<int> openat(int dirfd, const char* path, int flags, ::mode_t mode) {
   flags |= O_CLOEXEC;
-  if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_openat(s, dirfd, path, flags, mode); });
+  if (on_uring()) co_return co_await uring([=](io_uring_sqe* s) { io_uring_prep_openat(s, dirfd, path, flags, mode); });
   co_return co_await on_pool([=] { return result_of(::openat(dirfd, path, flags, mode)); });
 }
 
 task<int> fsync(int fd, bool datasync) {
   if (on_uring())
-    co_return co_await uring([=](io_uring_sqe* s) {
-      io_uring_prep_fsync(s, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
-    });
+    co_return co_await uring(
+        [=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, datasync ? IORING_FSYNC_DATASYNC : 0); });
   co_return co_await on_pool([=] { return result_of(datasync ? ::fdatasync(fd) : ::fsync(fd)); });
 }
 

@@ -1,6 +1,7 @@
 // The public runtime object, spawning and completion bookkeeping.
 #include "weft/runtime/runtime.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -8,7 +9,6 @@
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
-#include <array>
 
 #include "scheduler.hpp"
 #include "weft/runtime/detail/start_hooks.hpp"
@@ -146,7 +146,6 @@ runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
     table.remove(id);
     std::rethrow_exception(start_error);
   }
-
 }
 
 runtime_impl::~runtime_impl() {
@@ -325,8 +324,7 @@ void block_until_complete(task_header* cell) {
 
 }  // namespace detail
 
-runtime::runtime(runtime_options options)
-    : impl_(std::make_unique<detail::runtime_impl>(*this, std::move(options))) {}
+runtime::runtime(runtime_options options) : impl_(std::make_unique<detail::runtime_impl>(*this, std::move(options))) {}
 
 runtime::~runtime() { impl_->shutdown(); }
 

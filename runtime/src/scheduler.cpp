@@ -19,9 +19,7 @@ namespace {
 
 constexpr std::uintptr_t initial_bit = 1;
 
-task_header* header_of(std::uintptr_t e) noexcept {
-  return reinterpret_cast<task_header*>(e & ~initial_bit);
-}
+task_header* header_of(std::uintptr_t e) noexcept { return reinterpret_cast<task_header*>(e & ~initial_bit); }
 
 }  // namespace
 
@@ -43,8 +41,7 @@ void task_registry::sweep() noexcept {
 
 // ---------------------------------------------------------------- worker
 
-worker::worker(runtime_impl& rt, unsigned index)
-    : rt_(rt), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
+worker::worker(runtime_impl& rt, unsigned index) : rt_(rt), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
 void worker::start() {
   thread_ = std::thread([this] { main(); });
@@ -68,10 +65,9 @@ void worker::main() {
   pthread_setname_np(pthread_self(), name.c_str());
   this_thread().worker = this;
   try {
-    driver_ = rt_.backend == io_backend::io_uring ? make_uring_driver(rt_.options.ring_entries,
-                                                                      rt_.options.recv_buffers,
-                                                                      rt_.options.recv_buffer_size)
-                                                  : make_epoll_driver();
+    driver_ = rt_.backend == io_backend::io_uring
+                  ? make_uring_driver(rt_.options.ring_entries, rt_.options.recv_buffers, rt_.options.recv_buffer_size)
+                  : make_epoll_driver();
   } catch (...) {
     std::lock_guard lock(rt_.start_mu);
     if (!rt_.start_error) rt_.start_error = std::current_exception();
@@ -139,9 +135,7 @@ std::uintptr_t worker::next_task() {
   if (n == 0) return 0;
   worker_counters::bump(counters_.inject_pops, n);
   for (std::size_t i = 1; i < n; ++i)
-    queue_.push_back(batch[i], [&](const std::uintptr_t* es, std::size_t k) {
-      rt_.inject.push(es, k);
-    });
+    queue_.push_back(batch[i], [&](const std::uintptr_t* es, std::size_t k) { rt_.inject.push(es, k); });
   return batch[0];
 }
 
@@ -345,9 +339,7 @@ void runtime_impl::notify_parked() noexcept {
 }
 
 void runtime_impl::notify_parked_after_push() noexcept {
-  if (num_searching.load(std::memory_order_seq_cst) != 0 ||
-      num_idle.load(std::memory_order_seq_cst) == 0)
-    return;
+  if (num_searching.load(std::memory_order_seq_cst) != 0 || num_idle.load(std::memory_order_seq_cst) == 0) return;
   worker* w = nullptr;
   {
     std::lock_guard lock(sleepers_mu);

@@ -66,9 +66,8 @@ struct task_registry {
 
 /// Counters written only by their worker, read by anyone.
 struct worker_counters {
-  std::atomic<std::uint64_t> polled{0}, spawned{0}, completed{0}, stolen{0}, steal_attempts{0},
-      steal_operations{0}, parks{0}, wakeups{0}, inject_pops{0}, overflows{0}, lifo_polls{0},
-      hand_offs{0}, io_completions{0};
+  std::atomic<std::uint64_t> polled{0}, spawned{0}, completed{0}, stolen{0}, steal_attempts{0}, steal_operations{0},
+      parks{0}, wakeups{0}, inject_pops{0}, overflows{0}, lifo_polls{0}, hand_offs{0}, io_completions{0};
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
@@ -139,8 +138,8 @@ class runtime_impl {
   runtime_impl(weft::runtime& owner, runtime_options opts);
   ~runtime_impl();
 
-  void submit(task_header* cell) noexcept;          // a new cell
-  void wake(task_header* t) noexcept;               // a suspended task became runnable
+  void submit(task_header* cell) noexcept;  // a new cell
+  void wake(task_header* t) noexcept;       // a suspended task became runnable
   void push_inject(std::uintptr_t e) noexcept;
   void notify_parked() noexcept;             // after pushing work somewhere
   void notify_parked_after_push() noexcept;  // the push was a seq_cst store already

@@ -264,8 +264,8 @@ fiber_stack acquire_stack(std::size_t usable) {
   fiber_stack s;
   s.usable = usable;
   s.total = usable + guard;
-  void* m = ::mmap(nullptr, s.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE,
-                   -1, 0);
+  void* m =
+      ::mmap(nullptr, s.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "weft: cannot map a fiber stack");
   if (::mprotect(m, guard, PROT_NONE) != 0) {
     const int e = errno;

@@ -60,9 +60,7 @@ void sleep_awaiter::await_resume() {
   if (cancelled_) throw operation_cancelled{};
 }
 
-void sleep_awaiter::on_fire(timer_entry* e) noexcept {
-  container_of(e, &sleep_awaiter::entry_)->node_.wake();
-}
+void sleep_awaiter::on_fire(timer_entry* e) noexcept { container_of(e, &sleep_awaiter::entry_)->node_.wake(); }
 
 void sleep_awaiter::on_stop(stop_callback* c) noexcept {
   auto* self = static_cast<sleep_awaiter*>(c);
@@ -108,9 +106,7 @@ bool timeout_scope::timed_out() const noexcept {
   return fired_.load(std::memory_order_acquire) && !parent_->stop_requested();
 }
 
-void timeout_scope::on_parent_stop(stop_callback* c) noexcept {
-  static_cast<timeout_scope*>(c)->child_.request_stop();
-}
+void timeout_scope::on_parent_stop(stop_callback* c) noexcept { static_cast<timeout_scope*>(c)->child_.request_stop(); }
 
 void timeout_scope::on_fire(timer_entry* e) noexcept {
   auto* self = container_of(e, &timeout_scope::entry_);
@@ -137,11 +133,8 @@ task<clock::time_point> interval::next() {
   next_ = scheduled + period_;
   if (now > scheduled + std::chrono::milliseconds(5)) {  // missed
     switch (behavior_) {
-      case missed_tick::burst:
-        break;  // catch up: the next ticks come at once
-      case missed_tick::delay:
-        next_ = now + period_;
-        break;
+      case missed_tick::burst: break;  // catch up: the next ticks come at once
+      case missed_tick::delay: next_ = now + period_; break;
       case missed_tick::skip:
         if (next_ <= now) next_ += period_ * ((now - next_) / period_ + 1);
         break;

@@ -3,7 +3,6 @@
 #include <bit>
 #include <vector>
 
-
 namespace weft::detail {
 
 namespace {

@@ -33,9 +33,7 @@ class timer_wheel {
 
   /// The first tick at or after tp (never early).
   std::uint64_t tick_for(clock::time_point tp) const noexcept;
-  clock::time_point time_of(std::uint64_t tick) const noexcept {
-    return origin_ + std::chrono::milliseconds(tick);
-  }
+  clock::time_point time_of(std::uint64_t tick) const noexcept { return origin_ + std::chrono::milliseconds(tick); }
   std::uint64_t now_tick() const noexcept;
 
   /// Arms e (its deadline and fire must be set). Owner thread only.

@@ -122,8 +122,8 @@ ops::pooled_buffer uring_driver::lend(unsigned cqe_flags, int len) noexcept {
 }
 
 void uring_driver::recycle(std::uint16_t id) noexcept {
-  io_uring_buf_ring_add(br_, buf_mem_ + std::size_t{id} * buf_size_, buf_size_, id,
-                        io_uring_buf_ring_mask(br_entries_), 0);
+  io_uring_buf_ring_add(br_, buf_mem_ + std::size_t{id} * buf_size_, buf_size_, id, io_uring_buf_ring_mask(br_entries_),
+                        0);
   io_uring_buf_ring_advance(br_, 1);
 }
 

@@ -12,7 +12,7 @@
 using namespace std::chrono_literals;
 
 weft::task<void> handshake(weft::io::tcp_stream s) {
-  auto t = co_await weft::io::tls_stream<weft::io::tcp_stream>::connect(std::move(s),
-                                                                         {.server_name = "example.com"}, 5s);
+  auto t =
+      co_await weft::io::tls_stream<weft::io::tcp_stream>::connect(std::move(s), {.server_name = "example.com"}, 5s);
   co_await t.shutdown();
 }

@@ -92,8 +92,8 @@ void run(F&& body, weft::io_backend b = weft::io_backend::io_uring, unsigned wor
 /// what it saw in headers: method, target and request body length.
 std::unique_ptr<test_server> echo_server() {
   return test_server::start([](test_conn& c, http::request& req) -> weft::task<bool> {
-    std::string extra = "X-Method: " + req.method + "\r\nX-Target: " + req.target + "\r\nX-Conn: " +
-                        std::to_string(c.id) + "\r\n";
+    std::string extra =
+        "X-Method: " + req.method + "\r\nX-Target: " + req.target + "\r\nX-Conn: " + std::to_string(c.id) + "\r\n";
     std::string body = req.body.empty() ? std::string("ok") : req.body;  // not in the co_await (GCC 12)
     co_await c.send(response_bytes(200, body, extra));
     co_return true;
@@ -229,9 +229,13 @@ TEST_CASE("http client: redirects", "[io][http][client]") {
           if (t == "/rel") to = "sub/there?q=1#frag";
           else if (t == "/sub/there?q=1") to = "";
           else if (t == "/abs") to = "http://127.0.0.1:" + std::to_string(c.tcp->local_address().port()) + "/final";
-          else if (t == "/303") { to = "/final"; status = 303; }
-          else if (t == "/307") { to = "/final"; status = 307; }
-          else if (t == "/loop-a") to = "/loop-b";
+          else if (t == "/303") {
+            to = "/final";
+            status = 303;
+          } else if (t == "/307") {
+            to = "/final";
+            status = 307;
+          } else if (t == "/loop-a") to = "/loop-b";
           else if (t == "/loop-b") to = "/loop-a";
           else if (t.rfind("/chain/", 0) == 0) to = "/chain/" + std::to_string(std::stoi(t.substr(7)) + 1);
           else if (t == "/cross") to = other_url;
@@ -294,8 +298,7 @@ TEST_CASE("http client: redirects", "[io][http][client]") {
 
 // ------------------------------------------------------------ encodings and framing
 
-TEST_CASE("http client: gzip and deflate bodies are decoded, bombs and corruption are errors",
-          "[io][http][client]") {
+TEST_CASE("http client: gzip and deflate bodies are decoded, bombs and corruption are errors", "[io][http][client]") {
   const std::string text = sample_text();
   const std::string gz = zip(text, 31);
   const std::string zl = zip(text, 15);
@@ -477,9 +480,9 @@ TEST_CASE("http client: bad URLs, schemes, methods, headers and refused connecti
       dead_port = l.local_address().port();
     }
     http::client cl{{.connect_timeout = 20s}};
-    for (std::string u : {"example.com/x", "http://", "http:///path", "http://host:99999/", "http://a b/",
-                          "not a url at all", "ftp://127.0.0.1/file", "mailto:someone@example.com",
-                          "http://user:pw@127.0.0.1/"})
+    for (std::string u :
+         {"example.com/x", "http://", "http:///path", "http://host:99999/", "http://a b/", "not a url at all",
+          "ftp://127.0.0.1/file", "mailto:someone@example.com", "http://user:pw@127.0.0.1/"})
       urls.emplace_back(u, co_await outcome_of(cl.get(u)));
     refused = co_await outcome_of(cl.get("http://127.0.0.1:" + std::to_string(dead_port) + "/"));
     http::request_options o3;
@@ -502,9 +505,16 @@ TEST_CASE("http client: a method or header that could split the request is refus
           "[io][http][client]") {
   using namespace std::string_literals;
   const std::vector<std::string> methods = {"GET /x HTTP/1.1\r\nX: y", "GE T", "GET\n", "GET\0"s, "", "GET(1)"};
-  const std::vector<std::pair<std::string, std::string>> fields = {
-      {"X-Bad\r", "v"}, {"X-Bad\nEvil", "v"}, {"X-Bad\0"s, "v"}, {"Bad Name", "v"}, {"X-Colon:", "v"}, {"", "v"},
-      {"X-Inject", "a\r\nEvil: 1"}, {"X-Inject", "a\rb"}, {"X-Inject", "a\nb"}, {"X-Inject", "a\0b"s}};
+  const std::vector<std::pair<std::string, std::string>> fields = {{"X-Bad\r", "v"},
+                                                                   {"X-Bad\nEvil", "v"},
+                                                                   {"X-Bad\0"s, "v"},
+                                                                   {"Bad Name", "v"},
+                                                                   {"X-Colon:", "v"},
+                                                                   {"", "v"},
+                                                                   {"X-Inject", "a\r\nEvil: 1"},
+                                                                   {"X-Inject", "a\rb"},
+                                                                   {"X-Inject", "a\nb"},
+                                                                   {"X-Inject", "a\0b"s}};
   std::vector<result> bad_methods, bad_fields;
   result good;
   int accepts_before_good = -1;
@@ -571,10 +581,12 @@ TEST_CASE("http client: connect_timeout covers a connect the server never answer
   const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
   result hung;
   auto started = std::chrono::steady_clock::now();
-  run([&]() -> weft::task<void> {
-    http::client cl{{.connect_timeout = 200ms}};
-    hung = co_await outcome_of(cl.get(url));
-  }, backend);
+  run(
+      [&]() -> weft::task<void> {
+        http::client cl{{.connect_timeout = 200ms}};
+        hung = co_await outcome_of(cl.get(url));
+      },
+      backend);
   const auto took = std::chrono::steady_clock::now() - started;
   ::close(filler);
   ::close(lfd);
@@ -620,8 +632,7 @@ TEST_CASE("http client: a pooled connection closed by the server is retried once
   CHECK(accepts == 4);
 }
 
-TEST_CASE("http client: a pooled connection that received anything while idle is never reused",
-          "[io][http][client]") {
+TEST_CASE("http client: a pooled connection that received anything while idle is never reused", "[io][http][client]") {
   auto backend = WEFT_BOTH_BACKENDS();
   const bool tls = GENERATE(false, true);
   INFO((tls ? "https" : "http"));
@@ -635,12 +646,12 @@ TEST_CASE("http client: a pooled connection that received anything while idle is
     std::string then;    // the method of the next one
   };
   const std::vector<scenario> scenarios = {
-      {"/head-body", "HEAD", "GET"},          // (a) a body after a HEAD answer, 50 ms later
-      {"/head-body-together", "HEAD", "GET"}, // the same in one segment (TLS: read with the answer)
-      {"/204-body", "GET", "GET"},            // (b) a body after a 204
-      {"/unsolicited", "GET", "GET"},         // (c) a second response nobody asked for, 50 ms later
-      {"/close", "GET", "POST"},              // (d) the server closes the idle connection (a POST
-                                              //     is not retried: only the check saves it)
+      {"/head-body", "HEAD", "GET"},           // (a) a body after a HEAD answer, 50 ms later
+      {"/head-body-together", "HEAD", "GET"},  // the same in one segment (TLS: read with the answer)
+      {"/204-body", "GET", "GET"},             // (b) a body after a 204
+      {"/unsolicited", "GET", "GET"},          // (c) a second response nobody asked for, 50 ms later
+      {"/close", "GET", "POST"},               // (d) the server closes the idle connection (a POST
+                                               //     is not retried: only the check saves it)
   };
   struct outcome {
     result first, next, after;
@@ -844,8 +855,7 @@ TEST_CASE("http client: idle_timeout and close_idle retire pooled connections", 
 
 // ------------------------------------------------------------ https
 
-TEST_CASE("http client: https verifies the server against the trust store and tls.ca_pem",
-          "[io][http][client]") {
+TEST_CASE("http client: https verifies the server against the trust store and tls.ca_pem", "[io][http][client]") {
   auto backend = WEFT_BOTH_BACKENDS();
   result untrusted, trusted, again;
   http::client_stats stats{};

@@ -39,8 +39,7 @@ TEST_CASE("http content_decoder: any split decodes the same, errors are precise"
     for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{7}, z.size()}) {
       http::content_decoder d{coding, 1 << 20};
       std::string out;
-      for (std::size_t i = 0; i < z.size(); i += step)
-        d.feed(io::as_bytes(std::string_view(z).substr(i, step)), out);
+      for (std::size_t i = 0; i < z.size(); i += step) d.feed(io::as_bytes(std::string_view(z).substr(i, step)), out);
       d.finish();
       INFO("bits " << bits << " step " << step);
       CHECK(out == text);

@@ -42,18 +42,16 @@ class test_conn {
  public:
   using tls_t = weft::io::tls_stream<weft::io::tcp_stream>;
 
-  int id = 0;        // 1 for the first connection accepted
-  int served = 0;    // requests handled on it before this one
+  int id = 0;      // 1 for the first connection accepted
+  int served = 0;  // requests handled on it before this one
 
   weft::task<std::size_t> read_some(std::span<std::byte> buf) {
     if (tls) co_return co_await tls->read_some(buf, std::chrono::seconds(20));
     co_return co_await tcp->read_some(buf, std::chrono::seconds(20));
   }
   weft::task<void> send(std::string_view bytes) {
-    if (tls)
-      co_await weft::io::write_all(*tls, weft::io::as_bytes(bytes), std::chrono::seconds(20));
-    else
-      co_await tcp->write_all(weft::io::as_bytes(bytes), std::chrono::seconds(20));
+    if (tls) co_await weft::io::write_all(*tls, weft::io::as_bytes(bytes), std::chrono::seconds(20));
+    else co_await tcp->write_all(weft::io::as_bytes(bytes), std::chrono::seconds(20));
   }
   /// The next request, or nullopt when the client closed the connection.
   weft::task<std::optional<http::request>> next_request() {
@@ -144,13 +142,12 @@ class test_server {
 
   std::atomic<int> accepts{0};
   std::atomic<int> requests{0};
-  std::atomic<int> in_handler{0};       // handlers running now
-  std::atomic<int> max_in_handler{0};   // the most at once
+  std::atomic<int> in_handler{0};      // handlers running now
+  std::atomic<int> max_in_handler{0};  // the most at once
   std::atomic<int> connections_open{0};
 
  private:
-  test_server(handler h, std::shared_ptr<weft::io::tls_context> tls)
-      : h_(std::move(h)), tls_(std::move(tls)) {
+  test_server(handler h, std::shared_ptr<weft::io::tls_context> tls) : h_(std::move(h)), tls_(std::move(tls)) {
     listener_ = weft::io::tcp_listener::bind(weft::io::address::parse("127.0.0.1:0"));
     port_ = listener_.local_address().port();
   }
@@ -173,10 +170,8 @@ class test_server {
     test_conn c;
     c.id = id;
     try {
-      if (tls_)
-        c.tls.emplace(co_await test_conn::tls_t::accept(std::move(s), *tls_, std::chrono::seconds(20)));
-      else
-        c.tcp.emplace(std::move(s));
+      if (tls_) c.tls.emplace(co_await test_conn::tls_t::accept(std::move(s), *tls_, std::chrono::seconds(20)));
+      else c.tcp.emplace(std::move(s));
       while (auto req = co_await c.next_request()) {
         ++requests;
         int now = ++in_handler;

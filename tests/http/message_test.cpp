@@ -60,8 +60,8 @@ TEST_CASE("http headers: add and set refuse a name that is not a token, CR, LF o
     CHECK_THROWS_AS(h.add(bad, "v"), std::invalid_argument);
     CHECK_THROWS_AS(h.set(bad, "v"), std::invalid_argument);
   }
-  const std::vector<std::string> bad_values = {
-      "/x\r\nSet-Cookie: injected=1", "a\rb", "a\nb", std::string("a\0b", 3), "\r\n", "x\n"};
+  const std::vector<std::string> bad_values = {"/x\r\nSet-Cookie: injected=1", "a\rb", "a\nb",
+                                               std::string("a\0b", 3),         "\r\n", "x\n"};
   for (const auto& bad : bad_values) {
     INFO("value " << bad);
     CHECK_THROWS_AS(h.add("Location", bad), std::invalid_argument);
@@ -82,7 +82,9 @@ TEST_CASE("http headers: add and set refuse a name that is not a token, CR, LF o
   // What a value may hold besides: HTAB, controls other than CR/LF/NUL
   // (RFC 9110 5.5 lets recipients keep them), obs-text, empty.
   h.add("X-Tab", "a\tb");
-  h.add("X-Ctl", "a\x01" "b");
+  h.add("X-Ctl",
+        "a\x01"
+        "b");
   h.add("X-Obs", "caf\xC3\xA9");
   h.add("X-Empty", "");
   h.set("X-Kept", "2");
@@ -118,4 +120,3 @@ TEST_CASE("http message: reason_phrase, http_date, make_response", "[http]") {
   CHECK(http::make_response(404, "gone").headers.get("Content-Type") == "text/plain; charset=utf-8");
   CHECK(http::make_response(200, "raw", "").headers.empty());
 }
-

@@ -29,9 +29,8 @@ std::string describe_fields(const http::headers& h) {
 }
 
 std::string describe(const http::request& m, const std::string& body) {
-  return m.method + " " + m.target + " " + std::string(to_string(m.version)) + " " +
-         describe_fields(m.headers) + " trailers" + describe_fields(m.trailers) + " body=" + body +
-         " keep_alive=" + (m.keep_alive ? "1" : "0");
+  return m.method + " " + m.target + " " + std::string(to_string(m.version)) + " " + describe_fields(m.headers) +
+         " trailers" + describe_fields(m.trailers) + " body=" + body + " keep_alive=" + (m.keep_alive ? "1" : "0");
 }
 
 std::string describe(const http::response& m, const std::string& body) {
@@ -73,8 +72,7 @@ outcome run(const std::vector<std::string_view>& pieces, bool eof, http::parser_
 /// The bytes whole, split at every point, and one byte at a time must all
 /// give the same outcome; returns it.
 template <class Parser>
-outcome check_splits(std::string_view bytes, bool eof = false, http::parser_limits limits = {},
-                     bool no_body = false) {
+outcome check_splits(std::string_view bytes, bool eof = false, http::parser_limits limits = {}, bool no_body = false) {
   auto whole = run<Parser>({bytes}, eof, limits, no_body);
   for (std::size_t k = 0; k <= bytes.size(); ++k) {
     auto split = run<Parser>({bytes.substr(0, k), bytes.substr(k)}, eof, limits, no_body);
@@ -98,8 +96,9 @@ parse_error response_error(std::string_view bytes, http::parser_limits limits = 
 }  // namespace
 
 TEST_CASE("http parser: a simple GET request", "[http]") {
-  auto o = check_splits<http::request_parser>("GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\n"
-                                              "Accept:  text/html \t\r\n\r\n");
+  auto o = check_splits<http::request_parser>(
+      "GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\n"
+      "Accept:  text/html \t\r\n\r\n");
   REQUIRE(o.error == parse_error::none);
   REQUIRE(o.messages.size() == 1);
   CHECK(o.messages[0] ==
@@ -130,8 +129,7 @@ TEST_CASE("http parser: message fields and header lookup", "[http]") {
 }
 
 TEST_CASE("http parser: content-length and chunked request bodies", "[http]") {
-  auto o = check_splits<http::request_parser>(
-      "POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+  auto o = check_splits<http::request_parser>("POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
   REQUIRE(o.messages.size() == 1);
   CHECK(o.messages[0] == "POST /a HTTP/1.1 [Content-Length=11] trailers body=hello world keep_alive=1");
 
@@ -145,34 +143,30 @@ TEST_CASE("http parser: content-length and chunked request bodies", "[http]") {
         "body=hello world keep_alive=1");
 
   // Several codings ending in chunked, upper-case hex sizes.
-  auto req = http::parse_request(
-      "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n");
+  auto req =
+      http::parse_request("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n");
   CHECK(req.chunked);
   CHECK(req.body == "0123456789");
   CHECK(http::parse_request("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc").body == "abc");
-  CHECK(http::parse_request("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc")
-            .body == "abc");
+  CHECK(http::parse_request("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc").body == "abc");
 }
 
 TEST_CASE("http parser: responses and their bodies", "[http]") {
-  auto o = check_splits<http::response_parser>(
-      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+  auto o = check_splits<http::response_parser>("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
   REQUIRE(o.messages.size() == 1);
   CHECK(o.messages[0] == "HTTP/1.1 200 OK [Content-Length=2] trailers body=hi keep_alive=1");
 
   // Reason phrases may be empty, missing, or hold spaces and obs-text.
   CHECK(http::parse_response("HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n").reason.empty());
   CHECK(http::parse_response("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n").status == 404);
-  CHECK(http::parse_response("HTTP/1.1 500 Very  bad\xe9\r\nContent-Length: 0\r\n\r\n").reason ==
-        "Very  bad\xe9");
+  CHECK(http::parse_response("HTTP/1.1 500 Very  bad\xe9\r\nContent-Length: 0\r\n\r\n").reason == "Very  bad\xe9");
 
   // No length: the body runs to the end of the stream, and the connection
   // cannot be reused.
   o = check_splits<http::response_parser>("HTTP/1.1 200 OK\r\n\r\nuntil the end", true);
   REQUIRE(o.messages.size() == 1);
   CHECK(o.messages[0] == "HTTP/1.1 200 OK  trailers body=until the end keep_alive=0");
-  o = check_splits<http::response_parser>(
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz", true);
+  o = check_splits<http::response_parser>("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz", true);
   REQUIRE(o.messages.size() == 1);
   CHECK(o.messages[0] == "HTTP/1.1 200 OK [Transfer-Encoding=gzip] trailers body=zzz keep_alive=0");
 }
@@ -194,8 +188,7 @@ TEST_CASE("http parser: responses without a body", "[http]") {
   // A response to HEAD: Content-Length says what a GET would get.
   http::parser_limits small;  // the announced length is not a body
   small.max_body_bytes = 10;
-  o = check_splits<http::response_parser>(
-      "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", false, small, true);
+  o = check_splits<http::response_parser>("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", false, small, true);
   REQUIRE(o.messages.size() == 1);
   CHECK(o.messages[0] == "HTTP/1.1 200 OK [Content-Length=1000] trailers body= keep_alive=1");
   // The flag holds for one final response only (not for an interim one).
@@ -367,8 +360,7 @@ TEST_CASE("http parser: bad header lines", "[http]") {
   CHECK(request_error("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n") == parse_error::bad_header_value);
   CHECK(request_error("GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n") == parse_error::bad_header_value);
   static constexpr char nul[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
-  CHECK(request_error(std::string_view(nul, sizeof nul - 1)) ==
-        parse_error::bad_header_value);
+  CHECK(request_error(std::string_view(nul, sizeof nul - 1)) == parse_error::bad_header_value);
   CHECK(request_error("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n") == parse_error::obs_fold);
   CHECK(request_error("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n") == parse_error::obs_fold);
   CHECK(request_error("GET / HTTP/1.1\r\n Host: a\r\n\r\n") == parse_error::obs_fold);
@@ -386,16 +378,14 @@ TEST_CASE("http parser: framing errors", "[http]") {
         parse_error::bad_content_length);
   CHECK(request_error("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab") ==
         parse_error::conflicting_content_length);
-  CHECK(request_error("POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\nab") ==
-        parse_error::conflicting_content_length);
+  CHECK(request_error("POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\nab") == parse_error::conflicting_content_length);
   CHECK(request_error("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "0\r\n\r\n") == parse_error::transfer_encoding_with_content_length);
   CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n") ==
         parse_error::transfer_encoding_with_content_length);
   CHECK(response_error("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n") ==
         parse_error::transfer_encoding_with_content_length);
-  CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n") ==
-        parse_error::bad_transfer_encoding);
+  CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n") == parse_error::bad_transfer_encoding);
   CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n") ==
         parse_error::bad_transfer_encoding);
   CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
@@ -420,8 +410,7 @@ TEST_CASE("http parser: bad chunks", "[http]") {
   CHECK(request_error(head + "3\r\nab") == parse_error::incomplete_message);
   CHECK(request_error(head + "0\r\nX: 1\r\n") == parse_error::incomplete_message);
   CHECK(request_error(head + "0\r\nX 1\r\n\r\n") == parse_error::header_without_colon);
-  CHECK(request_error(head + "1;" + std::string(5000, 'e') + "\r\nx\r\n0\r\n\r\n") ==
-        parse_error::chunk_line_too_long);
+  CHECK(request_error(head + "1;" + std::string(5000, 'e') + "\r\nx\r\n0\r\n\r\n") == parse_error::chunk_line_too_long);
   // Leading zeros are not an overflow.
   CHECK(http::parse_request(head + "00000000000000000000001\r\nq\r\n0\r\n\r\n").body == "q");
 }
@@ -451,8 +440,7 @@ TEST_CASE("http parser: each limit has its own error", "[http]") {
         parse_error::too_many_headers);
   CHECK(request_error("GET / HTTP/1.1\r\nA: " + std::string(54, 'x') + "\r\n\r\n", limits) ==
         parse_error::headers_too_large);
-  CHECK(request_error("GET / HTTP/1.1\r\nA: " + std::string(1000, 'x'), limits) ==
-        parse_error::headers_too_large);
+  CHECK(request_error("GET / HTTP/1.1\r\nA: " + std::string(1000, 'x'), limits) == parse_error::headers_too_large);
   CHECK(request_error("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n01234567890", limits) ==
         parse_error::body_too_large);
   CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n", limits) ==
@@ -462,9 +450,9 @@ TEST_CASE("http parser: each limit has its own error", "[http]") {
   // Trailers count with the headers.
   CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nA: 1\r\n\r\n0\r\nB: 2\r\nC: 3\r\n\r\n",
                       limits) == parse_error::too_many_headers);
-  CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nB: " + std::string(30, 'b') +
-                          "\r\n\r\n",
-                      limits) == parse_error::headers_too_large);
+  CHECK(
+      request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nB: " + std::string(30, 'b') + "\r\n\r\n",
+                    limits) == parse_error::headers_too_large);
 }
 
 TEST_CASE("http parser: errors carry precise messages", "[http]") {

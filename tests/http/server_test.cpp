@@ -97,8 +97,7 @@ http::server_options quiet() {
 /// Runs a server on 127.0.0.1:0 while `client(srv)` runs, then shuts it
 /// down and checks that run() returned.
 template <class Client>
-void with_server(weft::io_backend b, http::handler h, http::server_options o, Client client,
-                 unsigned workers = 2) {
+void with_server(weft::io_backend b, http::handler h, http::server_options o, Client client, unsigned workers = 2) {
   weft::runtime rt{io_options(b, workers)};
   rt.block_on([](http::handler h, http::server_options o, Client& client) -> task<void> {
     auto srv = http::server::bind(io::address::loopback_v4(0), std::move(h), std::move(o));
@@ -308,8 +307,7 @@ TEST_CASE("http server: bad requests and exceeded limits get their status, then 
   CHECK(stats.responses_4xx + stats.responses_5xx == probes.size());
 }
 
-TEST_CASE("http server: a slow request head gets 408 after header_timeout, a slow body too",
-          "[io][http][server]") {
+TEST_CASE("http server: a slow request head gets 408 after header_timeout, a slow body too", "[io][http][server]") {
   auto backend = WEFT_BOTH_BACKENDS();
   http::response head_r, body_r;
   bool head_closed = false, body_closed = false;
@@ -548,8 +546,8 @@ TEST_CASE("http server: HTTPS with a certificate made at test time", "[io][http]
   http::response a, b;
   bool handshake_timed_out = false;
   http::server_options o = quiet();
-  o.tls = std::make_shared<io::tls_context>(io::tls_server_options{.cert_pem = pki().server.cert,
-                                                                    .key_pem = pki().server.key});
+  o.tls = std::make_shared<io::tls_context>(
+      io::tls_server_options{.cert_pem = pki().server.cert, .key_pem = pki().server.key});
   o.header_timeout = 2s;  // generous: a debug-build handshake on a loaded machine
   with_server(backend, echo_handler, o, [&](http::server& srv) -> task<void> {
     using tls = io::tls_stream<io::tcp_stream>;
@@ -574,8 +572,7 @@ TEST_CASE("http server: an empty handler is refused", "[io][http][server]") {
   CHECK_THROWS_AS(http::server::bind(io::address::loopback_v4(0), http::handler{}), std::invalid_argument);
 }
 
-TEST_CASE("http server: a HEAD handler may state the length, an invalid status becomes 500",
-          "[io][http][server]") {
+TEST_CASE("http server: a HEAD handler may state the length, an invalid status becomes 500", "[io][http][server]") {
   auto backend = WEFT_BOTH_BACKENDS();
   http::response head, bad, after;
   std::atomic<int> errors{0};
@@ -585,7 +582,7 @@ TEST_CASE("http server: a HEAD handler may state the length, an invalid status b
     http::response r;
     if (req.target == "/bad") co_return r;  // status 0: not a response
     r.status = 200;
-    r.headers.add("Content-Length", "12345");  // what a GET would send; a HEAD leaves the body out
+    r.headers.add("Content-Length", "12345");       // what a GET would send; a HEAD leaves the body out
     r.headers.add("Transfer-Encoding", "chunked");  // the server frames bodies itself
     co_return r;
   };
@@ -753,8 +750,8 @@ TEST_CASE("http server: a response that would split (bad header name, CR/LF/NUL,
 
 TEST_CASE("http server: a server_header with CR, LF or NUL is refused", "[io][http][server]") {
   auto handler = [](http::request&) -> task<http::response> { co_return http::make_response(200, "x"); };
-  for (std::string bad : {std::string("weft\r\nSet-Cookie: injected=1"), std::string("weft\n"),
-                          std::string("we\0ft", 5)}) {
+  for (std::string bad :
+       {std::string("weft\r\nSet-Cookie: injected=1"), std::string("weft\n"), std::string("we\0ft", 5)}) {
     http::server_options o;
     o.server_header = bad;
     CHECK_THROWS_AS(http::server::bind(io::address::loopback_v4(0), handler, o), std::invalid_argument);

@@ -109,8 +109,7 @@ TEST_CASE("address: a copied sockaddr, and the empty address", "[io][address]") 
   CHECK(empty.port() == 0);
   CHECK(empty.to_string().empty());
   ::sockaddr_storage big{};
-  CHECK_THROWS_AS(io::address(reinterpret_cast<const ::sockaddr*>(&big), sizeof big + 1),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(io::address(reinterpret_cast<const ::sockaddr*>(&big), sizeof big + 1), std::invalid_argument);
 }
 
 TEST_CASE("address: bad input is std::invalid_argument with a precise message", "[io][address]") {
@@ -158,8 +157,7 @@ TEST_CASE("address: embedded NUL bytes and bad Unix paths are rejected", "[io][a
   CHECK_THAT(invalid_argument_message([] { (void)io::address::unix_path(""); }), Catch::Contains("empty"));
   CHECK_THAT(invalid_argument_message([] { (void)io::address::unix_path(std::string(200, 'x')); }),
              Catch::Contains("too long"));
-  CHECK_THAT(invalid_argument_message([] { (void)io::address::unix_path("/tmp/a\0b"s); }),
-             Catch::Contains("NUL"));
+  CHECK_THAT(invalid_argument_message([] { (void)io::address::unix_path("/tmp/a\0b"s); }), Catch::Contains("NUL"));
   CHECK_THROWS_AS(io::address::ipv4("::1", 1), std::invalid_argument);
   CHECK_THROWS_AS(io::address::ipv6("127.0.0.1", 1), std::invalid_argument);
 }

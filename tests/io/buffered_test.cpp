@@ -112,7 +112,7 @@ TEST_CASE("buffered_reader: lines longer than the limit", "[io][buffered]") {
         long_first = true;
         limit_seen = e.max_length();
       }
-      kept = std::string(in.buffered_text());  // the bytes stay, for the caller to skip or report
+      kept = std::string(in.buffered_text());    // the bytes stay, for the caller to skip or report
       (void)co_await in.read_line(1000);         // skip the long line
       crlf_at_limit = co_await in.read_line(8);  // 8 bytes + "\r\n": fits
       exact = co_await in.read_line(8);
@@ -245,7 +245,7 @@ TEST_CASE("buffered_writer: nothing reaches the stream before flush or a full bu
     co_await out.flush();
     after_flush = out.inner().written;
     co_await out.write("12345");
-    co_await out.write("6789");            // does not fit: "12345" goes out, "6789" stays
+    co_await out.write("6789");                // does not fit: "12345" goes out, "6789" stays
     co_await out.write(std::string(20, 'L'));  // >= capacity: "6789", then L*20 straight through
     co_await out.write("xy");
     some = co_await out.write_some(bytes("0123456789"));  // takes what fits: 6
@@ -257,7 +257,11 @@ TEST_CASE("buffered_writer: nothing reaches the stream before flush or a full bu
   CHECK(before_flush.empty());
   CHECK(after_flush == "abcde");
   CHECK(some == 6);
-  CHECK(final_text == "abcde" "12345" "6789" + std::string(20, 'L') + "xy012345");
+  CHECK(final_text ==
+        "abcde"
+        "12345"
+        "6789" +
+            std::string(20, 'L') + "xy012345");
   CHECK(sizes == std::vector<std::size_t>{5, 5, 4, 20, 8});
 }
 
@@ -328,9 +332,8 @@ TEST_CASE("buffered_reader: a timed-out or cancelled read_line loses nothing", "
     timed_out = co_await error_of(in.read_line(100, 20ms));
     after_timeout = std::string(in.buffered_text());
 
-    auto h = weft::spawn([](io::buffered_reader<io::unix_stream&>& r) -> weft::task<void> {
-      (void)co_await r.read_line(100);
-    }(in));
+    auto h = weft::spawn(
+        [](io::buffered_reader<io::unix_stream&>& r) -> weft::task<void> { (void)co_await r.read_line(100); }(in));
     co_await a.write_all(bytes("def"));
     co_await weft::yield_now();  // let the reader take "def" and park again
     h.cancel();

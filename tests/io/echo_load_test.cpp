@@ -47,8 +47,8 @@ TEST_CASE("echo_load: closed-loop load against the echo handler", "[io][echo]") 
   outcome o = rt.block_on([](std::size_t size) -> weft::task<outcome> {
     auto listener = io::tcp_listener::bind(io::address::loopback_v4(0));
     example::echo_stats stats;
-    auto server = weft::spawn(
-        io::serve(listener, [&stats](io::tcp_stream s) { return example::echo(std::move(s), stats); }));
+    auto server =
+        weft::spawn(io::serve(listener, [&stats](io::tcp_stream s) { return example::echo(std::move(s), stats); }));
     example::load_options opts;
     opts.to = listener.local_address();
     opts.connections = 8;
@@ -137,6 +137,5 @@ TEST_CASE("echo_load: a server that closes or garbles connections is counted as 
     co_return r;
   }(garble));
   CHECK(r.errors == 3);
-  CHECK(r.first_error ==
-        (garble ? "echoed payload differs from what was sent" : "the server closed the connection"));
+  CHECK(r.first_error == (garble ? "echoed payload differs from what was sent" : "the server closed the connection"));
 }

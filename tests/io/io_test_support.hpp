@@ -28,11 +28,11 @@
 #include "weft/runtime/sync/event.hpp"
 
 /// A Catch2 generator over io_uring and epoll; the chosen one is CAPTUREd.
-#define WEFT_BOTH_BACKENDS()                                                                \
-  [] {                                                                                      \
-    auto b = GENERATE(weft::io_backend::io_uring, weft::io_backend::epoll);                 \
-    UNSCOPED_INFO("io backend: " << weft::to_string(b));                                    \
-    return b;                                                                               \
+#define WEFT_BOTH_BACKENDS()                                                \
+  [] {                                                                      \
+    auto b = GENERATE(weft::io_backend::io_uring, weft::io_backend::epoll); \
+    UNSCOPED_INFO("io backend: " << weft::to_string(b));                    \
+    return b;                                                               \
   }()
 
 namespace weft_test {
@@ -46,9 +46,7 @@ inline weft::runtime_options io_options(weft::io_backend b, unsigned workers = 2
 
 inline std::span<const std::byte> bytes(std::string_view s) { return weft::io::as_bytes(s); }
 
-inline std::string text(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+inline std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 /// An in-memory stream: each read_some returns (part of) the next scripted
 /// chunk, then end of stream; writes are recorded, at most max_write bytes

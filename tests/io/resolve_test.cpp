@@ -63,9 +63,7 @@ weft::runtime_options one_blocking_thread(weft::io_backend b) {
   return o;
 }
 
-bool is_loopback(const io::address& a) {
-  return a.is_ipv4() ? a.ip().rfind("127.", 0) == 0 : a.ip() == "::1";
-}
+bool is_loopback(const io::address& a) { return a.is_ipv4() ? a.ip().rfind("127.", 0) == 0 : a.ip() == "::1"; }
 
 // The fake lookup's state (a lookup_fn is a plain function pointer).
 gate* fake_gate = nullptr;
@@ -244,8 +242,8 @@ TEST_CASE("resolve: the deadline passes while getaddrinfo runs, the job finishes
   rt.block_on([&]() -> weft::task<void> {
     // The host string is a temporary: only the job's own copy may be read
     // once the caller has given up (ASan checks that).
-    err = co_await error_of(io::detail::resolve_with(&gated_lookup, std::string("slow.example"), 80,
-                                                     {.timeout = 100ms}));
+    err =
+        co_await error_of(io::detail::resolve_with(&gated_lookup, std::string("slow.example"), 80, {.timeout = 100ms}));
     fake.release();
     // On a loaded machine the deadline may pass before a pool thread picks
     // the job up; then it never runs. Either way the caller saw a timeout.

@@ -231,8 +231,7 @@ TEST_CASE("serve: cancelling serve cancels the handlers and waits for them to en
   CHECK(r.client_reads == std::vector<std::size_t>(clients, 0));
 }
 
-TEST_CASE("serve: a fatal accept error (the listener closed under it) ends serve with that error",
-          "[io][serve]") {
+TEST_CASE("serve: a fatal accept error (the listener closed under it) ends serve with that error", "[io][serve]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   outcome o = rt.block_on([]() -> weft::task<outcome> {
@@ -324,7 +323,8 @@ TEST_CASE("serve: EMFILE: reported once, existing connections go on, accepting r
   auto outcome = run_in_child(
       [backend] {
         std::string failure = emfile_scenario(backend);
-        if (!failure.empty()) std::fprintf(stderr, "emfile scenario (%s): %s\n", weft::to_string(backend), failure.c_str());
+        if (!failure.empty())
+          std::fprintf(stderr, "emfile scenario (%s): %s\n", weft::to_string(backend), failure.c_str());
         return failure.empty();
       },
       std::chrono::seconds(100));

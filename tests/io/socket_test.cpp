@@ -165,8 +165,7 @@ TEST_CASE("socket: local_address, and take_error reads SO_ERROR once", "[io][soc
 
 // ------------------------------------------------------------ cancel() and close() from another task
 
-TEST_CASE("tcp: socket::cancel() from another task ends a pending read with system_error(ECANCELED)",
-          "[io][tcp]") {
+TEST_CASE("tcp: socket::cancel() from another task ends a pending read with system_error(ECANCELED)", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   auto workers = GENERATE(1u, 2u);
   weft::runtime rt{io_options(backend, workers)};
@@ -197,8 +196,7 @@ TEST_CASE("tcp: socket::cancel() from another task ends a pending read with syst
   CHECK(r.after == "ok");
 }
 
-TEST_CASE("tcp: close() while another task reads ends the read at once, the peer sees end of stream",
-          "[io][tcp]") {
+TEST_CASE("tcp: close() while another task reads ends the read at once, the peer sees end of stream", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   auto workers = GENERATE(1u, 2u);
   weft::runtime rt{io_options(backend, workers)};
@@ -227,8 +225,7 @@ TEST_CASE("tcp: close() while another task reads ends the read at once, the peer
   CHECK(r.peer.result == 0);
 }
 
-TEST_CASE("tcp: close() while another task waits in receive() ends it with ECANCELED, not end of stream",
-          "[io][tcp]") {
+TEST_CASE("tcp: close() while another task waits in receive() ends it with ECANCELED, not end of stream", "[io][tcp]") {
   // receive() lends a driver buffer (io_uring: a provided-buffer recv);
   // close() wakes it by shutdown(2), which the kernel reports as end of
   // stream: it must read as ECANCELED, as read_some does and epoll gives.
@@ -236,9 +233,8 @@ TEST_CASE("tcp: close() while another task waits in receive() ends it with ECANC
   weft::runtime rt{io_options(backend, 1)};
   outcome r = rt.block_on([]() -> weft::task<outcome> {
     auto [c, s] = co_await tcp_pair();
-    auto reader = weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> {
-      co_return co_await outcome_of(s.receive(10s));
-    }(s));
+    auto reader =
+        weft::spawn([](io::tcp_stream& s) -> weft::task<outcome> { co_return co_await outcome_of(s.receive(10s)); }(s));
     co_await settle();
     s.close();
     co_return co_await reader;
@@ -248,8 +244,7 @@ TEST_CASE("tcp: close() while another task waits in receive() ends it with ECANC
   CHECK(r.err == ECANCELED);
 }
 
-TEST_CASE("tcp: destroying a stream or a listener while another task waits on it ends the wait",
-          "[io][tcp]") {
+TEST_CASE("tcp: destroying a stream or a listener while another task waits on it ends the wait", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   auto workers = GENERATE(1u, 2u);
   weft::runtime rt{io_options(backend, workers)};
@@ -264,9 +259,8 @@ TEST_CASE("tcp: destroying a stream or a listener while another task waits on it
       co_return co_await outcome_of(s.read_some(buf, 10s));
     }(*owned));
     auto listener = std::make_unique<io::tcp_listener>(io::tcp_listener::bind(loopback(AF_INET)));
-    auto acceptor = weft::spawn([](io::tcp_listener& l) -> weft::task<outcome> {
-      co_return co_await outcome_of(l.accept(10s));
-    }(*listener));
+    auto acceptor = weft::spawn(
+        [](io::tcp_listener& l) -> weft::task<outcome> { co_return co_await outcome_of(l.accept(10s)); }(*listener));
     co_await settle();
     owned.reset();  // the reader still waits in it: its read must end, not touch freed memory
     listener.reset();
@@ -288,8 +282,7 @@ TEST_CASE("tcp: destroying a stream or a listener while another task waits on it
   CHECK(r.peer.result == 0);
 }
 
-TEST_CASE("tcp: close() with a read pending leaves alone a socket that reuses its descriptor number",
-          "[io][tcp]") {
+TEST_CASE("tcp: close() with a read pending leaves alone a socket that reuses its descriptor number", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend, 1)};
   struct result {

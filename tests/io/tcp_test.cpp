@@ -237,8 +237,7 @@ TEST_CASE("tcp: half-close both ways, end of stream is a 0-byte read, repeatedly
   CHECK(r.read_after_eof == 0);
 }
 
-TEST_CASE("tcp: writing after shutdown_write is EPIPE, read_exact at end of stream is unexpected_eof",
-          "[io][tcp]") {
+TEST_CASE("tcp: writing after shutdown_write is EPIPE, read_exact at end of stream is unexpected_eof", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {
@@ -410,8 +409,7 @@ TEST_CASE("tcp: cancelling a task blocked in write_all ends it with operation_ca
   CHECK(o.kind == outcome::cancelled);
 }
 
-TEST_CASE("tcp: read_some and write_some deadlines give timeout_error, the stream stays usable",
-          "[io][tcp]") {
+TEST_CASE("tcp: read_some and write_some deadlines give timeout_error, the stream stays usable", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {
@@ -435,8 +433,7 @@ TEST_CASE("tcp: read_some and write_some deadlines give timeout_error, the strea
   CHECK(r.got.substr(0, r.read_after.result) == std::string("late").substr(0, r.read_after.result));
 }
 
-TEST_CASE("tcp: connect to a listener whose accept queue is full: deadline gives timeout_error",
-          "[io][tcp]") {
+TEST_CASE("tcp: connect to a listener whose accept queue is full: deadline gives timeout_error", "[io][tcp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {
@@ -482,17 +479,15 @@ TEST_CASE("tcp: cancelling every pending operation kind gives operation_cancelle
     if (op == "accept") {
       h = weft::spawn([](io::tcp_listener& l) -> weft::task<void> { (void)co_await l.accept(); }(l));
     } else if (op == "connect") {
-      h = weft::spawn([](io::address at) -> weft::task<void> {
-        (void)co_await io::tcp_stream::connect(at);
-      }(l.local_address()));
+      h = weft::spawn(
+          [](io::address at) -> weft::task<void> { (void)co_await io::tcp_stream::connect(at); }(l.local_address()));
     } else if (op == "read_some") {
       h = weft::spawn([](io::tcp_stream& c, std::span<std::byte> b) -> weft::task<void> {
         (void)co_await c.read_some(b);
       }(c, small));
     } else if (op == "read") {
-      h = weft::spawn([](io::tcp_stream& c, std::span<std::byte> b) -> weft::task<void> {
-        (void)co_await c.read(b);
-      }(c, small));
+      h = weft::spawn(
+          [](io::tcp_stream& c, std::span<std::byte> b) -> weft::task<void> { (void)co_await c.read(b); }(c, small));
     } else if (op == "write_some") {
       // Fill the send buffer first, so that the next write_some blocks.
       co_await outcome_of(c.write_all(big, 200ms));
@@ -500,9 +495,8 @@ TEST_CASE("tcp: cancelling every pending operation kind gives operation_cancelle
         (void)co_await c.write_some(b);
       }(c, big));
     } else {
-      h = weft::spawn([](io::tcp_stream& c, std::span<const std::byte> b) -> weft::task<void> {
-        co_await c.write_all(b);
-      }(c, big));
+      h = weft::spawn(
+          [](io::tcp_stream& c, std::span<const std::byte> b) -> weft::task<void> { co_await c.write_all(b); }(c, big));
     }
     co_await settle();
     h.cancel();
@@ -540,9 +534,8 @@ TEST_CASE("tcp: close() while another task accepts ends the accept at once", "[i
   weft::runtime rt{io_options(backend, workers)};
   outcome o = rt.block_on([]() -> weft::task<outcome> {
     auto l = io::tcp_listener::bind(loopback(AF_INET));
-    auto acceptor = weft::spawn([](io::tcp_listener& l) -> weft::task<outcome> {
-      co_return co_await outcome_of(l.accept(10s));
-    }(l));
+    auto acceptor = weft::spawn(
+        [](io::tcp_listener& l) -> weft::task<outcome> { co_return co_await outcome_of(l.accept(10s)); }(l));
     co_await settle();
     l.close();
     co_return co_await acceptor;

@@ -23,10 +23,10 @@ struct key_pair {
 };
 
 struct test_pki {
-  std::string ca;           // trusted by the tests that pass
-  key_pair server;          // signed by ca, for localhost and 127.0.0.1
-  key_pair self_signed;     // the same names, signed by itself
-  key_pair other;           // signed by ca, a key that belongs to no cert here
+  std::string ca;        // trusted by the tests that pass
+  key_pair server;       // signed by ca, for localhost and 127.0.0.1
+  key_pair self_signed;  // the same names, signed by itself
+  key_pair other;        // signed by ca, a key that belongs to no cert here
 };
 
 inline std::string pem_of(X509* x) {

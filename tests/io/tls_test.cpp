@@ -381,17 +381,19 @@ TEST_CASE("tls: 1 MiB each way at once, a reader and a writer task per side", "[
       }(s, out));
       std::vector<std::byte> got;
       std::vector<std::byte> buf(10000);
-      while (std::size_t n = co_await s.read_some(buf, 20s)) got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+      while (std::size_t n = co_await s.read_some(buf, 20s))
+        got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(n));
       co_await writer;
       co_return std::pair{got.size(), got == expect};
     };
     auto l = io::tcp_listener::bind(io::address::loopback_v4(0));
     auto ctx = server_ctx();
-    auto server = weft::spawn([](io::tcp_listener& l, io::tls_context& ctx, auto duplex, const std::vector<std::byte>& out,
-                                 const std::vector<std::byte>& expect) -> weft::task<std::pair<std::size_t, bool>> {
-      tls s = co_await tls::accept(co_await l.accept(20s), ctx, 20s);
-      co_return co_await duplex(s, out, expect);
-    }(l, ctx, duplex, to_client, to_server));
+    auto server =
+        weft::spawn([](io::tcp_listener& l, io::tls_context& ctx, auto duplex, const std::vector<std::byte>& out,
+                       const std::vector<std::byte>& expect) -> weft::task<std::pair<std::size_t, bool>> {
+          tls s = co_await tls::accept(co_await l.accept(20s), ctx, 20s);
+          co_return co_await duplex(s, out, expect);
+        }(l, ctx, duplex, to_client, to_server));
     const io::tls_client_options client_opts = trusting();  // a variable: see tls.hpp (GCC 12)
     tls c = co_await tls::connect(co_await io::tcp_stream::connect(l.local_address(), 20s), client_opts, 20s);
     auto [cn, cok] = co_await duplex(c, to_server, to_client);
@@ -527,22 +529,25 @@ TEST_CASE("tls: bad certificates, keys and options are precise errors", "[io][tl
                  "tls_context: the private key does not match the certificate"));
   CHECK(contains(what([] { io::tls_context{{.cert_file = "/nonexistent/cert.pem", .key_file = "k"}}; }),
                  "tls_context: cannot load certificate file /nonexistent/cert.pem"));
-  CHECK(contains(what([] { io::tls_context{{.cert_pem = pki().server.cert, .key_pem = pki().server.key, .alpn = {""}}}; }),
-                 "ALPN protocol name must be 1 to 255 bytes"));
+  CHECK(contains(
+      what([] { io::tls_context{{.cert_pem = pki().server.cert, .key_pem = pki().server.key, .alpn = {""}}}; }),
+      "ALPN protocol name must be 1 to 255 bytes"));
   // Client options are checked before any byte is sent.
   weft::runtime rt{io_options(weft::io_backend::epoll, 1)};
   // (Built outside the coroutine: GCC 12 rejects designated initializers
   // from string literals inside one.)
-  std::vector<io::tls_client_options> bad = {
-      {}, {.server_name = "localhost", .ca_pem = "junk"}, {.server_name = "localhost", .ca_file = "/nonexistent/ca.pem"}};
-  std::vector<outcome> got = rt.block_on([](std::vector<io::tls_client_options> bad) -> weft::task<std::vector<outcome>> {
-    std::vector<outcome> got;
-    for (auto& o : bad) {
-      auto [c, s] = co_await tcp_pair();
-      got.push_back(co_await outcome_of(tls::connect(std::move(c), o, 5s)));
-    }
-    co_return got;
-  }(bad));
+  std::vector<io::tls_client_options> bad = {{},
+                                             {.server_name = "localhost", .ca_pem = "junk"},
+                                             {.server_name = "localhost", .ca_file = "/nonexistent/ca.pem"}};
+  std::vector<outcome> got =
+      rt.block_on([](std::vector<io::tls_client_options> bad) -> weft::task<std::vector<outcome>> {
+        std::vector<outcome> got;
+        for (auto& o : bad) {
+          auto [c, s] = co_await tcp_pair();
+          got.push_back(co_await outcome_of(tls::connect(std::move(c), o, 5s)));
+        }
+        co_return got;
+      }(bad));
   const outcome &no_name = got.at(0), &bad_ca = got.at(1), &bad_file = got.at(2);
   CHECK(contains(no_name.what, "server_name is required"));
   CHECK(contains(bad_ca.what, "tls: ca_pem holds no PEM certificate"));

@@ -156,9 +156,10 @@ TEST_CASE("udp: recv_from with a deadline and nothing arriving is timeout_error"
   CHECK(r.after == "late");
 }
 
-TEST_CASE("udp: errors: send_to an address of the other family, recv on a connected socket whose peer "
-          "is gone",
-          "[io][udp]") {
+TEST_CASE(
+    "udp: errors: send_to an address of the other family, recv on a connected socket whose peer "
+    "is gone",
+    "[io][udp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend)};
   struct result {
@@ -187,8 +188,7 @@ TEST_CASE("udp: errors: send_to an address of the other family, recv on a connec
   CHECK(r.refused.err == ECONNREFUSED);
 }
 
-TEST_CASE("udp: cancelling a pending recv_from gives operation_cancelled, the socket goes on",
-          "[io][udp]") {
+TEST_CASE("udp: cancelling a pending recv_from gives operation_cancelled, the socket goes on", "[io][udp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   weft::runtime rt{io_options(backend, 1)};
   struct result {
@@ -217,8 +217,7 @@ TEST_CASE("udp: cancelling a pending recv_from gives operation_cancelled, the so
   CHECK(r.after == "ok");
 }
 
-TEST_CASE("udp: cancel() or close() from another task ends a pending recv_from with ECANCELED",
-          "[io][udp]") {
+TEST_CASE("udp: cancel() or close() from another task ends a pending recv_from with ECANCELED", "[io][udp]") {
   auto backend = WEFT_BOTH_BACKENDS();
   auto how = GENERATE(as<std::string>{}, "cancel", "close");
   auto workers = GENERATE(1u, 2u);

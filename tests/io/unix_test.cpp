@@ -66,7 +66,7 @@ TEST_CASE("unix: listen and connect by path, addresses", "[io][unix]") {
   CHECK(r.listener_address == p.path);
   CHECK(r.client_peer == p.path);
   CHECK(r.server_peer.empty());
-  struct ::stat st{};
+  struct ::stat st {};
   REQUIRE(::stat(p.path.c_str(), &st) == 0);
   CHECK(S_ISSOCK(st.st_mode));
 }
@@ -79,7 +79,7 @@ TEST_CASE("unix: listen and connect by abstract name ('@'), no file created", "[
   CHECK(r.got == "abstract");
   CHECK(r.listener_address == name);
   CHECK(r.client_peer == name);
-  struct ::stat st{};
+  struct ::stat st {};
   CHECK(::stat(name.c_str(), &st) != 0);
 }
 
@@ -175,7 +175,7 @@ TEST_CASE("unix: remove_existing does not delete a regular file", "[io][unix]") 
   INFO(o);
   CHECK(o.kind == outcome::system_error);
   CHECK(o.err == EADDRINUSE);
-  struct ::stat st{};
+  struct ::stat st {};
   REQUIRE(::stat(p.path.c_str(), &st) == 0);
   CHECK(S_ISREG(st.st_mode));
 }
@@ -277,9 +277,8 @@ TEST_CASE("unix: close() while another task accepts or reads ends it with ECANCE
     auto [a, b] = io::unix_stream::pair();
     weft::join_handle<outcome> h;
     if (op == "accept") {
-      h = weft::spawn([](io::unix_listener& l) -> weft::task<outcome> {
-        co_return co_await outcome_of(l.accept(10s));
-      }(l));
+      h = weft::spawn(
+          [](io::unix_listener& l) -> weft::task<outcome> { co_return co_await outcome_of(l.accept(10s)); }(l));
     } else {
       h = weft::spawn([](io::unix_stream& a) -> weft::task<outcome> {
         std::byte buf[16];

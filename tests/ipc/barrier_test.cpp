@@ -31,8 +31,6 @@ using namespace ipc_test;
 
 namespace {
 
-
-
 template <class F>
 std::string message_of(F f) {
   try {
@@ -179,7 +177,7 @@ TEST_CASE("ipc::barrier: a timed-out wait breaks the barrier for the others", "[
   const pid_t waiter = fork_child([=] {
     const std::string m = message_of([&] { b.blocking_arrive_and_wait(); });
     return m == "weft::ipc::barrier::blocking_arrive_and_wait: the barrier is broken (a party timed out waiting)" ? 0
-                                                                                                                 : 1;
+                                                                                                                  : 1;
   });
   REQUIRE(eventually([&] { return b.n_waiting() == 1; }));
   const auto t0 = std::chrono::steady_clock::now();

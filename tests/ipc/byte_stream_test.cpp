@@ -32,8 +32,7 @@ TEST_CASE("serialize: the reader reports what was missing", "[ipc][serialize]") 
   CHECK_THROWS_AS(ipc::decode<char>(empty), ipc::serialization_error);
 }
 
-TEST_CASE("serialize: byte_writer refuses to overflow and leaves the rest of the buffer alone",
-          "[ipc][serialize]") {
+TEST_CASE("serialize: byte_writer refuses to overflow and leaves the rest of the buffer alone", "[ipc][serialize]") {
   std::array<std::byte, 16> buf;
   buf.fill(std::byte{0xEE});
   ipc::byte_writer w(buf.data(), 12);

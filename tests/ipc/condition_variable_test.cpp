@@ -29,8 +29,6 @@ using namespace ipc_test;
 
 namespace {
 
-
-
 // Run in pool workers: the handles arrive serialized.
 int produce_after(weft::ipc::mutex m, condition_variable cv, shared_value<int> items, int ms) {
   ::usleep(static_cast<useconds_t>(ms) * 1000);
@@ -52,15 +50,16 @@ int consume_in_worker(weft::ipc::mutex m, condition_variable cv, shared_value<in
 
 }  // namespace
 
-TEST_CASE("ipc::condition_variable: timed waits and predicates relock and misuse is refused", "[ipc][condition_variable]") {
+TEST_CASE("ipc::condition_variable: timed waits and predicates relock and misuse is refused",
+          "[ipc][condition_variable]") {
   weft::ipc::mutex m;
   condition_variable cv;
   auto g = m.blocking_lock();
   auto t0 = std::chrono::steady_clock::now();
   CHECK_FALSE(cv.blocking_wait_for(g, 40ms));  // nobody notifies
   CHECK(ms_since(t0) >= 40);
-  CHECK(g.owns_lock());                  // held again
-  CHECK_FALSE(m.try_lock());             // really held
+  CHECK(g.owns_lock());                                      // held again
+  CHECK_FALSE(m.try_lock());                                 // really held
   CHECK(cv.blocking_wait_for(g, 10s, [] { return true; }));  // true at once: no wait
   t0 = std::chrono::steady_clock::now();
   CHECK_FALSE(cv.blocking_wait_for(g, 30ms, [] { return false; }));
@@ -361,13 +360,13 @@ TEST_CASE("ipc::condition_variable: a notifier killed holding the mutex - the wa
     std::this_thread::sleep_for(50ms);
     ::kill(notifier, SIGKILL);
   });
-  const int saw = rt.block_on([](weft::ipc::mutex mx, condition_variable c, shared_value<int> d,
-                                 shared_value<int> w) -> task<int> {
-    auto g = co_await mx.lock();
-    w.store(1);
-    co_await weft::with_timeout(60s, c.wait(g, [&] { return d.load() == 1; }));
-    co_return (g.owns_lock() ? 1 : 0) + (g.owner_died() ? 10 : 0);
-  }(m, cv, data, waiting));
+  const int saw =
+      rt.block_on([](weft::ipc::mutex mx, condition_variable c, shared_value<int> d, shared_value<int> w) -> task<int> {
+        auto g = co_await mx.lock();
+        w.store(1);
+        co_await weft::with_timeout(60s, c.wait(g, [&] { return d.load() == 1; }));
+        co_return (g.owns_lock() ? 1 : 0) + (g.owner_died() ? 10 : 0);
+      }(m, cv, data, waiting));
   killer.join();
   CHECK(saw == 11);
   CHECK(wait_child(notifier) == -SIGKILL);

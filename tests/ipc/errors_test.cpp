@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sys/wait.h>
+#include <catch2/catch.hpp>
 
 #include <stdexcept>
 

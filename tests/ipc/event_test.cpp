@@ -25,8 +25,6 @@ using namespace ipc_test;
 
 namespace {
 
-
-
 // Run in pool workers (the handles arrive serialized).
 int set_after(event e, int ms) {
   ::usleep(static_cast<useconds_t>(ms) * 1000);
@@ -209,7 +207,8 @@ TEST_CASE("ipc::event: cancelled and timed-out task waits", "[ipc][event][cancel
   CHECK(again);
 }
 
-TEST_CASE("ipc::event: the handle serializes and counts references and refuses stale bytes", "[ipc][event][serialize]") {
+TEST_CASE("ipc::event: the handle serializes and counts references and refuses stale bytes",
+          "[ipc][event][serialize]") {
   event e;
   const auto bytes = encoded(e);
   CHECK(bytes.size() == 16);

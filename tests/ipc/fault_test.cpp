@@ -257,13 +257,14 @@ TEST_CASE("a 1,000,000-call run returns every result once", "[ipc][stress]") {
     process_pool pool{{.workers = 2}};
     std::vector<weft::join_handle<void>> hs;
     for (int s = 0; s < submitters; ++s)
-      hs.push_back(weft::spawn([](process_pool& p, int s, std::vector<std::uint8_t>& seen, bool& ok) -> weft::task<void> {
-        for (int i = s; i < million_calls; i += million_submitters) {
-          long long r = co_await p.call(square_ll, static_cast<long long>(i));
-          if (r != static_cast<long long>(i) * i) ok = false;
-          ++seen[static_cast<std::size_t>(i)];  // each index belongs to one submitter
-        }
-      }(pool, s, seen, all_right)));
+      hs.push_back(
+          weft::spawn([](process_pool& p, int s, std::vector<std::uint8_t>& seen, bool& ok) -> weft::task<void> {
+            for (int i = s; i < million_calls; i += million_submitters) {
+              long long r = co_await p.call(square_ll, static_cast<long long>(i));
+              if (r != static_cast<long long>(i) * i) ok = false;
+              ++seen[static_cast<std::size_t>(i)];  // each index belongs to one submitter
+            }
+          }(pool, s, seen, all_right)));
     for (auto& h : hs) co_await h;
     CHECK(pool.stats().completed == calls);
   }());

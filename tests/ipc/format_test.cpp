@@ -1,6 +1,6 @@
 // weft/ipc/format.hpp: pool_stats and the ipc errors through fmt.
-#include <catch2/catch.hpp>
 #include <signal.h>
+#include <catch2/catch.hpp>
 
 #include <fmt/format.h>
 
@@ -92,8 +92,7 @@ TEST_CASE("the ipc errors format as their what()", "[ipc][format]") {
   try {
     throw ipc::protocol_error(1, "x");
   } catch (const ipc::worker_crashed& e) {
-    CHECK(fmt::format("{}", e) ==
-          "weft: worker process 1 broke the pool's protocol (x); it was killed and replaced");
+    CHECK(fmt::format("{}", e) == "weft: worker process 1 broke the pool's protocol (x); it was killed and replaced");
 #if FMT_VERSION < 100000
     CHECK(fmt::format("{:.22}", e) == "weft: worker process 1");
 #endif

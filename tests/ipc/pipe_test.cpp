@@ -81,7 +81,7 @@ TEST_CASE("sending to a closed end is a broken pipe, recv gives up after its tim
   CHECK_FALSE(a.try_recv().has_value());
   b.blocking_send(8);
   b.close();
-  CHECK(a.blocking_recv() == 8);              // what was sent is still there
+  CHECK(a.blocking_recv() == 8);               // what was sent is still there
   CHECK_FALSE(a.blocking_recv().has_value());  // then the end of file
   CHECK_THROWS_AS(a.blocking_send(1), weft::channel_closed);
   connection<int> empty;
@@ -104,4 +104,3 @@ TEST_CASE("a pipe recv in a task is cancelled by with_timeout, losing nothing", 
     CHECK(got == 5);
   }());
 }
-

@@ -309,8 +309,7 @@ TEST_CASE("process_queue: a process killed holding its lock breaks it for everyo
   CHECK_THROWS_AS(q.close(), weft::ipc::owner_died_error);
   CHECK(wait_child(sleeper) == 0);
   weft::runtime rt{{.workers = 1}};
-  auto err = rt.block_on([](process_queue<num> qq) -> task<std::exception_ptr> {
-    co_return co_await weft_test::error_of(qq.pop());
-  }(q));
+  auto err = rt.block_on(
+      [](process_queue<num> qq) -> task<std::exception_ptr> { co_return co_await weft_test::error_of(qq.pop()); }(q));
   CHECK_THROWS_AS(std::rethrow_exception(err), weft::ipc::owner_died_error);
 }

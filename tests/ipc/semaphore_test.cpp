@@ -116,7 +116,8 @@ TEST_CASE("ipc::semaphore: a cancelled acquire() loses no permit", "[ipc][semaph
       std::this_thread::sleep_for(std::chrono::microseconds(500 * (round % 8)));
       s.release();
     });
-    auto e = rt.block_on(weft_test::error_of(weft::with_timeout(std::chrono::milliseconds(1 + round % 4), s.acquire())));
+    auto e =
+        rt.block_on(weft_test::error_of(weft::with_timeout(std::chrono::milliseconds(1 + round % 4), s.acquire())));
     releaser.join();
     if (!e) ++got;
   }

@@ -328,7 +328,9 @@ static_assert(!ipc::serializable<std::pair<opaque, int>>);
 
 // A refused type has no encode() at all, so code that checks can route around it.
 template <class T>
-concept has_encode = requires(ipc::size_counter& c, const T& v) { ipc::serializer<T>::encode(c, v); };
+concept has_encode = requires(ipc::size_counter& c, const T& v) {
+  ipc::serializer<T>::encode(c, v);
+};
 static_assert(!has_encode<int*>);
 static_assert(!has_encode<std::vector<std::unique_ptr<int>>>);
 static_assert(has_encode<int>);
@@ -480,7 +482,8 @@ TEST_CASE("serialize: optional, pair, tuple, variant and monostate round trip", 
 
 TEST_CASE("serialize: nested standard types round trip", "[ipc][serialize]") {
   using nested = std::vector<std::map<std::string, std::optional<std::pair<int, std::string>>>>;
-  nested v{{{"a", std::nullopt}, {"b", std::pair<int, std::string>(1, "one")}}, {}, {{"", std::pair(2, std::string())}}};
+  nested v{
+      {{"a", std::nullopt}, {"b", std::pair<int, std::string>(1, "one")}}, {}, {{"", std::pair(2, std::string())}}};
   check_round_trip(v);
   using deep = std::map<int, std::vector<std::tuple<std::string, std::set<int>, std::variant<int, std::string>>>>;
   deep d{{1, {{"x", {1, 2}, 5}, {"y", {}, std::string("v")}}}, {2, {}}};
@@ -599,12 +602,12 @@ TEST_CASE("serialize: cereal errors become serialization_error, a save() excepti
   // The byte_writer's overflow inside cereal's write is the writer's error.
   std::array<std::byte, 10> small{};
   ipc::byte_writer w(small.data(), small.size());
-  CHECK_THROWS_WITH(ipc::encode(w, person{"a long enough name", 1, {}}),
-                    Catch::Contains("does not fit"));
+  CHECK_THROWS_WITH(ipc::encode(w, person{"a long enough name", 1, {}}), Catch::Contains("does not fit"));
   // A short read is cereal's error, as serialization_error.
   encoded e = encode_exactly(account{"id", 5});
   ipc::byte_reader r(e.bytes.get(), e.size - 1);
-  CHECK_THROWS_WITH(ipc::decode<account>(r), Catch::Contains("cereal could not decode") && Catch::Contains("Failed to read"));
+  CHECK_THROWS_WITH(ipc::decode<account>(r),
+                    Catch::Contains("cereal could not decode") && Catch::Contains("Failed to read"));
 }
 
 // ------------------------------------------------------------ bad input
@@ -631,8 +634,7 @@ TEST_CASE("serialize: a huge declared length fails before allocating", "[ipc][se
   using counted_string = std::basic_string<char, std::char_traits<char>, counting_allocator<char>>;
   using counted_ints = std::vector<int, counting_allocator<int>>;
   using counted_strings = std::vector<counted_string, counting_allocator<counted_string>>;
-  using counted_map =
-      std::map<int, int, std::less<>, counting_allocator<std::pair<const int, int>>>;
+  using counted_map = std::map<int, int, std::less<>, counting_allocator<std::pair<const int, int>>>;
   using counted_set = std::unordered_set<int, std::hash<int>, std::equal_to<>, counting_allocator<int>>;
   for (std::uint64_t huge : {std::uint64_t{1} << 20, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
     std::vector<std::byte> b;
@@ -642,7 +644,7 @@ TEST_CASE("serialize: a huge declared length fails before allocating", "[ipc][se
     INFO("declared " << huge);
     CHECK(decode_error<counted_string>(b).find("exceeds the 16 bytes left") != std::string::npos);
     CHECK(decode_error<counted_ints>(b).find("vector of " + std::to_string(huge) +
-                                            " elements (at least 4 bytes each) exceeds the 16 bytes left") !=
+                                             " elements (at least 4 bytes each) exceeds the 16 bytes left") !=
           std::string::npos);
     CHECK(decode_error<counted_strings>(b).find("exceeds the 16 bytes left") != std::string::npos);
     CHECK(decode_error<counted_map>(b).find("map of") != std::string::npos);
@@ -699,7 +701,8 @@ TEST_CASE("serialize: corrupted input never crashes the decoder", "[ipc][seriali
   // outcome must be a value or a serialization_error (ASan and UBSan check
   // the rest). cereal types are left out: cereal's own loaders trust their
   // sizes.
-  using nested = std::vector<std::map<std::string, std::variant<int, std::optional<std::vector<bool>>, std::set<short>>>>;
+  using nested =
+      std::vector<std::map<std::string, std::variant<int, std::optional<std::vector<bool>>, std::set<short>>>>;
   nested value{{{"a", 1}, {"bits", std::optional<std::vector<bool>>(std::vector<bool>{true, false, true})}},
                {},
                {{"set", std::set<short>{1, 2, 3}}, {"none", std::optional<std::vector<bool>>()}}};

@@ -27,14 +27,11 @@ using namespace ipc_test;
 
 namespace {
 
-
-
 struct point {
   int x = 0;
   double y = 0;
   bool operator==(const point&) const = default;
 };
-
 
 // For process_pool workers.
 int append_in_worker(shared_list<std::string> l, int from, int n) {
@@ -160,8 +157,7 @@ TEST_CASE("shared_list: handles serialize and check the type", "[ipc][shared_lis
   CHECK_THROWS_WITH((decoded<weft::ipc::shared_map<long, long>>(bytes)), Catch::Contains("another type"));
 }
 
-TEST_CASE("shared_list: 4 processes append 1,000 each and update one element 1,000 times each",
-          "[ipc][shared_list]") {
+TEST_CASE("shared_list: 4 processes append 1,000 each and update one element 1,000 times each", "[ipc][shared_list]") {
   const std::size_t base = in_use();
   {
     shared_list<long> l;
@@ -267,7 +263,6 @@ TEST_CASE("shared_list: rough cost of push_back, at and pop_back", "[.bench]") {
   auto t4 = std::chrono::steady_clock::now();
   auto ns = [&](auto a, auto b) { return std::chrono::duration<double, std::nano>(b - a).count() / n; };
   WARN("shared_list<u64>, " << n << " elements: push_back " << ns(t0, t1) << " ns, at " << ns(t1, t2)
-                            << " ns, set (same size) " << ns(t2, t3) << " ns, pop_back " << ns(t3, t4)
-                            << " ns per op");
+                            << " ns, set (same size) " << ns(t2, t3) << " ns, pop_back " << ns(t3, t4) << " ns per op");
   CHECK(sum > 0);
 }

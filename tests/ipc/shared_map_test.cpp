@@ -30,8 +30,6 @@ using namespace ipc_test;
 
 namespace {
 
-
-
 // A trivially copyable struct: travels by memcpy.
 struct point {
   int x = 0;
@@ -45,11 +43,12 @@ struct picky {
   int v = 0;
 };
 
-
 // Functions for process_pool workers.
 long add_in_worker(shared_map<std::string, long> m, std::string key, int times) {
   long last = 0;
-  for (int i = 0; i < times; ++i) last = m.update(key, [](long& v) { ++v; }, 0L);
+  for (int i = 0; i < times; ++i)
+    last = m.update(
+        key, [](long& v) { ++v; }, 0L);
   return last;
 }
 int fill_in_worker(shared_map<int, std::string> m, int from, int n) {
@@ -104,7 +103,8 @@ TEST_CASE("shared_map: insert_or_assign, get, contains, erase, size, clear", "[i
     CHECK(snap == std::vector<std::pair<std::string, long>>{{"", -1}, {"a", 10}});
 
     CHECK(m.update("a", [](long& v) { v *= 3; }) == 30);
-    CHECK(m.update("new", [](long& v) { v += 5; }, 100L) == 105);
+    CHECK(m.update(
+              "new", [](long& v) { v += 5; }, 100L) == 105);
     CHECK(m.get("new") == 105);
 
     shared_map<std::string, long> copy = m;  // a handle: the same map
@@ -173,8 +173,7 @@ TEST_CASE("shared_map: thousands of keys grow the table, erased slots are reused
     // reused, so the map takes no more memory.
     const std::size_t after_half = in_use();
     for (int round = 0; round < 5; ++round) {
-      for (int i = 0; i < n; i += 2)
-        REQUIRE(m.insert_or_assign(i, std::string(static_cast<std::size_t>(i % 50), 'y')));
+      for (int i = 0; i < n; i += 2) REQUIRE(m.insert_or_assign(i, std::string(static_cast<std::size_t>(i % 50), 'y')));
       for (int i = 0; i < n; i += 2) REQUIRE(m.erase(i));
     }
     CHECK(m.size() == n / 2);
@@ -265,7 +264,10 @@ TEST_CASE("shared_map: using the map inside its own update() throws instead of d
   CHECK_THROWS_AS(m.update(1, [&](int& v) { v = *m.get(1) + 1; }), std::logic_error);
   CHECK(m.get(1) == 1);  // unchanged, and the lock was let go
   // Another map inside f is fine.
-  CHECK(m.update(1, [&](int& v) { v += other.update(9, [](int& w) { w += 5; }, 0); }) == 6);
+  CHECK(m.update(1, [&](int& v) {
+    v += other.update(
+        9, [](int& w) { w += 5; }, 0);
+  }) == 6);
   CHECK(other.get(9) == 5);
 }
 
@@ -288,7 +290,9 @@ TEST_CASE("shared_map: 4 threads x 2,000 update()s of one key are exact", "[ipc]
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
-      for (int i = 0; i < 2'000; ++i) m.update("n", [](long& v) { ++v; }, 0L);
+      for (int i = 0; i < 2'000; ++i)
+        m.update(
+            "n", [](long& v) { ++v; }, 0L);
     });
   for (auto& t : threads) t.join();
   CHECK(m.get("n") == 8'000);
@@ -304,7 +308,9 @@ TEST_CASE("shared_map: 4 writer processes x 1,000 update()s of one key end at ex
       kids.push_back(fork_child([&, c] {
         arrived.fetch_add(1);
         while (arrived.load() < 4) std::this_thread::yield();  // start together
-        for (int i = 0; i < 1'000; ++i) m.update("hits", [](long& v) { ++v; }, 0L);
+        for (int i = 0; i < 1'000; ++i)
+          m.update(
+              "hits", [](long& v) { ++v; }, 0L);
         // And each its own keys, inserted while the others rebuild the table.
         for (int i = 0; i < 500; ++i) m.insert_or_assign("k" + std::to_string(c) + "." + std::to_string(i), i);
         return 0;
@@ -370,7 +376,8 @@ TEST_CASE("shared_map: processes SIGKILLed at random moments never hang or corru
           for (int i = 0;; ++i) {
             const int k = (i * 7 + c) % 300;
             m.insert_or_assign(k, std::string(static_cast<std::size_t>(i % 40), 'v'));
-            m.update(k, [](std::string& s) { s += "!"; }, std::string());
+            m.update(
+                k, [](std::string& s) { s += "!"; }, std::string());
             if (i % 3 == 0) m.erase((k + 11) % 300);
             (void)m.get(k);
             rounds.fetch_add(1);
@@ -479,10 +486,9 @@ TEST_CASE("shared_map: rough cost of get and insert_or_assign", "[.bench]") {
   auto t6 = std::chrono::steady_clock::now();
   auto ns = [&](auto a, auto b) { return std::chrono::duration<double, std::nano>(b - a).count() / n; };
   const double clear_ms = std::chrono::duration<double, std::milli>(t6 - t5).count();
-  WARN("shared_map<u64,u64>, " << n << " keys: insert new " << ns(t0, t1) << " ns, assign existing "
-                               << ns(t1, t2) << " ns, get " << ns(t2, t3) << " ns, update " << ns(t3, t4)
-                               << " ns, erase " << 2 * ns(t4, t5) << " ns per op; clear of the half left "
-                               << clear_ms << " ms");
+  WARN("shared_map<u64,u64>, " << n << " keys: insert new " << ns(t0, t1) << " ns, assign existing " << ns(t1, t2)
+                               << " ns, get " << ns(t2, t3) << " ns, update " << ns(t3, t4) << " ns, erase "
+                               << 2 * ns(t4, t5) << " ns per op; clear of the half left " << clear_ms << " ms");
   CHECK(sum >= n * (n + 1) / 2);
 
   // A map that stays in the cache: 1,000 keys, 200 rounds.
@@ -511,7 +517,6 @@ TEST_CASE("shared_map: rough cost of get and insert_or_assign", "[.bench]") {
   auto u2 = std::chrono::steady_clock::now();
   const double insert_ns = std::chrono::duration<double, std::nano>(u1 - u0).count() / 10'000;
   const double get_ns = std::chrono::duration<double, std::nano>(u2 - u1).count() / 200'000;
-  WARN("shared_map<string,string>, 10,000 URL keys: insert new " << insert_ns << " ns, get " << get_ns
-                                                                 << " ns per op");
+  WARN("shared_map<string,string>, 10,000 URL keys: insert new " << insert_ns << " ns, get " << get_ns << " ns per op");
   CHECK(len > 0);
 }

@@ -24,7 +24,10 @@ TEST_CASE("shared objects: references taken in a child count, inherited ones do 
   std::optional<shared_value<long>> leaked_in_child{std::in_place, 0};
   const pid_t pid = fork_child([&] {
     // A copy the child makes is a reference of its own, dropped here.
-    { shared_value<long> copy = *v; copy.fetch_add(1); }
+    {
+      shared_value<long> copy = *v;
+      copy.fetch_add(1);
+    }
     // The child's inherited handle was never counted: dropping it must
     // not take the parent's reference away.
     v.reset();

@@ -23,9 +23,7 @@ int hook_value() { return hook_ran; }
 std::uint64_t engine_draw() { return weft::ipc::random_engine()(); }
 int c_rand() { return std::rand(); }
 bool inside() { return weft::ipc::in_worker(); }
-std::pair<int, std::uint64_t> pid_and_draw(int) {
-  return {static_cast<int>(::getpid()), weft::ipc::random_engine()()};
-}
+std::pair<int, std::uint64_t> pid_and_draw(int) { return {static_cast<int>(::getpid()), weft::ipc::random_engine()()}; }
 
 }  // namespace
 

@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "weft/weft.hpp"
 #include "test_support.hpp"
+#include "weft/weft.hpp"
 
 namespace {
 

@@ -33,10 +33,10 @@ task<std::vector<int>> barrier_phases() {
   std::atomic<bool> early{false};
   std::atomic<int> leaders{0};
   weft::barrier b{n, [&] {
-    if (arrived_this_phase.load() != n) early = true;
-    arrived_this_phase = 0;
-    completed_phases.push_back(static_cast<int>(completed_phases.size()));
-  }};
+                    if (arrived_this_phase.load() != n) early = true;
+                    arrived_this_phase = 0;
+                    completed_phases.push_back(static_cast<int>(completed_phases.size()));
+                  }};
   auto participant = [&]() -> task<void> {
     for (int p = 0; p < phases; ++p) {
       arrived_this_phase.fetch_add(1);
@@ -100,8 +100,8 @@ TEST_CASE("barrier: a completion that throws fails its own participant only", "[
   rt.block_on([]() -> task<void> {
     int completions = 0;
     weft::barrier b{2, [&] {
-      if (completions++ == 0) throw std::runtime_error("completion failed");
-    }};
+                      if (completions++ == 0) throw std::runtime_error("completion failed");
+                    }};
     auto other = weft::spawn([](weft::barrier& b) -> task<bool> { co_return co_await b.arrive_and_wait(); }(b));
     co_await weft::sleep_for(5ms);  // `other` waits in phase 0
     // The last to arrive runs the completion, and gets its exception.

@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "weft/weft.hpp"
 #include "test_support.hpp"
+#include "weft/weft.hpp"
 
 namespace {
 
@@ -75,8 +75,7 @@ TEST_CASE("spawn_blocking returns the result or rethrows", "[runtime][blocking]"
     std::atomic<bool> ran{false};
     co_await weft::spawn_blocking([&ran] { ran = true; });  // void
     CHECK(ran.load());
-    CO_REQUIRE_THROWS_AS(weft::spawn_blocking([]() -> int { throw std::runtime_error("boom"); }),
-                         std::runtime_error);
+    CO_REQUIRE_THROWS_AS(weft::spawn_blocking([]() -> int { throw std::runtime_error("boom"); }), std::runtime_error);
     // Runs on a pool thread, not on a worker.
     bool on_worker = co_await weft::spawn_blocking([] { return weft::this_worker().has_value(); });
     CHECK_FALSE(on_worker);
@@ -98,7 +97,12 @@ TEST_CASE("spawn_blocking copies or moves its arguments into the job", "[runtime
     CHECK(moved == 0);
 
     std::string s = "by value";
-    auto h = weft::spawn_blocking([](std::string own) { own += "!"; return own; }, s);
+    auto h = weft::spawn_blocking(
+        [](std::string own) {
+          own += "!";
+          return own;
+        },
+        s);
     std::string r = co_await h;
     CHECK(r == "by value!");
     CHECK(s == "by value");  // the job had its own copy
@@ -321,9 +325,8 @@ TEST_CASE("runtime::spawn_blocking from outside the runtime", "[runtime][blockin
         return std::string(name) + ":" + std::to_string(x * 2);
       },
       21);
-  std::string r = rt.block_on([](weft::join_handle<std::string> h) -> task<std::string> {
-    co_return co_await h;
-  }(std::move(h)));
+  std::string r =
+      rt.block_on([](weft::join_handle<std::string> h) -> task<std::string> { co_return co_await h; }(std::move(h)));
   CHECK(r == "outer-blk:42");
   CHECK(rt.metrics().blocking_threads == 1);
 }

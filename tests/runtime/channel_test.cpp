@@ -99,7 +99,8 @@ task<int> close_wakes_all_receivers() {
   weft::channel<int> ch{4};
   std::vector<weft::join_handle<std::optional<int>>> rs;
   for (int i = 0; i < 6; ++i)
-    rs.push_back(weft::spawn([](weft::channel<int>& ch) -> task<std::optional<int>> { co_return co_await ch.recv(); }(ch)));
+    rs.push_back(
+        weft::spawn([](weft::channel<int>& ch) -> task<std::optional<int>> { co_return co_await ch.recv(); }(ch)));
   co_await weft::sleep_for(5ms);
   ch.close();
   int empty = 0;

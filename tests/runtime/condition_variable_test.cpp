@@ -100,7 +100,8 @@ TEST_CASE("condition_variable: a bounded queue with predicate waits", "[sync][co
   CHECK(rt.block_on(cv_queue()) == 9999L * 10000 / 2);
 }
 
-TEST_CASE("condition_variable: notify_all, cancelled and timed-out waiters relock", "[sync][condition_variable][cancel]") {
+TEST_CASE("condition_variable: notify_all, cancelled and timed-out waiters relock",
+          "[sync][condition_variable][cancel]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on(cv_notify_all_and_cancel());
 }
@@ -142,11 +143,12 @@ TEST_CASE("condition_variable: notify_one wakes the longest waiter, a notify wit
     std::vector<int> woke;
     std::vector<weft::join_handle<void>> hs;
     for (int i = 0; i < 3; ++i) {
-      hs.push_back(weft::spawn([](weft::mutex& m, weft::condition_variable& cv, std::vector<int>& woke, int i) -> task<void> {
-        auto lk = co_await m.lock();
-        co_await cv.wait(lk);
-        woke.push_back(i);
-      }(m, cv, woke, i)));
+      hs.push_back(
+          weft::spawn([](weft::mutex& m, weft::condition_variable& cv, std::vector<int>& woke, int i) -> task<void> {
+            auto lk = co_await m.lock();
+            co_await cv.wait(lk);
+            woke.push_back(i);
+          }(m, cv, woke, i)));
       co_await weft::sleep_for(2ms);
     }
     cv.notify_one();
@@ -195,6 +197,6 @@ TEST_CASE("condition_variable: waits without the lock held are refused", "[sync]
     auto lk = co_await m.lock();
     lk.unlock();
     CO_REQUIRE_THROWS_AS(cv.wait(lk), std::logic_error);  // unlocked by hand: owns nothing
-    CHECK(m.try_lock());  // nothing was locked or unlocked by the refused waits
+    CHECK(m.try_lock());                                  // nothing was locked or unlocked by the refused waits
   }(m, cv));
 }

@@ -60,7 +60,7 @@ TEST_CASE("event: constructed set, blocking_wait refused on a worker thread", "[
   CHECK_FALSE(closed.is_set());
   weft::runtime rt{{.workers = 1}};
   rt.block_on([](weft::event& open, weft::event& closed) -> task<void> {
-    co_await open.wait();  // passes at once
+    co_await open.wait();                                     // passes at once
     CHECK_THROWS_AS(open.blocking_wait(), std::logic_error);  // even when set
     CHECK_THROWS_AS(closed.blocking_wait(), std::logic_error);
     open.clear();

@@ -18,6 +18,7 @@
 #include <system_error>
 #include <vector>
 
+#include "test_support.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/fiber.hpp"
 #include "weft/runtime/runtime.hpp"
@@ -25,7 +26,6 @@
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/yield.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -75,8 +75,9 @@ TEST_CASE("a fiber returns a value, returns void, or throws", "[runtime][fiber]"
   CHECK_THROWS_WITH(rt.block_on(weft::fiber([]() -> int { throw std::runtime_error("boom"); })), "boom");
 
   auto h = rt.spawn(weft::fiber([] { return std::string("spawned"); }));
-  CHECK(rt.block_on([](weft::join_handle<std::string> h) -> task<std::string> { co_return co_await h; }(std::move(h))) ==
-        "spawned");
+  CHECK(rt.block_on([](weft::join_handle<std::string> h) -> task<std::string> {
+    co_return co_await h;
+  }(std::move(h))) == "spawned");
 }
 
 TEST_CASE("weft::await suspends a fiber on sleep, yield, join handles and tasks", "[runtime][fiber]") {
@@ -240,8 +241,7 @@ TEST_CASE("fiber_options::stack_size is honoured", "[runtime][fiber]") {
 
 TEST_CASE("a stack that cannot be mapped fails the fiber with system_error", "[runtime][fiber]") {
   weft::runtime rt{two_workers()};
-  CHECK_THROWS_AS(rt.block_on(weft::fiber([] { return 1; }, {.stack_size = std::size_t{1} << 50})),
-                  std::system_error);
+  CHECK_THROWS_AS(rt.block_on(weft::fiber([] { return 1; }, {.stack_size = std::size_t{1} << 50})), std::system_error);
   CHECK(rt.block_on(weft::fiber([] { return 2; })) == 2);  // nothing else broke
 }
 

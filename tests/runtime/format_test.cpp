@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "weft/weft.hpp"
 #include "weft/runtime/format.hpp"
+#include "weft/weft.hpp"
 
 namespace {
 
@@ -18,7 +18,7 @@ struct my_timeout : weft::timeout_error {
 
 struct my_cancel final : weft::operation_cancelled {};
 
-weft::task<int> square(int x) { co_return x * x; }
+weft::task<int> square(int x) { co_return x* x; }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

@@ -22,7 +22,8 @@ task<void> latch_basics() {
     weft::spawn([](weft::latch& l) -> task<void> {
       co_await weft::sleep_for(1ms);
       l.count_down();
-    }(done)).detach();
+    }(done))
+        .detach();
   co_await done.wait();
   CHECK(done.try_wait());
   CHECK_THROWS_AS(done.count_down(), std::logic_error);

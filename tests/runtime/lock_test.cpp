@@ -37,8 +37,8 @@ static_assert(!std::is_convertible_v<unique_guard, bool>);
 static_assert(std::is_constructible_v<bool, unique_guard>);
 // What the primitives hand out.
 static_assert(std::is_same_v<decltype(std::declval<weft::mutex&>().try_lock()), weft::unique_lock<weft::mutex>>);
-static_assert(std::is_same_v<decltype(std::declval<weft::shared_mutex&>().try_lock()),
-                             weft::unique_lock<weft::shared_mutex>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<weft::shared_mutex&>().try_lock()), weft::unique_lock<weft::shared_mutex>>);
 static_assert(std::is_same_v<decltype(std::declval<weft::shared_mutex&>().try_lock_shared()),
                              weft::shared_lock<weft::shared_mutex>>);
 

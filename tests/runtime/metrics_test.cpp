@@ -24,19 +24,19 @@ namespace {
 // Every counter set, to base + its position (1..15).
 weft::worker_metrics numbered(std::uint64_t base) {
   weft::worker_metrics m;
-  std::uint64_t* fields[] = {&m.tasks_polled,   &m.tasks_spawned,   &m.tasks_completed,  &m.tasks_stolen,
-                             &m.steal_attempts, &m.steal_operations, &m.parks,            &m.wakeups,
-                             &m.inject_pops,    &m.local_overflows, &m.lifo_polls,       &m.hand_offs,
-                             &m.io_completions, &m.timers_fired,    &m.local_queue_depth};
+  std::uint64_t* fields[] = {
+      &m.tasks_polled,     &m.tasks_spawned, &m.tasks_completed, &m.tasks_stolen, &m.steal_attempts,
+      &m.steal_operations, &m.parks,         &m.wakeups,         &m.inject_pops,  &m.local_overflows,
+      &m.lifo_polls,       &m.hand_offs,     &m.io_completions,  &m.timers_fired, &m.local_queue_depth};
   std::uint64_t i = 1;
   for (auto* f : fields) *f = base + i++;
   return m;
 }
 
 std::vector<std::uint64_t> counters(const weft::worker_metrics& m) {
-  return {m.tasks_polled,    m.tasks_spawned,   m.tasks_completed, m.tasks_stolen, m.steal_attempts,
-          m.steal_operations, m.parks,          m.wakeups,         m.inject_pops,  m.local_overflows,
-          m.lifo_polls,       m.hand_offs,      m.io_completions,  m.timers_fired, m.local_queue_depth};
+  return {m.tasks_polled,     m.tasks_spawned, m.tasks_completed, m.tasks_stolen, m.steal_attempts,
+          m.steal_operations, m.parks,         m.wakeups,         m.inject_pops,  m.local_overflows,
+          m.lifo_polls,       m.hand_offs,     m.io_completions,  m.timers_fired, m.local_queue_depth};
 }
 
 std::vector<std::uint64_t> expected_sum(std::uint64_t base_a, std::uint64_t base_b) {
@@ -98,7 +98,8 @@ TEST_CASE("metrics: spawned, completed and live tasks", "[runtime][metrics]") {
   rt.block_on([](weft::runtime& rt) -> task<void> {
     weft::event go;
     std::vector<weft::join_handle<void>> hs;
-    for (int i = 0; i < 10; ++i) hs.push_back(weft::spawn([](weft::event& go) -> task<void> { co_await go.wait(); }(go)));
+    for (int i = 0; i < 10; ++i)
+      hs.push_back(weft::spawn([](weft::event& go) -> task<void> { co_await go.wait(); }(go)));
     // On the one worker, nothing ran yet: the ten wait in its local queue.
     auto queued = rt.metrics();
     CHECK(queued.workers[0].tasks_spawned == 10);

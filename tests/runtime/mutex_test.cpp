@@ -80,11 +80,12 @@ task<std::vector<int>> mutex_fifo_order() {
   auto holder = co_await m.lock();
   std::vector<weft::join_handle<void>> hs;
   for (int i = 0; i < 5; ++i) {
-    hs.push_back(weft::spawn([](weft::mutex& m, std::vector<int>& order, std::atomic<int>& queued, int i) -> task<void> {
-      queued.fetch_add(1);
-      auto g = co_await m.lock();
-      order.push_back(i);
-    }(m, order, queued, i)));
+    hs.push_back(
+        weft::spawn([](weft::mutex& m, std::vector<int>& order, std::atomic<int>& queued, int i) -> task<void> {
+          queued.fetch_add(1);
+          auto g = co_await m.lock();
+          order.push_back(i);
+        }(m, order, queued, i)));
     // Let task i reach the queue before spawning i + 1.
     co_await yield_until([&] { return queued.load() == i + 1; });
     co_await weft::sleep_for(2ms);

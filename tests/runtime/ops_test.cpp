@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/ops.hpp"
 #include "weft/runtime/runtime.hpp"
@@ -40,7 +41,6 @@
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/yield.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -50,8 +50,6 @@ using clk = std::chrono::steady_clock;
 using namespace weft_test;
 
 // ---------------------------------------------------------------- helpers
-
-
 
 struct fd_guard {
   int fd = -1;
@@ -124,10 +122,10 @@ std::unique_ptr<weft::runtime> make_runtime(weft::io_backend backend, unsigned w
   }
 }
 
-#define WEFT_ON_EACH_BACKEND(rt, workers)                                                      \
-  const auto backend_ = GENERATE(weft::io_backend::io_uring, weft::io_backend::epoll);        \
-  INFO("backend: " << weft::to_string(backend_));                                             \
-  auto rt = make_runtime(backend_, workers);                                                  \
+#define WEFT_ON_EACH_BACKEND(rt, workers)                                              \
+  const auto backend_ = GENERATE(weft::io_backend::io_uring, weft::io_backend::epoll); \
+  INFO("backend: " << weft::to_string(backend_));                                      \
+  auto rt = make_runtime(backend_, workers);                                           \
   if (!rt) return
 
 // Writes/reads a whole buffer through the driver, looping over partial transfers.
@@ -497,7 +495,8 @@ TEST_CASE("driver: send to a closed peer fails with EPIPE or ECONNRESET, without
   REQUIRE(s >= 0);
   fd_guard server(s);
 
-  struct sigaction sa {}, old{};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = &count_sigpipe;
   sigemptyset(&sa.sa_mask);
   REQUIRE(::sigaction(SIGPIPE, &sa, &old) == 0);

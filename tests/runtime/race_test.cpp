@@ -26,8 +26,7 @@ weft::task<int> busy_then_value(int spins, int v) {
 
 }  // namespace
 
-TEST_CASE("cancel races completion: every handle ends with its value or operation_cancelled",
-          "[runtime][race]") {
+TEST_CASE("cancel races completion: every handle ends with its value or operation_cancelled", "[runtime][race]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on([]() -> weft::task<void> {
     std::mt19937 rng(42);

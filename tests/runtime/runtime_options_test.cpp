@@ -164,7 +164,8 @@ TEST_CASE("runtime_options: unhandled_exception gets failures nobody joins, not 
       weft::spawn([]() -> task<void> {
         co_await weft::sleep_for(1ms);
         throw weft::operation_cancelled{};
-      }()).detach();
+      }())
+          .detach();
       // Joined: its failure goes to the joiner, not to the handler.
       std::exception_ptr joined = co_await weft_test::error_of(weft::spawn(fail_detached("joined")));
       CHECK(joined != nullptr);
@@ -223,8 +224,7 @@ TEST_CASE("runtime_options: a recv_buffer_size of 0 is refused, naming the optio
     weft::runtime rt{weft::runtime_options{.workers = 1, .recv_buffer_size = 0}};
     FAIL("no exception");
   } catch (const std::invalid_argument& e) {
-    CHECK(std::string(e.what()) ==
-          "weft::runtime_options: recv_buffer_size is 0; it must be at least 1 byte");
+    CHECK(std::string(e.what()) == "weft::runtime_options: recv_buffer_size is 0; it must be at least 1 byte");
   }
   weft::runtime ok{weft::runtime_options{.workers = 1, .recv_buffer_size = 1}};
   CHECK(ok.block_on([]() -> task<int> { co_return 1; }()) == 1);

@@ -58,7 +58,7 @@ TEST_CASE("runtime::current and this_worker name the runtime of the calling work
   weft::runtime b{{.workers = 2}};
   auto where = [](weft::runtime* expected) -> weft::task<bool> {
     const auto w = weft::this_worker();
-    co_return weft::runtime::current() == expected && w.has_value() && *w < expected->worker_count();
+    co_return weft::runtime::current() == expected&& w.has_value() && *w < expected->worker_count();
   };
   CHECK(a.block_on(where(&a)));
   CHECK(b.block_on(where(&b)));

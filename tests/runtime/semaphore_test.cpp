@@ -30,7 +30,8 @@ task<void> bounded_worker(weft::semaphore& s, std::atomic<int>& inside, std::ato
     co_await s.acquire();
     int now = inside.fetch_add(1) + 1;
     int seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {}
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
     co_await weft::yield_now();
     inside.fetch_sub(1);
     s.release();
@@ -122,7 +123,8 @@ TEST_CASE("semaphore: blocking_acquire from a plain thread, released by a task",
   CHECK(s.available() == 0);
 }
 
-TEST_CASE("semaphore: permits go to waiters in arrival order, none to a newcomer while they wait", "[sync][semaphore]") {
+TEST_CASE("semaphore: permits go to waiters in arrival order, none to a newcomer while they wait",
+          "[sync][semaphore]") {
   weft::runtime rt{{.workers = 1}};
   rt.block_on([]() -> task<void> {
     weft::semaphore s{0};

@@ -37,7 +37,8 @@ task<void> shared_mutex_readers_and_writers(std::atomic<int>& max_readers, std::
       auto r = co_await m.lock_shared();
       int now = readers.fetch_add(1) + 1;
       int seen = max_readers.load();
-      while (now > seen && !max_readers.compare_exchange_weak(seen, now)) {}
+      while (now > seen && !max_readers.compare_exchange_weak(seen, now)) {
+      }
       if (writers.load()) overlap = true;
       co_await weft::yield_now();
       readers.fetch_sub(1);

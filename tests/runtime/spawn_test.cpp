@@ -235,7 +235,8 @@ TEST_CASE("a handle awaited as a temporary is cancelled with its waiter, an lval
       }
     };
     auto temp_end = std::make_shared<std::atomic<int>>(0);
-    auto waiter = weft::spawn([](auto s, auto end) -> weft::task<void> { co_await weft::spawn(s(end)); }(sleeper, temp_end));
+    auto waiter =
+        weft::spawn([](auto s, auto end) -> weft::task<void> { co_await weft::spawn(s(end)); }(sleeper, temp_end));
     co_await weft::sleep_for(std::chrono::milliseconds(50));
     waiter.cancel();
     try {

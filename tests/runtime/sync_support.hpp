@@ -14,7 +14,7 @@ namespace weft_test {
 inline weft::task<void> increment(weft::mutex& m, long& counter, int times) {
   for (int i = 0; i < times; ++i) {
     auto guard = co_await m.lock();
-    long v = counter;  // a read-modify-write that races without the lock
+    long v = counter;                             // a read-modify-write that races without the lock
     if (i % 64 == 0) co_await weft::yield_now();  // sometimes hold it across a suspension
     counter = v + 1;
   }

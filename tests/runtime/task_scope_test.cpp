@@ -36,11 +36,11 @@ TEST_CASE("task_scope: the first failure cancels siblings and the body", "[runti
   std::atomic<int> finished{0}, cancelled{0};
   auto start = std::chrono::steady_clock::now();
   CHECK_THROWS_WITH(rt.block_on(weft::task_scope::run([&](weft::task_scope& scope) -> weft::task<void> {
-                      scope.spawn(tracked(10s, finished, cancelled));
-                      scope.spawn(fail_after(5ms, "child failed"));
-                      scope.spawn(tracked(10s, finished, cancelled));
-                      co_await weft::sleep_for(10s);  // the body is cancelled too
-                    })),
+    scope.spawn(tracked(10s, finished, cancelled));
+    scope.spawn(fail_after(5ms, "child failed"));
+    scope.spawn(tracked(10s, finished, cancelled));
+    co_await weft::sleep_for(10s);  // the body is cancelled too
+  })),
                     "child failed");
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(cancelled == 2);

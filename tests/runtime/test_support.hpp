@@ -48,7 +48,7 @@ inline void rethrow_if(const std::exception_ptr& e) {
 }
 
 /// A task with a value that finishes at once.
-inline weft::task<int> square(int x) { co_return x * x; }
+inline weft::task<int> square(int x) { co_return x* x; }
 
 /// Waits (without blocking the worker) until pred() holds; false after 5 s.
 template <class Pred>
@@ -157,21 +157,21 @@ inline std::size_t occurrences(std::string_view text, std::string_view needle) {
 
 #define CO_CHECK_EQ(expr, expected)   \
   do {                                \
-    auto co_value_ = co_await(expr);  \
+    auto co_value_ = co_await (expr); \
     INFO("co_await " #expr);          \
     CHECK(co_value_ == (expected));   \
   } while (false)
 
 #define CO_REQUIRE_EQ(expr, expected) \
   do {                                \
-    auto co_value_ = co_await(expr);  \
+    auto co_value_ = co_await (expr); \
     INFO("co_await " #expr);          \
     REQUIRE(co_value_ == (expected)); \
   } while (false)
 
-#define CO_REQUIRE_THROWS_AS(expr, exception)                                  \
-  do {                                                                         \
-    std::exception_ptr co_error_ = co_await weft_test::error_of(expr);         \
-    INFO("co_await " #expr);                                                   \
-    REQUIRE_THROWS_AS(weft_test::rethrow_if(co_error_), exception);            \
+#define CO_REQUIRE_THROWS_AS(expr, exception)                          \
+  do {                                                                 \
+    std::exception_ptr co_error_ = co_await weft_test::error_of(expr); \
+    INFO("co_await " #expr);                                           \
+    REQUIRE_THROWS_AS(weft_test::rethrow_if(co_error_), exception);    \
   } while (false)

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/ops.hpp"
@@ -29,7 +30,6 @@
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/time.hpp"
-#include "test_support.hpp"
 
 namespace {
 
@@ -212,9 +212,7 @@ task<int> spin_then_sleep(std::atomic<bool>* started, std::atomic<bool>* go, std
   co_return 1;
 }
 
-task<void> expect_cancelled(weft::join_handle<int> h) {
-  CO_REQUIRE_THROWS_AS(std::move(h), weft::operation_cancelled);
-}
+task<void> expect_cancelled(weft::join_handle<int> h) { CO_REQUIRE_THROWS_AS(std::move(h), weft::operation_cancelled); }
 
 task<int> never_runs(std::atomic<bool>* ran) {
   ran->store(true);
@@ -310,7 +308,8 @@ struct stalled_ticks {
 };
 
 // One tick, a stall of the whole worker for `stall`, then `n` more ticks.
-task<stalled_ticks> tick_through_stall(weft::missed_tick behavior, clock::duration period, clock::duration stall, int n) {
+task<stalled_ticks> tick_through_stall(weft::missed_tick behavior, clock::duration period, clock::duration stall,
+                                       int n) {
   stalled_ticks r;
   weft::interval iv{period, behavior};
   r.s0 = co_await iv.next();
@@ -371,7 +370,7 @@ TEST_CASE("interval missed_tick behaviours after a stall", "[time]") {
       INFO("tick " << i + 1);
       const auto since = r.scheduled[i] - r.s0;
       CHECK(since % period == clock::duration::zero());  // on the grid
-      CHECK(r.scheduled[i] > r.stall_end);                // missed ones skipped
+      CHECK(r.scheduled[i] > r.stall_end);               // missed ones skipped
       CHECK(r.scheduled[i] - r.scheduled[i - 1] >= period);
       CHECK(r.returned[i] >= r.scheduled[i]);
     }
@@ -423,7 +422,8 @@ TEST_CASE("interval with missed_tick::delay does not drift while on time", "[tim
   for (std::size_t i = 1; i < ticks.size(); ++i) {
     if (returned[i - 1] > ticks[i - 1] + 4ms) continue;  // the previous tick was (nearly) late
     ++checked;
-    INFO("tick " << i << " is " << std::chrono::duration_cast<std::chrono::microseconds>(ticks[i] - ticks[i - 1]).count()
+    INFO("tick " << i << " is "
+                 << std::chrono::duration_cast<std::chrono::microseconds>(ticks[i] - ticks[i - 1]).count()
                  << " us after the one before");
     CHECK(ticks[i] - ticks[i - 1] == period);
   }
@@ -682,8 +682,7 @@ TEST_CASE("with_timeout on a join_handle: no detached-task warning on stderr", "
   {
     weft::runtime rt{{.workers = 2}};  // the default handler: a line on stderr
     rt.block_on([](watched* w) -> task<void> {
-      CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, weft::spawn(watched_sleep(w, 10s, 1, true))),
-                           weft::timeout_error);
+      CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, weft::spawn(watched_sleep(w, 10s, 1, true))), weft::timeout_error);
       auto kept = weft::spawn(watched_sleep(w, 10s, 1, true));
       CO_REQUIRE_THROWS_AS(weft::with_timeout(10ms, kept), weft::timeout_error);
       co_await wait_for_count(w->cancelled, 2);
@@ -766,7 +765,7 @@ namespace {
 // The with_timeout deadline and the inner sleep are due in the same
 // advance() (the worker was stalled past both), the timeout's entry first.
 task<int> timeout_and_sleep_due_together() {
-  co_await weft::sleep_for(1ms);  // brings this worker's wheel up to date
+  co_await weft::sleep_for(1ms);                    // brings this worker's wheel up to date
   auto staller = weft::spawn(stall_worker(150ms));  // runs as soon as we suspend
   int outcome = 0;
   try {

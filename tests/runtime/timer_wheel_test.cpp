@@ -90,7 +90,6 @@ std::vector<std::uint64_t> wants(const std::vector<probe*>& ps) {
   return out;
 }
 
-
 }  // namespace
 
 TEST_CASE("timer_wheel converts between time and ticks without rounding early", "[timer]") {
@@ -111,9 +110,9 @@ TEST_CASE("timer_wheel converts between time and ticks without rounding early", 
 TEST_CASE("timer_wheel fires in deadline order when advanced tick by tick", "[timer]") {
   harness h;
   // Across level boundaries: 0..63 (level 0), 64.. (level 1), 4096.. (level 2).
-  const std::vector<std::uint64_t> deadlines = {5,   3,    64,   63,   65,   4103, 200, 1,  0,
-                                                127, 128,  4095, 4096, 4097, 333,  62,  64, 9000,
-                                                8191, 8192, 262'143, 262'144, 262'145};
+  const std::vector<std::uint64_t> deadlines = {5,  3,    64,   63,   65,      4103,    200,    1,
+                                                0,  127,  128,  4095, 4096,    4097,    333,    62,
+                                                64, 9000, 8191, 8192, 262'143, 262'144, 262'145};
   std::deque<probe>& ps = h.block(deadlines.size());
   for (std::size_t i = 0; i < ps.size(); ++i) h.arm(ps[i], deadlines[i]);
   CHECK(h.wheel.size() == ps.size());
@@ -144,7 +143,8 @@ TEST_CASE("timer_wheel fires each entry at the first big-jump advance past its d
   std::mt19937_64 rng(7);
   std::deque<probe>& ps = h.block(2000);
   for (auto& p : ps) h.arm(p, rng() % 300'000);
-  const std::vector<std::uint64_t> stops = {0, 1, 50, 63, 64, 1000, 4095, 4096, 5000, 70'000, 262'143, 262'144, 299'999, 400'000};
+  const std::vector<std::uint64_t> stops = {0,    1,    50,     63,      64,      1000,    4095,
+                                            4096, 5000, 70'000, 262'143, 262'144, 299'999, 400'000};
   std::uint64_t prev = 0;
   bool first = true;
   for (std::uint64_t now : stops) {
@@ -153,8 +153,8 @@ TEST_CASE("timer_wheel fires each entry at the first big-jump advance past its d
     for (std::size_t i = before; i < h.fired.size(); ++i) {
       probe* p = h.fired[i];
       INFO("deadline " << p->want << " fired by advance(" << now << "), previous advance(" << prev << ")");
-      CHECK(p->want <= now);                  // never early
-      CHECK((first || p->want > prev));       // not late: no earlier advance had reached it
+      CHECK(p->want <= now);             // never early
+      CHECK((first || p->want > prev));  // not late: no earlier advance had reached it
     }
     prev = now;
     first = false;
@@ -213,9 +213,23 @@ void random_deadlines(bool far_later, std::uint64_t seed) {
     std::uint64_t range = level == 5 ? span : pow64(level + 1);
     return rng() % (range + 1);
   };
-  const std::vector<std::uint64_t> far = {pow64(3), pow64(3) - 1, pow64(3) + 1, pow64(4), pow64(4) + 17,
-                                          pow64(5), pow64(5) - 1, pow64(5) + 1, 63 * pow64(5), span - 1,
-                                          span, 2 * span, 5 * span, 0, 1, 63, 64};
+  const std::vector<std::uint64_t> far = {pow64(3),
+                                          pow64(3) - 1,
+                                          pow64(3) + 1,
+                                          pow64(4),
+                                          pow64(4) + 17,
+                                          pow64(5),
+                                          pow64(5) - 1,
+                                          pow64(5) + 1,
+                                          63 * pow64(5),
+                                          span - 1,
+                                          span,
+                                          2 * span,
+                                          5 * span,
+                                          0,
+                                          1,
+                                          63,
+                                          64};
   std::size_t k = 0;
   for (std::uint64_t d : far) h.arm(ps[k++], d);
   // Half armed up front (the wheel at tick 0)...
@@ -282,7 +296,7 @@ void random_deadlines(bool far_later, std::uint64_t seed) {
       probe* p = h.fired[i];
       INFO("deadline " << p->want << " fired by advance(" << target << "), previous advance(" << prev << ")");
       REQUIRE(p->fires == 1);
-      REQUIRE(p->want <= target);             // never early
+      REQUIRE(p->want <= target);  // never early
       // At the first advance (since it was armed) that reached it.
       if (p->seq + 1 < this_advance) REQUIRE(p->want > prev);
       auto it = pending.find(p->want);
@@ -416,7 +430,7 @@ TEST_CASE("timer_wheel remove before firing prevents it, after firing it returns
 
   // Removing an entry that was re-filed from a higher level to a lower one.
   probe& r = h.make();
-  h.arm(r, pow64(4) + 10 + 200);  // level 1 now
+  h.arm(r, pow64(4) + 10 + 200);   // level 1 now
   h.advance(pow64(4) + 10 + 193);  // reaches its level-1 slot: re-filed to level 0
   CHECK(r.fires == 0);
   CHECK(h.wheel.size() == 1);

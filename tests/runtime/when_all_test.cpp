@@ -56,9 +56,9 @@ TEST_CASE("when_all: the first failure cancels the rest and is rethrown", "[runt
   std::atomic<int> finished{0}, cancelled{0};
   auto start = std::chrono::steady_clock::now();
   CHECK_THROWS_WITH(rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<void> {
-                      co_await weft::when_all(tracked(10s, f, c), fail_after(5ms, "first"),
-                                              fail_after(50ms, "second"), tracked(10s, f, c));
-                    }(finished, cancelled)),
+    co_await weft::when_all(tracked(10s, f, c), fail_after(5ms, "first"), fail_after(50ms, "second"),
+                            tracked(10s, f, c));
+  }(finished, cancelled)),
                     "first");
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(finished == 0);

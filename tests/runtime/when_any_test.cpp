@@ -24,20 +24,22 @@ using weft_test::tracked;
 TEST_CASE("when_any: the first to finish wins, losers are cancelled and awaited", "[runtime][structured]") {
   weft::runtime rt{{.workers = 2}};
   std::atomic<int> finished{0}, cancelled{0};
-  auto r = rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<void, int, void>> {
-    co_return co_await weft::when_any(tracked(10s, f, c), after(5ms, 42), tracked(10s, f, c));
-  }(finished, cancelled));
+  auto r =
+      rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<void, int, void>> {
+        co_return co_await weft::when_any(tracked(10s, f, c), after(5ms, 42), tracked(10s, f, c));
+      }(finished, cancelled));
   CHECK(r.index == 1);
   CHECK(std::get<1>(r.value) == 42);
   CHECK(finished == 0);
   CHECK(cancelled == 2);
 
-  auto [index, value] = rt.block_on(weft::when_any(std::vector<weft::task<int>>{}.size() ? std::vector<weft::task<int>>{} : [] {
-    std::vector<weft::task<int>> v;
-    v.push_back(after(50ms, 1));
-    v.push_back(after(1ms, 2));
-    return v;
-  }()));
+  auto [index, value] =
+      rt.block_on(weft::when_any(std::vector<weft::task<int>>{}.size() ? std::vector<weft::task<int>>{} : [] {
+        std::vector<weft::task<int>> v;
+        v.push_back(after(50ms, 1));
+        v.push_back(after(1ms, 2));
+        return v;
+      }()));
   CHECK(index == 1);
   CHECK(value == 2);
 }
@@ -76,33 +78,36 @@ TEST_CASE("when_any on join handles cancels the losers' tasks", "[runtime][struc
   std::atomic<int> finished{0}, cancelled{0};
 
   SECTION("handles only") {
-    auto r = rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<int, int, int>> {
-      co_return co_await weft::when_any(weft::spawn(tracked_value(10s, 1, f, c)), weft::spawn(after(5ms, 42)),
-                                        weft::spawn(tracked_value(10s, 3, f, c, true)));
-    }(finished, cancelled));
+    auto r =
+        rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<int, int, int>> {
+          co_return co_await weft::when_any(weft::spawn(tracked_value(10s, 1, f, c)), weft::spawn(after(5ms, 42)),
+                                            weft::spawn(tracked_value(10s, 3, f, c, true)));
+        }(finished, cancelled));
     CHECK(r.index == 1);
     CHECK(std::get<1>(r.value) == 42);
     wait_until(cancelled, 2);
     CHECK(cancelled == 2);
   }
   SECTION("handles mixed with tasks; a task wins") {
-    auto r = rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<int, int, void>> {
-      auto kept = weft::spawn(tracked_value(10s, 1, f, c));
-      co_return co_await weft::when_any(std::move(kept), after(5ms, 7), tracked(10s, f, c));
-    }(finished, cancelled));
+    auto r =
+        rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<weft::when_any_result<int, int, void>> {
+          auto kept = weft::spawn(tracked_value(10s, 1, f, c));
+          co_return co_await weft::when_any(std::move(kept), after(5ms, 7), tracked(10s, f, c));
+        }(finished, cancelled));
     CHECK(r.index == 1);
     CHECK(std::get<1>(r.value) == 7);
     wait_until(cancelled, 2);
     CHECK(cancelled == 2);  // the handle's task, and the task (awaited)
   }
   SECTION("a vector of handles") {
-    auto [index, value] = rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<std::pair<std::size_t, int>> {
-      std::vector<weft::join_handle<int>> hs;
-      hs.push_back(weft::spawn(tracked_value(10s, 0, f, c, true)));
-      hs.push_back(weft::spawn(tracked_value(10s, 1, f, c)));
-      hs.push_back(weft::spawn(tracked_value(1ms, 2, f, c)));
-      co_return co_await weft::when_any(std::move(hs));
-    }(finished, cancelled));
+    auto [index, value] =
+        rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<std::pair<std::size_t, int>> {
+          std::vector<weft::join_handle<int>> hs;
+          hs.push_back(weft::spawn(tracked_value(10s, 0, f, c, true)));
+          hs.push_back(weft::spawn(tracked_value(10s, 1, f, c)));
+          hs.push_back(weft::spawn(tracked_value(1ms, 2, f, c)));
+          co_return co_await weft::when_any(std::move(hs));
+        }(finished, cancelled));
     CHECK(index == 2);
     CHECK(value == 2);
     wait_until(cancelled, 2);
@@ -122,14 +127,16 @@ TEST_CASE("when_any on join handles cancels the losers' tasks", "[runtime][struc
   SECTION("the winner's failure is rethrown") {
     CHECK_THROWS_WITH(rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<void> {
       (void)co_await weft::when_any(weft::spawn(tracked_value(10s, 1, f, c)), weft::spawn(fail_after(1ms, "lost")));
-    }(finished, cancelled)), "lost");
+    }(finished, cancelled)),
+                      "lost");
     wait_until(cancelled, 1);
     CHECK(cancelled == 1);
   }
   SECTION("cancelling the awaiting task cancels every handle's task") {
     rt.block_on([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<void> {
       auto h = weft::spawn([](std::atomic<int>& f, std::atomic<int>& c) -> weft::task<void> {
-        (void)co_await weft::when_any(weft::spawn(tracked_value(10s, 1, f, c)), weft::spawn(tracked_value(10s, 2, f, c)));
+        (void)co_await weft::when_any(weft::spawn(tracked_value(10s, 1, f, c)),
+                                      weft::spawn(tracked_value(10s, 2, f, c)));
       }(f, c));
       co_await weft::sleep_for(10ms);
       h.cancel();

@@ -61,7 +61,8 @@ TEST_CASE("yield_now goes behind the tasks already queued on its worker", "[runt
   }());
 }
 
-TEST_CASE("yield_now in a task whose stop was requested throws every time, without yielding", "[runtime][yield][cancel]") {
+TEST_CASE("yield_now in a task whose stop was requested throws every time, without yielding",
+          "[runtime][yield][cancel]") {
   weft::runtime rt{{.workers = 1}};
   rt.block_on([]() -> weft::task<void> {
     std::vector<int> steps;

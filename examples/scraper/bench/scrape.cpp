@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
       static_cast<double>(s.pages_ok) / s.seconds, static_cast<double>(s.pages_ok) / s.seconds / ideal,
       static_cast<unsigned long long>(r.json_bytes), cpus);
   if (!s.errors.empty()) {
-    for (const auto& [k, v] : s.errors) std::fprintf(stderr, "error %s: %llu\n", k.c_str(), static_cast<unsigned long long>(v));
+    for (const auto& [k, v] : s.errors)
+      std::fprintf(stderr, "error %s: %llu\n", k.c_str(), static_cast<unsigned long long>(v));
   }
   return s.pages_ok == static_cast<std::uint64_t>(pages) ? 0 : 1;
 }

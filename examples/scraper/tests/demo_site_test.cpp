@@ -121,7 +121,8 @@ TEST_CASE("demo site: the model is deterministic from its seed", "[scraper][demo
         scraper::analyze_page("http://x/page/17.html", b.respond("GET", "/page/17.html", 0).body).top_words);
 }
 
-TEST_CASE("demo site: pages have a title, words, 5-10 page links, and what they list is what they link", "[scraper][demo]") {
+TEST_CASE("demo site: pages have a title, words, 5-10 page links, and what they list is what they link",
+          "[scraper][demo]") {
   demo_content c(small(2000));
   for (std::size_t n : {0u, 1u, 4u, 5u, 399u, 400u, 1000u, 1998u, 1999u}) {
     const std::string path = "/page/" + std::to_string(n) + ".html";
@@ -274,14 +275,13 @@ namespace http = weft::http;
 
 /// One raw HTTP/1.1 exchange on a fresh connection (Connection: close).
 weft::task<http::response> raw_request(std::uint16_t port, std::string method, std::string path,
-                                        io::deadline read_deadline = 20s) {
+                                       io::deadline read_deadline = 20s) {
   auto c = co_await io::tcp_stream::connect(io::address::loopback_v4(port), 20s);
   const std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   co_await c.write_all(io::as_bytes(req), 20s);
   std::string out;
   std::byte buf[4096];
-  while (std::size_t n = co_await c.read_some(buf, read_deadline))
-    out.append(reinterpret_cast<const char*>(buf), n);
+  while (std::size_t n = co_await c.read_some(buf, read_deadline)) out.append(reinterpret_cast<const char*>(buf), n);
   co_return http::parse_response(out, {}, method == "HEAD");
 }
 
@@ -318,8 +318,8 @@ TEST_CASE("demo site served: statuses, headers, HEAD, delay and flaky pages", "[
     out.delayed = std::chrono::steady_clock::now() - t0;
     out.statuses.push_back(index.status);
     out.index_body = index.body;
-    for (const char* path : {"/missing/0", "/no/such/thing", "/flaky/1", "/flaky/1", "/flaky/2",
-                             "/flaky/2", "/flaky/2", "/robots.txt", "/broken.html"}) {
+    for (const char* path : {"/missing/0", "/no/such/thing", "/flaky/1", "/flaky/1", "/flaky/2", "/flaky/2", "/flaky/2",
+                             "/robots.txt", "/broken.html"}) {
       auto resp = co_await raw_request(port, "GET", path);
       out.statuses.push_back(resp.status);
     }

@@ -38,10 +38,9 @@ TEST_CASE("json: the writer places commas and colons", "[scraper][json]") {
   w.key("inner").begin_object().key("k").raw("[1,2]").end_object();
   w.end_object();
   REQUIRE(w.complete());
-  CHECK(w.take() ==
-        R"({"url":"http://x/","status":200,"big":18446744073709551615,"neg":-3,"rate":12.5,)"
-        R"("nan":null,"ok":true,"none":null,"links":["a","b"],"empty":[],"words":[["word",3]],)"
-        R"("inner":{"k":[1,2]}})");
+  CHECK(w.take() == R"({"url":"http://x/","status":200,"big":18446744073709551615,"neg":-3,"rate":12.5,)"
+                    R"("nan":null,"ok":true,"none":null,"links":["a","b"],"empty":[],"words":[["word",3]],)"
+                    R"("inner":{"k":[1,2]}})");
   // Reusable after take().
   w.begin_array().value(0.1).end_array();
   CHECK(w.take() == "[0.1]");

@@ -15,12 +15,16 @@ namespace {
 struct field_counter {
   int fields = 0;
   template <class... T>
-  void operator()(T&...) { fields = sizeof...(T); }
+  void operator()(T&...) {
+    fields = sizeof...(T);
+  }
 };
 }  // namespace
 
 TEST_CASE("page: title is trimmed, whitespace collapsed, entities decoded", "[scraper][page]") {
-  auto p = analyze_page("http://x/", "<html><head><title>\n  Fish &amp; Chips\t&lt;daily&gt;  &eacute;t&#233; &#x263A;  </title></head><body></body></html>");
+  auto p = analyze_page("http://x/",
+                        "<html><head><title>\n  Fish &amp; Chips\t&lt;daily&gt;  &eacute;t&#233; &#x263A;  "
+                        "</title></head><body></body></html>");
   CHECK(p.title == "Fish & Chips <daily> \xC3\xA9t\xC3\xA9 \xE2\x98\xBA");
   CHECK(p.html_ok);
   CHECK(analyze_page("http://x/", "<p>no title</p>").title.empty());
@@ -44,23 +48,21 @@ TEST_CASE("page: links are resolved, normalized, deduplicated, in document order
     <link href="style.css" rel="stylesheet"><img src="logo.png">
     </body></html>)html";
   auto p = analyze_page("http://example.com/dir/page.html", html);
-  CHECK(p.links == links{"http://example.com/dir/b.html", "http://example.com/root.html",
-                         "http://other.example/x", "http://example.com/dir/page.html",
-                         "http://example.com/up.html?q=1&r=2", "http://example.com/dir/area.html"});
+  CHECK(p.links == links{"http://example.com/dir/b.html", "http://example.com/root.html", "http://other.example/x",
+                         "http://example.com/dir/page.html", "http://example.com/up.html?q=1&r=2",
+                         "http://example.com/dir/area.html"});
 }
 
 TEST_CASE("page: base href changes what relative links resolve against", "[scraper][page]") {
-  auto p = analyze_page("http://example.com/dir/page.html",
-                        R"(<head><base href="/other/"><base href="/ignored/"></head>)"
-                        R"(<body><a href="x.html">x</a><a href="/abs">abs</a></body>)");
+  auto p =
+      analyze_page("http://example.com/dir/page.html", R"(<head><base href="/other/"><base href="/ignored/"></head>)"
+                                                       R"(<body><a href="x.html">x</a><a href="/abs">abs</a></body>)");
   CHECK(p.links == links{"http://example.com/other/x.html", "http://example.com/abs"});
   // A base href that is itself relative resolves against the page's URL.
-  auto q = analyze_page("http://example.com/dir/page.html",
-                        R"(<base href="sub/"><a href="x.html">x</a>)");
+  auto q = analyze_page("http://example.com/dir/page.html", R"(<base href="sub/"><a href="x.html">x</a>)");
   CHECK(q.links == links{"http://example.com/dir/sub/x.html"});
   // A base that is not http(s) is ignored.
-  auto r = analyze_page("http://example.com/dir/page.html",
-                        R"(<base href="javascript:x"><a href="x.html">x</a>)");
+  auto r = analyze_page("http://example.com/dir/page.html", R"(<base href="javascript:x"><a href="x.html">x</a>)");
   CHECK(r.links == links{"http://example.com/dir/x.html"});
 }
 
@@ -156,8 +158,10 @@ TEST_CASE("page: a 1 MB page is analyzed in reasonable time", "[scraper][page]")
   std::string html = "<html><head><title>Big</title></head><body>";
   int n = 0;
   while (html.size() < (1u << 20)) {
-    html += "<p>Paragraph " + std::to_string(n) + " has quite a lot of words about crawling "
-            "spiders and webs, <a href=\"/p/" + std::to_string(n % 500) + ".html\">link</a>.</p>\n";
+    html += "<p>Paragraph " + std::to_string(n) +
+            " has quite a lot of words about crawling "
+            "spiders and webs, <a href=\"/p/" +
+            std::to_string(n % 500) + ".html\">link</a>.</p>\n";
     ++n;
   }
   html += "</body></html>";

@@ -87,8 +87,8 @@ TEST_CASE("robots: the RFC 9309 example, per user agent", "[scraper][robots]") {
 
 TEST_CASE("robots: the longest match wins, Allow on a tie", "[scraper][robots]") {
   // RFC 9309 section 5.2.
-  auto r = robots_rules::parse(
-      "User-Agent: foobot\nAllow: /example/page/\nDisallow: /example/page/disallowed.gif\n", "foobot");
+  auto r = robots_rules::parse("User-Agent: foobot\nAllow: /example/page/\nDisallow: /example/page/disallowed.gif\n",
+                               "foobot");
   CHECK(r.allowed("/example/page/"));
   CHECK(r.allowed("/example/page/other.gif"));
   CHECK_FALSE(r.allowed("/example/page/disallowed.gif"));
@@ -138,11 +138,11 @@ TEST_CASE("robots: tricky wildcard patterns", "[scraper][robots]") {
   auto abc = robots_rules::parse("User-agent: *\nDisallow: /a*b*c$\n", "bot");
   CHECK_FALSE(abc.allowed("/abc"));
   CHECK_FALSE(abc.allowed("/aXbYc"));
-  CHECK_FALSE(abc.allowed("/abcbc"));   // the last 'c' ends the path
-  CHECK_FALSE(abc.allowed("/acbc"));    // 'b' is after the first 'c'
-  CHECK(abc.allowed("/abcd"));          // '$': nothing after the 'c'
-  CHECK(abc.allowed("/acb"));           // no 'c' after the 'b'
-  CHECK(abc.allowed("/bc"));            // "/a" must start the path
+  CHECK_FALSE(abc.allowed("/abcbc"));  // the last 'c' ends the path
+  CHECK_FALSE(abc.allowed("/acbc"));   // 'b' is after the first 'c'
+  CHECK(abc.allowed("/abcd"));         // '$': nothing after the 'c'
+  CHECK(abc.allowed("/acb"));          // no 'c' after the 'b'
+  CHECK(abc.allowed("/bc"));           // "/a" must start the path
   CHECK(abc.allowed("/abc/"));
   // The runs may not overlap: "/ab" then "b$" needs two 'b's.
   auto overlap = robots_rules::parse("User-agent: *\nDisallow: /ab*b$\n", "bot");
@@ -279,8 +279,7 @@ TEST_CASE("robots: only the first 500 KiB are read", "[scraper][robots]") {
   small += "Disallow: /x\n";  // 13 bytes: the file is 3 bytes under the cap
   CHECK_FALSE(robots_rules::parse(small, "bot").allowed("/x"));
   // Without a newline in the first 500 KiB nothing is read.
-  CHECK(robots_rules::parse("User-agent: * #" + std::string(scraper::robots_max_bytes, 'x') + "\nDisallow: /\n",
-                            "bot")
+  CHECK(robots_rules::parse("User-agent: * #" + std::string(scraper::robots_max_bytes, 'x') + "\nDisallow: /\n", "bot")
             .allowed("/x"));
 }
 
@@ -325,11 +324,12 @@ TEST_CASE("robots: groups merge, lines are forgiving", "[scraper][robots]") {
 }
 
 TEST_CASE("robots: percent-encoding is compared normalized", "[scraper][robots]") {
-  auto r = robots_rules::parse("User-agent: *\n"
-                               "Disallow: /foo/bar/\xE3\x83\x84\n"
-                               "Disallow: /foo/%62%61%7A\n"
-                               "Disallow: /a%2fb\n",
-                               "bot");
+  auto r = robots_rules::parse(
+      "User-agent: *\n"
+      "Disallow: /foo/bar/\xE3\x83\x84\n"
+      "Disallow: /foo/%62%61%7A\n"
+      "Disallow: /a%2fb\n",
+      "bot");
   CHECK_FALSE(r.allowed("/foo/bar/%E3%83%84"));
   CHECK_FALSE(r.allowed("/foo/bar/%e3%83%84"));
   CHECK_FALSE(r.allowed("/foo/baz"));

@@ -40,9 +40,10 @@
 // whose message names the URL and the timeout. Waiting for a pool slot
 // (all max_connections_per_host connections busy) is bounded by
 // pool_timeout when set (a timeout_error saying "pool timeout"), and by
-// nothing otherwise: weft::with_timeout around the call bounds it all. Cancelling the awaiting task throws weft::operation_cancelled,
-// closes the connection in use and frees its pool slot (a request still
-// waiting for a slot just leaves the queue).
+// nothing otherwise: weft::with_timeout around the call bounds it all.
+// Cancelling the awaiting task throws weft::operation_cancelled, closes
+// the connection in use and frees its pool slot (a request still waiting
+// for a slot just leaves the queue).
 //
 // GCC 12: a braced temporary written inside a co_await expression, as in
 // `co_await c.get(url, {.timeout = 5s})` or `request_options{...}` there
@@ -81,15 +82,16 @@ struct client_options {
   std::size_t max_idle_per_host = 8;                 // idle keep-alive connections kept
   std::chrono::milliseconds idle_timeout{30000};     // an idle pooled connection older than this is closed, not reused
   std::chrono::milliseconds connect_timeout{10000};  // resolve + TCP connect + TLS handshake
-  std::chrono::milliseconds request_timeout{30000};  // one attempt: send request .. last body byte (per hop of a redirect)
-  std::chrono::milliseconds read_timeout{15000};     // no byte received for this long
+  std::chrono::milliseconds request_timeout{
+      30000};                                     // one attempt: send request .. last body byte (per hop of a redirect)
+  std::chrono::milliseconds read_timeout{15000};  // no byte received for this long
   std::optional<std::chrono::milliseconds> pool_timeout{};  // waiting for a free connection to the host; none: no limit
-  int max_redirects = 10;                            // 0: redirects are returned, not followed
-  std::uint64_t max_response_bytes = 64ull << 20;    // body after decoding; beyond: client_error response_too_large
-  bool decompress = true;                            // sends Accept-Encoding: gzip, deflate; decodes
-  std::string user_agent = "weft/0.1";               // empty: no User-Agent header
-  io::tls_client_options tls{};                      // verify etc.; server_name is set per host
-  parser_limits limits{};                            // response head limits (max_body_bytes unused)
+  int max_redirects = 10;                                   // 0: redirects are returned, not followed
+  std::uint64_t max_response_bytes = 64ull << 20;  // body after decoding; beyond: client_error response_too_large
+  bool decompress = true;                          // sends Accept-Encoding: gzip, deflate; decodes
+  std::string user_agent = "weft/0.1";             // empty: no User-Agent header
+  io::tls_client_options tls{};                    // verify etc.; server_name is set per host
+  parser_limits limits{};                          // response head limits (max_body_bytes unused)
 };
 
 struct request_options {
@@ -105,7 +107,7 @@ struct client_response : response {
 };
 
 struct client_stats {
-  std::uint64_t requests = 0;            // attempts sent (redirect hops and retries included)
+  std::uint64_t requests = 0;  // attempts sent (redirect hops and retries included)
   std::uint64_t connections_opened = 0;
   std::uint64_t connections_reused = 0;  // attempts that took a pooled connection
   std::uint64_t redirects_followed = 0;
@@ -132,8 +134,7 @@ class client {
   task<client_response> get(std::string url, const request_options& o);
   /// content_type (if not empty) replaces any Content-Type in o.headers.
   task<client_response> post(std::string url, std::string body, std::string content_type);
-  task<client_response> post(std::string url, std::string body, std::string content_type,
-                             const request_options& o);
+  task<client_response> post(std::string url, std::string body, std::string content_type, const request_options& o);
   /// Any method (a token: std::invalid_argument otherwise, before anything
   /// is sent, as for header names, and values holding CR, LF or NUL).
   task<client_response> request(std::string method, std::string url);

@@ -44,7 +44,7 @@ namespace weft::http::detail {
 /// weft::detail::runtime_exception).
 template <class E>
 concept http_exception = weft::detail::own_exception_formatters &&
-                         (std::derived_from<E, parse_exception> || std::derived_from<E, client_error>);
+    (std::derived_from<E, parse_exception> || std::derived_from<E, client_error>);
 
 }  // namespace weft::http::detail
 
@@ -119,5 +119,6 @@ struct fmt::formatter<weft::http::headers> {
 /// what(): "<url>: <message>" for a client_error, the parser's message
 /// for a parse_exception.
 template <class E>
-  requires weft::http::detail::http_exception<E>
-struct fmt::formatter<E, char> : weft::detail::what_formatter {};
+requires weft::http::detail::http_exception<E>
+struct fmt::formatter<E, char> : weft::detail::what_formatter {
+};

@@ -65,9 +65,7 @@ class headers {
 
  private:
   friend class parser_base;
-  void add_parsed(std::string name, std::string value) {
-    fields_.push_back({std::move(name), std::move(value)});
-  }
+  void add_parsed(std::string name, std::string value) { fields_.push_back({std::move(name), std::move(value)}); }
 
   std::vector<field> fields_;
 };
@@ -112,8 +110,7 @@ struct response : message_base {
 };
 
 /// Convenience response maker: status, body and its Content-Type.
-response make_response(int status, std::string body,
-                       std::string_view content_type = "text/plain; charset=utf-8");
+response make_response(int status, std::string body, std::string_view content_type = "text/plain; charset=utf-8");
 /// The standard reason phrase ("OK", "Not Found"...), "" for an unknown status.
 std::string_view reason_phrase(int status) noexcept;
 /// t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), for Date and

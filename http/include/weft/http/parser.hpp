@@ -74,17 +74,17 @@ enum class parse_error {
   bad_content_length,          // not digits, or too large for 64 bits
   conflicting_content_length,  // several Content-Length values that differ
   transfer_encoding_with_content_length,
-  bad_transfer_encoding,       // request not ending in chunked, or HTTP/1.0
-  bad_chunk_size,              // chunk-size line malformed
-  chunk_size_overflow,         // chunk size too large for 64 bits
-  bad_chunk_end,               // chunk data not followed by CRLF
-  chunk_line_too_long,         // chunk-size line (with extensions) > 4 KiB
-  start_line_too_long,         // > parser_limits::max_start_line
-  too_many_headers,            // > parser_limits::max_header_count
-  headers_too_large,           // > parser_limits::max_header_bytes
-  body_too_large,              // > parser_limits::max_body_bytes
-  incomplete_message,          // end of stream in the middle of a message
-  trailing_data,               // parse_request/parse_response: bytes after it
+  bad_transfer_encoding,  // request not ending in chunked, or HTTP/1.0
+  bad_chunk_size,         // chunk-size line malformed
+  chunk_size_overflow,    // chunk size too large for 64 bits
+  bad_chunk_end,          // chunk data not followed by CRLF
+  chunk_line_too_long,    // chunk-size line (with extensions) > 4 KiB
+  start_line_too_long,    // > parser_limits::max_start_line
+  too_many_headers,       // > parser_limits::max_header_count
+  headers_too_large,      // > parser_limits::max_header_bytes
+  body_too_large,         // > parser_limits::max_body_bytes
+  incomplete_message,     // end of stream in the middle of a message
+  trailing_data,          // parse_request/parse_response: bytes after it
 };
 
 /// The code's name ("body_too_large").
@@ -93,8 +93,7 @@ std::string_view to_string(parse_error e) noexcept;
 /// Thrown by parse_request/parse_response; code() says which rule failed.
 class parse_exception : public std::runtime_error {
  public:
-  parse_exception(parse_error code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  parse_exception(parse_error code, const std::string& message) : std::runtime_error(message), code_(code) {}
   parse_error code() const noexcept { return code_; }
 
  private:
@@ -103,9 +102,9 @@ class parse_exception : public std::runtime_error {
 
 /// Bounds on what a peer can make the parser hold or accept.
 struct parser_limits {
-  std::size_t max_start_line = 8 * 1024;     // request/status line, without CRLF
-  std::size_t max_header_count = 100;        // header fields (+ trailer fields)
-  std::size_t max_header_bytes = 64 * 1024;  // header lines with CRLFs (+ trailers)
+  std::size_t max_start_line = 8 * 1024;           // request/status line, without CRLF
+  std::size_t max_header_count = 100;              // header fields (+ trailer fields)
+  std::size_t max_header_bytes = 64 * 1024;        // header lines with CRLFs (+ trailers)
   std::uint64_t max_body_bytes = 8 * 1024 * 1024;  // decoded body
 };
 
@@ -119,8 +118,8 @@ enum class parse_event {
 
 struct parse_result {
   parse_event event = parse_event::need_more;
-  std::size_t consumed = 0;          // bytes of the input used
-  std::span<const std::byte> body;   // a body piece, inside the input
+  std::size_t consumed = 0;         // bytes of the input used
+  std::span<const std::byte> body;  // a body piece, inside the input
 };
 
 enum class body_mode {
@@ -136,9 +135,7 @@ class parser_base {
 
   /// Consumes bytes up to the next event, or all of them (need_more).
   parse_result feed(std::span<const std::byte> in);
-  parse_result feed(std::string_view in) {
-    return feed(std::as_bytes(std::span<const char>(in.data(), in.size())));
-  }
+  parse_result feed(std::string_view in) { return feed(std::as_bytes(std::span<const char>(in.data(), in.size()))); }
   /// The peer closed the stream: message_complete for a body delimited by
   /// the close, need_more at a message boundary (a clean close), error
   /// incomplete_message otherwise.
@@ -172,8 +169,17 @@ class parser_base {
   enum class framing : std::uint8_t { none, length, chunked, until_close };
 
   enum class state : std::uint8_t {
-    start_line, headers, body_length, body_until_close, chunk_size, chunk_data,
-    chunk_cr, chunk_lf, trailers, complete, failed,
+    start_line,
+    headers,
+    body_length,
+    body_until_close,
+    chunk_size,
+    chunk_data,
+    chunk_cr,
+    chunk_lf,
+    trailers,
+    complete,
+    failed,
   };
 
   parser_limits limits_;
@@ -181,7 +187,7 @@ class parser_base {
   bool is_request_;
   message_base& msg_;
   state state_ = state::start_line;
-  std::string line_;           // the line being gathered
+  std::string line_;  // the line being gathered
   std::size_t header_bytes_ = 0;
   std::size_t field_count_ = 0;
   std::size_t skipped_empty_ = 0;  // empty lines before a request line
@@ -235,7 +241,6 @@ class response_parser final : public parser_base {
 /// Parses one complete message (body accumulated); throws parse_exception
 /// on bad input, and incomplete_message if bytes are missing or left over.
 request parse_request(std::string_view bytes, parser_limits limits = {});
-response parse_response(std::string_view bytes, parser_limits limits = {},
-                        bool no_body = false);
+response parse_response(std::string_view bytes, parser_limits limits = {}, bool no_body = false);
 
 }  // namespace weft::http

@@ -57,16 +57,17 @@ namespace weft::http {
 using handler = std::function<task<response>(request&)>;
 
 struct server_options {
-  parser_limits limits{};                          // request limits: start line, headers, body
-  std::chrono::milliseconds header_timeout{10000}; // a request head must arrive within this (slowloris) -> 408 + close
-  std::chrono::milliseconds body_timeout{30000};   // reading a request body
-  std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request in progress -> closed
+  parser_limits limits{};                           // request limits: start line, headers, body
+  std::chrono::milliseconds header_timeout{10000};  // a request head must arrive within this (slowloris) -> 408 + close
+  std::chrono::milliseconds body_timeout{30000};    // reading a request body
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request in progress -> closed
   std::chrono::milliseconds write_timeout{30000};
-  std::size_t max_connections = 0;                 // 0: no limit (accepting pauses at the limit)
-  std::size_t max_requests_per_connection = 0;     // 0: no limit; the last response says Connection: close
-  std::string server_header = "weft";              // "Server:" value, empty: none (no CR, LF or NUL)
-  std::shared_ptr<io::tls_context> tls{};          // set: serve HTTPS (tls_stream::accept on each connection)
-  std::function<void(std::exception_ptr)> on_error{}; // handler exceptions, unsendable responses (besides the 500); default: stderr
+  std::size_t max_connections = 0;              // 0: no limit (accepting pauses at the limit)
+  std::size_t max_requests_per_connection = 0;  // 0: no limit; the last response says Connection: close
+  std::string server_header = "weft";           // "Server:" value, empty: none (no CR, LF or NUL)
+  std::shared_ptr<io::tls_context> tls{};       // set: serve HTTPS (tls_stream::accept on each connection)
+  std::function<void(std::exception_ptr)>
+      on_error{};  // handler exceptions, unsendable responses (besides the 500); default: stderr
 };
 
 /// Counters since the server was made (a snapshot; each read atomically).
@@ -76,8 +77,8 @@ struct server_stats {
   std::uint64_t requests = 0;       // requests handed to the handler
   std::uint64_t responses_4xx = 0;  // the server's own (400, 408, 413...) included
   std::uint64_t responses_5xx = 0;
-  std::uint64_t parse_errors = 0;   // malformed requests and exceeded limits
-  std::uint64_t timeouts = 0;       // header, body, idle and write timeouts
+  std::uint64_t parse_errors = 0;  // malformed requests and exceeded limits
+  std::uint64_t timeouts = 0;      // header, body, idle and write timeouts
 };
 
 namespace detail {

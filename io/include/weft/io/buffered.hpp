@@ -124,7 +124,7 @@ class byte_window {
 }  // namespace detail
 
 template <class S>
-  requires readable_stream<std::remove_reference_t<S>>
+requires readable_stream<std::remove_reference_t<S>>
 class buffered_reader {
  public:
   using stream_type = std::remove_reference_t<S>;
@@ -242,9 +242,7 @@ class buffered_reader {
 
   /// Writes go straight to the stream (so a reader over a duplex stream is
   /// still a duplex stream).
-  task<std::size_t> write_some(std::span<const std::byte> b, deadline d = {})
-    requires writable_stream<stream_type>
-  {
+  task<std::size_t> write_some(std::span<const std::byte> b, deadline d = {}) requires writable_stream<stream_type> {
     co_return co_await inner_.write_some(b, d);
   }
 
@@ -261,7 +259,7 @@ template <class S>
 buffered_reader(S&&, std::size_t) -> buffered_reader<S>;
 
 template <class S>
-  requires writable_stream<std::remove_reference_t<S>>
+requires writable_stream<std::remove_reference_t<S>>
 class buffered_writer {
  public:
   using stream_type = std::remove_reference_t<S>;
@@ -310,9 +308,7 @@ class buffered_writer {
   }
 
   /// Reads go straight to the stream (unflushed writes are not sent first).
-  task<std::size_t> read_some(std::span<std::byte> b, deadline d = {})
-    requires readable_stream<stream_type>
-  {
+  task<std::size_t> read_some(std::span<std::byte> b, deadline d = {}) requires readable_stream<stream_type> {
     co_return co_await inner_.read_some(b, d);
   }
 

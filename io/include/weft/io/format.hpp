@@ -38,8 +38,8 @@ namespace weft::io::detail {
 /// weft::detail::runtime_exception).
 template <class E>
 concept io_exception = weft::detail::own_exception_formatters &&
-                       (std::derived_from<E, tls_error> || std::derived_from<E, resolve_error> ||
-                        std::derived_from<E, line_too_long> || std::derived_from<E, unexpected_eof>);
+    (std::derived_from<E, tls_error> || std::derived_from<E, resolve_error> || std::derived_from<E, line_too_long> ||
+     std::derived_from<E, unexpected_eof>);
 
 }  // namespace weft::io::detail
 
@@ -54,5 +54,6 @@ struct fmt::formatter<weft::io::address> : fmt::formatter<std::string_view> {
 /// what(): "line longer than the limit of 8192 bytes", "unexpected end of
 /// stream", a TLS or name-resolution failure's message.
 template <class E>
-  requires weft::io::detail::io_exception<E>
-struct fmt::formatter<E, char> : weft::detail::what_formatter {};
+requires weft::io::detail::io_exception<E>
+struct fmt::formatter<E, char> : weft::detail::what_formatter {
+};

@@ -95,8 +95,7 @@ lookup_result getaddrinfo_lookup(std::string host, std::uint16_t port, ip_family
 /// getaddrinfo_lookup. (Tests pass a slow one to exercise timeouts and
 /// cancellation of a lookup that is already running.) Takes the host by
 /// value: the task is lazy and must not refer to the caller's string.
-task<std::vector<address>> resolve_with(lookup_fn lookup, std::string host, std::uint16_t port,
-                                        resolve_options opts);
+task<std::vector<address>> resolve_with(lookup_fn lookup, std::string host, std::uint16_t port, resolve_options opts);
 
 }  // namespace detail
 

@@ -119,8 +119,8 @@ class connection_set {
 };
 
 template <class Handler, class Stream>
-task<void> run_connection(Handler& handler, const serve_options& opts, connection_set& conns,
-                          weft::semaphore* slots, Stream s, std::uint64_t id) {
+task<void> run_connection(Handler& handler, const serve_options& opts, connection_set& conns, weft::semaphore* slots,
+                          Stream s, std::uint64_t id) {
   try {
     co_await handler(std::move(s));
   } catch (const operation_cancelled&) {

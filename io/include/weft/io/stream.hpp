@@ -24,12 +24,12 @@ namespace weft::io {
 
 template <class S>
 concept readable_stream = requires(S& s, std::span<std::byte> buf, deadline d) {
-  { s.read_some(buf, d) };
+  {s.read_some(buf, d)};
 };
 
 template <class S>
 concept writable_stream = requires(S& s, std::span<const std::byte> buf, deadline d) {
-  { s.write_some(buf, d) };
+  {s.write_some(buf, d)};
 };
 
 template <class S>

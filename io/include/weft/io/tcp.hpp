@@ -35,8 +35,7 @@ class tcp_stream : public stream_socket {
   bool nodelay() const { return get_option(IPPROTO_TCP, TCP_NODELAY) != 0; }
   /// SO_KEEPALIVE, with the idle time before the first probe, the interval
   /// between probes and their count (zero: keep the system's value).
-  void set_keepalive(bool on, std::chrono::seconds idle = {}, std::chrono::seconds interval = {},
-                     int probes = 0);
+  void set_keepalive(bool on, std::chrono::seconds idle = {}, std::chrono::seconds interval = {}, int probes = 0);
 };
 
 struct listen_options {

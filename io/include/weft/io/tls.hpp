@@ -265,10 +265,8 @@ class tls_stream {
     for (bool first = wait;; first = false) {
       if (!first && !detail::tls_has_output(*st_->engine)) co_return;
       weft::unique_lock<weft::mutex> guard;
-      if (wait)
-        guard = co_await st_->write_lock.lock();
-      else
-        guard = st_->write_lock.try_lock();
+      if (wait) guard = co_await st_->write_lock.lock();
+      else guard = st_->write_lock.try_lock();
       if (!guard) co_return;
       for (;;) {
         std::size_t n = detail::tls_take_output(*st_->engine, {st_->out.get(), io_buffer});

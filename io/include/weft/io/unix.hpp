@@ -30,8 +30,7 @@ class unix_listener : public socket {
 
   /// Binds and listens at `path` ('@name': abstract). With
   /// `remove_existing`, a stale socket file at `path` is unlinked first.
-  static unix_listener bind(std::string_view path, const listen_options& opts = {},
-                            bool remove_existing = false);
+  static unix_listener bind(std::string_view path, const listen_options& opts = {}, bool remove_existing = false);
 
   task<unix_stream> accept(deadline d = {});
 };

@@ -41,10 +41,10 @@ namespace weft::ipc::detail {
 /// weft::detail::runtime_exception). protocol_error is a worker_crashed.
 template <class E>
 concept ipc_exception = weft::detail::own_exception_formatters &&
-                        (std::derived_from<E, remote_error> || std::derived_from<E, worker_crashed> ||
-                         std::derived_from<E, serialization_error> || std::derived_from<E, pool_error> ||
-                         std::derived_from<E, owner_died_error> || std::derived_from<E, shared_heap_exhausted> ||
-                         std::derived_from<E, broken_barrier>);
+    (std::derived_from<E, remote_error> || std::derived_from<E, worker_crashed> ||
+     std::derived_from<E, serialization_error> || std::derived_from<E, pool_error> ||
+     std::derived_from<E, owner_died_error> || std::derived_from<E, shared_heap_exhausted> ||
+     std::derived_from<E, broken_barrier>);
 
 }  // namespace weft::ipc::detail
 
@@ -67,5 +67,6 @@ struct fmt::formatter<weft::ipc::pool_stats> : fmt::formatter<std::string_view> 
 /// what(): "<type>: <message>" for a remote_error, how the worker died for
 /// a worker_crashed, the message given for the others.
 template <class E>
-  requires weft::ipc::detail::ipc_exception<E>
-struct fmt::formatter<E, char> : weft::detail::what_formatter {};
+requires weft::ipc::detail::ipc_exception<E>
+struct fmt::formatter<E, char> : weft::detail::what_formatter {
+};

@@ -129,8 +129,10 @@ class connection {
   static std::uint64_t type_tag() noexcept { return detail::type_tag_of<T>(); }
 
   explicit connection(detail::shared_ref end) : ref_(std::move(end)) {
-    if (auto s = detail::pipe_queue(ref_, true)) send_.emplace(detail::handle_access::make<process_queue<T>>(std::move(s)));
-    if (auto r = detail::pipe_queue(ref_, false)) recv_.emplace(detail::handle_access::make<process_queue<T>>(std::move(r)));
+    if (auto s = detail::pipe_queue(ref_, true))
+      send_.emplace(detail::handle_access::make<process_queue<T>>(std::move(s)));
+    if (auto r = detail::pipe_queue(ref_, false))
+      recv_.emplace(detail::handle_access::make<process_queue<T>>(std::move(r)));
   }
 
   const process_queue<T>& sending(const char* operation) const {

@@ -119,13 +119,12 @@ class basic_process {
   /// Forgets the result type (to keep processes of different functions
   /// together).
   template <class U>
-    requires std::is_void_v<R> && (!std::is_void_v<U>)
-  basic_process(const basic_process<U>& other) noexcept : state_(other.state_) {}
+  requires std::is_void_v<R> &&(!std::is_void_v<U>)basic_process(const basic_process<U>& other) noexcept
+      : state_(other.state_) {}
 
   /// Starts f(args...) in a new process.
   template <class F, class... A>
-    requires(!std::same_as<std::decay_t<F>, process_options>)
-  static auto start(F f, A... args) {
+  requires(!std::same_as<std::decay_t<F>, process_options>) static auto start(F f, A... args) {
     return start(process_options{}, f, std::move(args)...);
   }
   template <class F, class... A>

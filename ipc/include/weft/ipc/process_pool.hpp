@@ -220,7 +220,8 @@ std::size_t default_chunk_size(std::size_t items, unsigned workers) noexcept;
 template <class R>
 class map_stream {
  public:
-  explicit map_stream(std::vector<join_handle<std::vector<R>>> chunks) : chunks_(weft::as_completed(std::move(chunks))) {}
+  explicit map_stream(std::vector<join_handle<std::vector<R>>> chunks)
+      : chunks_(weft::as_completed(std::move(chunks))) {}
 
   /// The next result, or std::nullopt after the last. A chunk whose call
   /// failed rethrows here; the other chunks go on.

@@ -83,8 +83,11 @@ std::size_t encoded_size(const Ts&... vs);
 
 }  // namespace weft::ipc
 
+// In this order: serialize_cereal.hpp specializes what serialize_std.hpp declares.
+// clang-format off
 #include "weft/ipc/detail/serialize_std.hpp"     // IWYU pragma: keep
 #include "weft/ipc/detail/serialize_cereal.hpp"  // IWYU pragma: keep
+// clang-format on
 
 namespace weft::ipc {
 

@@ -132,8 +132,8 @@ class shared_list {
   /// holding the lock (see the top of this file); if f, or the serializer,
   /// throws, nothing is stored. std::out_of_range past the end.
   template <class F>
-    requires std::invocable<F&, T&>
-  T update(std::size_t i, F&& f) const {
+  requires std::invocable<F&, T&> T update(std::size_t i, F&& f)
+  const {
     struct context {
       F& f;
       std::optional<T> result;

@@ -144,8 +144,8 @@ class shared_map {
   /// and returns a copy of it. f runs holding the lock (see the top of this
   /// file); if f, or the value's serializer, throws, nothing is stored.
   template <class F>
-    requires std::invocable<F&, V&>
-  V update(const K& key, F&& f, V initial = V{}) const {
+  requires std::invocable<F&, V&> V update(const K& key, F&& f, V initial = V{})
+  const {
     struct context {
       F& f;
       V& initial;
@@ -156,10 +156,8 @@ class shared_map {
         ref_, to_bytes(key),
         [](void* p, const std::byte* current, std::size_t n, bool found, detail::container_bytes& out) {
           auto& c = *static_cast<context*>(p);
-          if (found)
-            c.result.emplace(detail::map_core::from_bytes<V>(current, n));
-          else
-            c.result.emplace(std::move(c.initial));
+          if (found) c.result.emplace(detail::map_core::from_bytes<V>(current, n));
+          else c.result.emplace(std::move(c.initial));
           std::invoke(c.f, *c.result);
           out = detail::map_core::to_bytes(*c.result);
         },

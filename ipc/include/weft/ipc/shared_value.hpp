@@ -63,28 +63,25 @@ class shared_value {
     return atomic().compare_exchange_weak(expected, desired, o);
   }
   T fetch_add(T v, order o = std::memory_order_seq_cst) const noexcept
-    requires(std::is_integral_v<T> || std::is_floating_point_v<T>) && (!std::is_same_v<T, bool>)
-  {
+      requires(std::is_integral_v<T> || std::is_floating_point_v<T>) &&
+      (!std::is_same_v<T, bool>) {
     return atomic().fetch_add(v, o);
   }
   T fetch_sub(T v, order o = std::memory_order_seq_cst) const noexcept
-    requires(std::is_integral_v<T> || std::is_floating_point_v<T>) && (!std::is_same_v<T, bool>)
-  {
+      requires(std::is_integral_v<T> || std::is_floating_point_v<T>) &&
+      (!std::is_same_v<T, bool>) {
     return atomic().fetch_sub(v, o);
   }
-  T fetch_and(T v, order o = std::memory_order_seq_cst) const noexcept
-    requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-  {
+  T fetch_and(T v, order o = std::memory_order_seq_cst) const noexcept requires std::is_integral_v<T> &&
+      (!std::is_same_v<T, bool>) {
     return atomic().fetch_and(v, o);
   }
-  T fetch_or(T v, order o = std::memory_order_seq_cst) const noexcept
-    requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-  {
+  T fetch_or(T v, order o = std::memory_order_seq_cst) const noexcept requires std::is_integral_v<T> &&
+      (!std::is_same_v<T, bool>) {
     return atomic().fetch_or(v, o);
   }
-  T fetch_xor(T v, order o = std::memory_order_seq_cst) const noexcept
-    requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-  {
+  T fetch_xor(T v, order o = std::memory_order_seq_cst) const noexcept requires std::is_integral_v<T> &&
+      (!std::is_same_v<T, bool>) {
     return atomic().fetch_xor(v, o);
   }
 

@@ -97,9 +97,9 @@ class completion_queue {
   mutable std::mutex mu_;
   std::unique_ptr<entry[]> entries_;
   std::size_t total_ = 0;
-  std::size_t yielded_ = 0;        // guarded by mu_
-  std::deque<std::size_t> ready_;  // guarded by mu_
-  wait_node* waiter_ = nullptr;    // guarded by mu_: the task waiting in next()
+  std::size_t yielded_ = 0;             // guarded by mu_
+  std::deque<std::size_t> ready_;       // guarded by mu_
+  wait_node* waiter_ = nullptr;         // guarded by mu_: the task waiting in next()
   std::atomic<std::size_t> active_{0};  // listeners that may still touch *this
 };
 
@@ -108,8 +108,8 @@ class completion_queue {
 /// One finished entry of an as_completed stream.
 template <class T>
 struct completed {
-  std::size_t index;       // position in the vector given to as_completed
-  join_handle<T> handle;   // finished: co_await yields at once
+  std::size_t index;      // position in the vector given to as_completed
+  join_handle<T> handle;  // finished: co_await yields at once
 };
 
 template <class T>

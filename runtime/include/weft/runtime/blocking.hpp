@@ -206,8 +206,8 @@ task<blocking_result_t<F, Args...>> make_blocking_task(F&& f, Args&&... args) {
 /// that yields f's result or rethrows its exception. Throws
 /// std::logic_error outside a runtime worker (use runtime::spawn_blocking).
 template <class F, class... Args>
-  requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
-join_handle<detail::blocking_result_t<F, Args...>> spawn_blocking(F&& f, Args&&... args) {
+requires std::invocable<std::decay_t<F>, std::decay_t<Args>...> join_handle<detail::blocking_result_t<F, Args...>>
+spawn_blocking(F&& f, Args&&... args) {
   return spawn(detail::make_blocking_task(std::forward<F>(f), std::forward<Args>(args)...));
 }
 

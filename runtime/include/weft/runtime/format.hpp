@@ -60,9 +60,9 @@ inline constexpr bool own_exception_formatters = FMT_VERSION < 100000;
 /// formatter up by the exact type, so the formatter below is a partial
 /// specialization constrained on this rather than one per class.
 template <class E>
-concept runtime_exception =
-    own_exception_formatters && (std::derived_from<E, operation_cancelled> || std::derived_from<E, timeout_error> ||
-                                 std::derived_from<E, channel_closed>);
+concept runtime_exception = own_exception_formatters &&
+    (std::derived_from<E, operation_cancelled> || std::derived_from<E, timeout_error> ||
+     std::derived_from<E, channel_closed>);
 
 }  // namespace weft::detail
 
@@ -82,9 +82,9 @@ struct fmt::formatter<weft::runtime_metrics> : fmt::formatter<std::string_view> 
                    "tasks_stolen={} local_queue_depth={} inject_queue_depth={} io_completions={} "
                    "timers_fired={} parks={} wakeups={} blocking_threads={} blocking_idle={} "
                    "blocking_queue_depth={}",
-                   m.workers.size(), m.live_tasks, t.tasks_spawned, t.tasks_completed, t.tasks_polled,
-                   t.tasks_stolen, t.local_queue_depth, m.inject_queue_depth, t.io_completions, t.timers_fired,
-                   t.parks, t.wakeups, m.blocking_threads, m.blocking_idle, m.blocking_queue_depth);
+                   m.workers.size(), m.live_tasks, t.tasks_spawned, t.tasks_completed, t.tasks_polled, t.tasks_stolen,
+                   t.local_queue_depth, m.inject_queue_depth, t.io_completions, t.timers_fired, t.parks, t.wakeups,
+                   m.blocking_threads, m.blocking_idle, m.blocking_queue_depth);
     return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
   }
 };
@@ -103,8 +103,8 @@ struct fmt::formatter<weft::worker_metrics> : fmt::formatter<std::string_view> {
                    "steal_operations={} parks={} wakeups={} inject_pops={} local_overflows={} lifo_polls={} "
                    "hand_offs={} io_completions={} timers_fired={} local_queue_depth={}",
                    w.tasks_polled, w.tasks_spawned, w.tasks_completed, w.tasks_stolen, w.steal_attempts,
-                   w.steal_operations, w.parks, w.wakeups, w.inject_pops, w.local_overflows, w.lifo_polls,
-                   w.hand_offs, w.io_completions, w.timers_fired, w.local_queue_depth);
+                   w.steal_operations, w.parks, w.wakeups, w.inject_pops, w.local_overflows, w.lifo_polls, w.hand_offs,
+                   w.io_completions, w.timers_fired, w.local_queue_depth);
     return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
   }
 };
@@ -120,5 +120,6 @@ struct fmt::formatter<weft::io_backend> : fmt::formatter<std::string_view> {
 /// what(): "weft: operation cancelled", "weft: operation timed out",
 /// "weft: channel closed", or the message given to the constructor.
 template <class E>
-  requires weft::detail::runtime_exception<E>
-struct fmt::formatter<E, char> : weft::detail::what_formatter {};
+requires weft::detail::runtime_exception<E>
+struct fmt::formatter<E, char> : weft::detail::what_formatter {
+};

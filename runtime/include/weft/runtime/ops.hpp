@@ -53,8 +53,11 @@ class pooled_buffer {
  public:
   pooled_buffer() noexcept = default;
   pooled_buffer(pooled_buffer&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)),
-        offset_(std::exchange(o.offset_, 0)), id_(o.id_), owner_(std::exchange(o.owner_, nullptr)) {}
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        offset_(std::exchange(o.offset_, 0)),
+        id_(o.id_),
+        owner_(std::exchange(o.owner_, nullptr)) {}
   pooled_buffer& operator=(pooled_buffer&& o) noexcept {
     if (this != &o) {
       reset();

@@ -71,8 +71,8 @@ class runtime {
   /// Runs f(args...) on this runtime's blocking pool, from any thread (see
   /// weft/runtime/blocking.hpp); weft::spawn_blocking does so from a task.
   template <class F, class... Args>
-    requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
-  join_handle<detail::blocking_result_t<F, Args...>> spawn_blocking(F&& f, Args&&... args) {
+  requires std::invocable<std::decay_t<F>, std::decay_t<Args>...> join_handle<detail::blocking_result_t<F, Args...>>
+  spawn_blocking(F&& f, Args&&... args) {
     return spawn(detail::make_blocking_task(std::forward<F>(f), std::forward<Args>(args)...));
   }
 

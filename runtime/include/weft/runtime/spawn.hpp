@@ -69,9 +69,7 @@ struct cell_ops_for {
     c->~task_cell<T>();
     frame_free(c, sizeof(task_cell<T>));
   }
-  static std::exception_ptr error(task_header* h) noexcept {
-    return static_cast<task_cell<T>*>(h)->res.error();
-  }
+  static std::exception_ptr error(task_header* h) noexcept { return static_cast<task_cell<T>*>(h)->res.error(); }
   static constexpr cell_ops table{&abort, &destroy, &error};
 };
 
@@ -152,8 +150,7 @@ class [[nodiscard]] join_handle {
         return detail::hand_off(cell_);
       }
       detail::join_listener* expected = nullptr;
-      if (!cell_->joiner.compare_exchange_strong(expected, this, std::memory_order_acq_rel) ||
-          node_.done_registering())
+      if (!cell_->joiner.compare_exchange_strong(expected, this, std::memory_order_acq_rel) || node_.done_registering())
         return h;  // already complete
       return std::noop_coroutine();
     }

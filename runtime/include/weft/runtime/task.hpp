@@ -61,10 +61,8 @@ class task_promise : public promise_base {
   void unhandled_exception() noexcept { result_.set_exception(std::current_exception()); }
 
   template <class U = T>
-    requires std::is_convertible_v<U&&, T>
-  void return_value(U&& v) {
-    result_.set_value(std::forward<U>(v));
-  }
+  requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) { result_.set_value(std::forward<U>(v)); }
 
   result<T> result_;
 };
@@ -158,8 +156,7 @@ struct task_cell : task_header {
 };
 
 template <class T>
-std::coroutine_handle<> final_awaiter<T>::await_suspend(
-    std::coroutine_handle<task_promise<T>> h) noexcept {
+std::coroutine_handle<> final_awaiter<T>::await_suspend(std::coroutine_handle<task_promise<T>> h) noexcept {
   auto& p = h.promise();
   if (p.continuation_) return transfer(p.continuation_);
   // A spawned root frame: move the outcome into the cell, free the frame.

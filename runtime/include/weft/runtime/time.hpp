@@ -53,8 +53,7 @@ bool disarm_timer(timer_entry* e) noexcept;
 
 class sleep_awaiter : stop_callback {
  public:
-  explicit sleep_awaiter(clock::time_point deadline) noexcept
-      : stop_callback{&on_stop}, deadline_(deadline) {}
+  explicit sleep_awaiter(clock::time_point deadline) noexcept : stop_callback{&on_stop}, deadline_(deadline) {}
   /// Movable until awaited (so it can be passed to with_timeout).
   sleep_awaiter(sleep_awaiter&& o) noexcept : stop_callback{&on_stop}, deadline_(o.deadline_) {}
   sleep_awaiter(const sleep_awaiter&) = delete;
@@ -107,12 +106,9 @@ class timeout_scope : stop_callback {
 
 template <class A>
 auto get_awaiter(A&& a) {
-  if constexpr (requires { std::forward<A>(a).operator co_await(); })
-    return std::forward<A>(a).operator co_await();
-  else if constexpr (requires { operator co_await(std::forward<A>(a)); })
-    return operator co_await(std::forward<A>(a));
-  else
-    return std::forward<A>(a);
+  if constexpr (requires { std::forward<A>(a).operator co_await(); }) return std::forward<A>(a).operator co_await();
+  else if constexpr (requires { operator co_await(std::forward<A>(a)); }) return operator co_await(std::forward<A>(a));
+  else return std::forward<A>(a);
 }
 
 template <class A>

@@ -27,8 +27,7 @@ task<std::tuple<detail::value_or_monostate<Ts>...>> when_all(task<Ts>... tasks) 
   co_await set.wait();
   if (auto e = set.first_error()) std::rethrow_exception(e);
   co_return std::apply(
-      [](auto*... c) { return std::tuple<detail::value_or_monostate<Ts>...>{detail::take_value(c)...}; },
-      cells);
+      [](auto*... c) { return std::tuple<detail::value_or_monostate<Ts>...>{detail::take_value(c)...}; }, cells);
 }
 
 /// Over a vector: a vector of results (or task<void> for void tasks).

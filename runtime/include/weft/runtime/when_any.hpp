@@ -48,9 +48,9 @@ task<when_any_result<Ts...>> when_any(task<Ts>... tasks) {
   using variant = std::variant<detail::value_or_monostate<Ts>...>;
   std::optional<variant> value;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((I == w ? (void)value.emplace(std::in_place_index<I>, detail::take_value(std::get<I>(cells))) : void()),
-     ...);
-  }(std::index_sequence_for<Ts...>{});
+    ((I == w ? (void)value.emplace(std::in_place_index<I>, detail::take_value(std::get<I>(cells))) : void()), ...);
+  }
+  (std::index_sequence_for<Ts...>{});
   co_return when_any_result<Ts...>{w, std::move(*value)};
 }
 
@@ -99,9 +99,9 @@ struct when_any_operand<join_handle<T>> {
 
 /// Tasks and join handles, at least one handle: see the header comment.
 template <class... As>
-  requires(sizeof...(As) > 0 && (detail::is_join_handle_v<As> || ...) &&
-           (requires { typename detail::when_any_operand<As>::type; } && ...))
-task<when_any_result<typename detail::when_any_operand<As>::type...>> when_any(As... ops) {
+requires(sizeof...(As) > 0 && (detail::is_join_handle_v<As> || ...) && (requires {
+           typename detail::when_any_operand<As>::type;
+         } && ...)) task<when_any_result<typename detail::when_any_operand<As>::type...>> when_any(As... ops) {
   return when_any(detail::as_when_any_task(std::move(ops))...);
 }
 

@@ -42,9 +42,8 @@ using invoker_fn = void (*)(worker_context& ctx, std::uintptr_t fn, byte_reader&
 
 /// What can be sent as the function of a call.
 template <class F>
-concept remote_callable =
-    (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
-    (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
+concept remote_callable = (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
+                          (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
 
 template <class F>
 constexpr void check_callable() {

@@ -62,60 +62,107 @@ template <class T>
 inline constexpr bool dependent_false = false;
 
 // ------------------------------------------------------------ families
-template <class T> inline constexpr bool is_basic_string = false;
-template <class C, class Tr, class A> inline constexpr bool is_basic_string<std::basic_string<C, Tr, A>> = true;
-template <class T> inline constexpr bool is_string_view = false;
-template <class C, class Tr> inline constexpr bool is_string_view<std::basic_string_view<C, Tr>> = true;
-template <class T> inline constexpr bool is_span = false;
-template <class T, std::size_t E> inline constexpr bool is_span<std::span<T, E>> = true;
-template <class T> inline constexpr bool is_vector = false;
-template <class T, class A> inline constexpr bool is_vector<std::vector<T, A>> = true;
-template <class T> inline constexpr bool is_bit_vector = false;
-template <class A> inline constexpr bool is_bit_vector<std::vector<bool, A>> = true;
-template <class T> inline constexpr bool is_sequence = false;
-template <class T, class A> inline constexpr bool is_sequence<std::deque<T, A>> = true;
-template <class T, class A> inline constexpr bool is_sequence<std::list<T, A>> = true;
-template <class T> inline constexpr bool is_deque = false;
-template <class T, class A> inline constexpr bool is_deque<std::deque<T, A>> = true;
-template <class T> inline constexpr bool is_std_array = false;
-template <class T, std::size_t N> inline constexpr bool is_std_array<std::array<T, N>> = true;
-template <class T> inline constexpr bool is_unique_set = false;
-template <class K, class C, class A> inline constexpr bool is_unique_set<std::set<K, C, A>> = true;
-template <class K, class H, class E, class A> inline constexpr bool is_unique_set<std::unordered_set<K, H, E, A>> = true;
-template <class T> inline constexpr bool is_multi_set = false;
-template <class K, class C, class A> inline constexpr bool is_multi_set<std::multiset<K, C, A>> = true;
-template <class K, class H, class E, class A> inline constexpr bool is_multi_set<std::unordered_multiset<K, H, E, A>> = true;
-template <class T> inline constexpr bool is_unique_map = false;
-template <class K, class V, class C, class A> inline constexpr bool is_unique_map<std::map<K, V, C, A>> = true;
+template <class T>
+inline constexpr bool is_basic_string = false;
+template <class C, class Tr, class A>
+inline constexpr bool is_basic_string<std::basic_string<C, Tr, A>> = true;
+template <class T>
+inline constexpr bool is_string_view = false;
+template <class C, class Tr>
+inline constexpr bool is_string_view<std::basic_string_view<C, Tr>> = true;
+template <class T>
+inline constexpr bool is_span = false;
+template <class T, std::size_t E>
+inline constexpr bool is_span<std::span<T, E>> = true;
+template <class T>
+inline constexpr bool is_vector = false;
+template <class T, class A>
+inline constexpr bool is_vector<std::vector<T, A>> = true;
+template <class T>
+inline constexpr bool is_bit_vector = false;
+template <class A>
+inline constexpr bool is_bit_vector<std::vector<bool, A>> = true;
+template <class T>
+inline constexpr bool is_sequence = false;
+template <class T, class A>
+inline constexpr bool is_sequence<std::deque<T, A>> = true;
+template <class T, class A>
+inline constexpr bool is_sequence<std::list<T, A>> = true;
+template <class T>
+inline constexpr bool is_deque = false;
+template <class T, class A>
+inline constexpr bool is_deque<std::deque<T, A>> = true;
+template <class T>
+inline constexpr bool is_std_array = false;
+template <class T, std::size_t N>
+inline constexpr bool is_std_array<std::array<T, N>> = true;
+template <class T>
+inline constexpr bool is_unique_set = false;
+template <class K, class C, class A>
+inline constexpr bool is_unique_set<std::set<K, C, A>> = true;
+template <class K, class H, class E, class A>
+inline constexpr bool is_unique_set<std::unordered_set<K, H, E, A>> = true;
+template <class T>
+inline constexpr bool is_multi_set = false;
+template <class K, class C, class A>
+inline constexpr bool is_multi_set<std::multiset<K, C, A>> = true;
+template <class K, class H, class E, class A>
+inline constexpr bool is_multi_set<std::unordered_multiset<K, H, E, A>> = true;
+template <class T>
+inline constexpr bool is_unique_map = false;
+template <class K, class V, class C, class A>
+inline constexpr bool is_unique_map<std::map<K, V, C, A>> = true;
 template <class K, class V, class H, class E, class A>
 inline constexpr bool is_unique_map<std::unordered_map<K, V, H, E, A>> = true;
-template <class T> inline constexpr bool is_multi_map = false;
-template <class K, class V, class C, class A> inline constexpr bool is_multi_map<std::multimap<K, V, C, A>> = true;
+template <class T>
+inline constexpr bool is_multi_map = false;
+template <class K, class V, class C, class A>
+inline constexpr bool is_multi_map<std::multimap<K, V, C, A>> = true;
 template <class K, class V, class H, class E, class A>
 inline constexpr bool is_multi_map<std::unordered_multimap<K, V, H, E, A>> = true;
-template <class T> inline constexpr bool is_optional = false;
-template <class T> inline constexpr bool is_optional<std::optional<T>> = true;
-template <class T> inline constexpr bool is_pair = false;
-template <class A, class B> inline constexpr bool is_pair<std::pair<A, B>> = true;
-template <class T> inline constexpr bool is_tuple = false;
-template <class... Ts> inline constexpr bool is_tuple<std::tuple<Ts...>> = true;
-template <class T> inline constexpr bool is_variant = false;
-template <class... Ts> inline constexpr bool is_variant<std::variant<Ts...>> = true;
-template <class T> inline constexpr bool is_chrono = false;
-template <class R, class P> inline constexpr bool is_chrono<std::chrono::duration<R, P>> = true;
-template <class C, class D> inline constexpr bool is_chrono<std::chrono::time_point<C, D>> = true;
+template <class T>
+inline constexpr bool is_optional = false;
+template <class T>
+inline constexpr bool is_optional<std::optional<T>> = true;
+template <class T>
+inline constexpr bool is_pair = false;
+template <class A, class B>
+inline constexpr bool is_pair<std::pair<A, B>> = true;
+template <class T>
+inline constexpr bool is_tuple = false;
+template <class... Ts>
+inline constexpr bool is_tuple<std::tuple<Ts...>> = true;
+template <class T>
+inline constexpr bool is_variant = false;
+template <class... Ts>
+inline constexpr bool is_variant<std::variant<Ts...>> = true;
+template <class T>
+inline constexpr bool is_chrono = false;
+template <class R, class P>
+inline constexpr bool is_chrono<std::chrono::duration<R, P>> = true;
+template <class C, class D>
+inline constexpr bool is_chrono<std::chrono::time_point<C, D>> = true;
 // Owners and handles of memory in this process: the pointee would not come along.
-template <class T> inline constexpr bool is_pointer_like = false;
-template <class T, class D> inline constexpr bool is_pointer_like<std::unique_ptr<T, D>> = true;
-template <class T> inline constexpr bool is_pointer_like<std::shared_ptr<T>> = true;
-template <class T> inline constexpr bool is_pointer_like<std::weak_ptr<T>> = true;
-template <class T> inline constexpr bool is_pointer_like<std::reference_wrapper<T>> = true;
+template <class T>
+inline constexpr bool is_pointer_like = false;
+template <class T, class D>
+inline constexpr bool is_pointer_like<std::unique_ptr<T, D>> = true;
+template <class T>
+inline constexpr bool is_pointer_like<std::shared_ptr<T>> = true;
+template <class T>
+inline constexpr bool is_pointer_like<std::weak_ptr<T>> = true;
+template <class T>
+inline constexpr bool is_pointer_like<std::reference_wrapper<T>> = true;
 
 /// What wire_t turns into std::string (after decay).
-template <class T> inline constexpr bool is_string_source = false;
-template <> inline constexpr bool is_string_source<const char*> = true;
-template <> inline constexpr bool is_string_source<char*> = true;
-template <> inline constexpr bool is_string_source<std::string_view> = true;
+template <class T>
+inline constexpr bool is_string_source = false;
+template <>
+inline constexpr bool is_string_source<const char*> = true;
+template <>
+inline constexpr bool is_string_source<char*> = true;
+template <>
+inline constexpr bool is_string_source<std::string_view> = true;
 
 // ------------------------------------------------------------ shapes
 enum class shape {
@@ -154,7 +201,8 @@ template <class T>
 inline constexpr int cereal_outputs =
     cereal::traits::detail::count_output_serializers<T, cereal::BinaryOutputArchive>::value;
 template <class T>
-inline constexpr int cereal_inputs = cereal::traits::detail::count_input_serializers<T, cereal::BinaryInputArchive>::value;
+inline constexpr int cereal_inputs =
+    cereal::traits::detail::count_input_serializers<T, cereal::BinaryInputArchive>::value;
 
 template <class T>
 consteval shape shape_of() {
@@ -166,7 +214,8 @@ consteval shape shape_of() {
   else if constexpr (std::is_pointer_v<T>)
     return std::is_function_v<std::remove_pointer_t<T>> ? shape::scalar : shape::object_pointer;
   else if constexpr (std::is_array_v<T>) return shape::c_array;
-  else if constexpr (std::is_union_v<T>) return std::is_trivially_copyable_v<T> ? shape::trivially_copyable : shape::unsupported;
+  else if constexpr (std::is_union_v<T>)
+    return std::is_trivially_copyable_v<T> ? shape::trivially_copyable : shape::unsupported;
   else if constexpr (!std::is_class_v<T>) return shape::unsupported;  // functions, void
   else if constexpr (is_string_view<T> || is_span<T>) return shape::view;
   else if constexpr (is_pointer_like<T>) return shape::pointer_like;
@@ -187,7 +236,7 @@ consteval shape shape_of() {
   else if constexpr (std::is_same_v<T, std::monostate>) return shape::monostate;
   else if constexpr (is_chrono<T>) return std::is_trivially_copyable_v<T> ? shape::scalar : shape::unsupported;
   else if constexpr (cereal_outputs<T> != 0 || cereal_inputs<T> != 0) {
-    if constexpr (cereal_outputs<T> > 1 || cereal_inputs<T> > 1) return shape::cereal_ambiguous;
+    if constexpr (cereal_outputs < T >> 1 || cereal_inputs < T >> 1) return shape::cereal_ambiguous;
     else if constexpr (cereal_outputs<T> != 1 || cereal_inputs<T> != 1) return shape::cereal_one_way;
     else if constexpr (!std::is_default_constructible_v<T>) return shape::cereal_not_default_constructible;
     else return shape::cereal;
@@ -213,10 +262,8 @@ consteval bool parts_ok() {
     return serializable<typename T::key_type> && serializable<typename T::mapped_type>;
   else if constexpr (s == shape::pair)
     return serializable<typename T::first_type> && serializable<typename T::second_type>;
-  else if constexpr (s == shape::tuple || s == shape::variant)
-    return members_ok<T>;
-  else
-    return true;
+  else if constexpr (s == shape::tuple || s == shape::variant) return members_ok<T>;
+  else return true;
 }
 
 // ------------------------------------------------------------ helpers
@@ -230,11 +277,14 @@ template <class T, shape S = shape_of<T>(), bool Ok = parts_ok<T>()>
 struct auto_serializer : builtin_tag {};  // refused: no encode/decode, so not serializable
 
 template <class T>
-concept builtin = requires { typename serializer<T>::weft_builtin_serializer; };
+concept builtin = requires {
+  typename serializer<T>::weft_builtin_serializer;
+};
 
 /// Copied as one block: the primary template's memcpy codec.
 template <class T>
-inline constexpr bool bulk = builtin<T> && (shape_of<T>() == shape::scalar || shape_of<T>() == shape::trivially_copyable);
+inline constexpr bool bulk = builtin<T> &&
+                             (shape_of<T>() == shape::scalar || shape_of<T>() == shape::trivially_copyable);
 
 /// The least number of bytes any value of T encodes to (T serializable).
 template <class T>
@@ -458,7 +508,8 @@ struct auto_serializer<T, shape::bit_vector, true> : builtin_tag {
     std::size_t used = 0;
     for (std::size_t i = 0; i < v.size(); i += 8) {
       unsigned char byte = 0;
-      for (std::size_t b = 0; b < 8 && i + b < v.size(); ++b) byte |= static_cast<unsigned char>(v[i + b] ? 1u << b : 0u);
+      for (std::size_t b = 0; b < 8 && i + b < v.size(); ++b)
+        byte |= static_cast<unsigned char>(v[i + b] ? 1u << b : 0u);
       chunk[used++] = byte;
       if (used == sizeof chunk) {
         w.write(chunk, used);
@@ -523,8 +574,8 @@ struct auto_serializer<T, shape::array, true> : builtin_tag {
       return a;
     } else {
       // Braced elements are decoded left to right.
-      return [&]<std::size_t... I>(std::index_sequence<I...>) { return T{((void)I, decode_as<E>(r))...}; }(
-          std::make_index_sequence<N>{});
+      return [&]<std::size_t... I>(std::index_sequence<I...>) { return T{((void)I, decode_as<E>(r))...}; }
+      (std::make_index_sequence<N>{});
     }
   }
 };

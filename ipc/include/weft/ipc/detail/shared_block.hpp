@@ -38,7 +38,19 @@ namespace weft::ipc::detail {
 /// cache sits in a page the kernel wipes in a forked child).
 pid_t current_pid() noexcept;
 
-enum class block_kind : std::uint32_t { value = 1, array, mutex, semaphore, queue, event, condition, barrier, map, list, pipe_end };
+enum class block_kind : std::uint32_t {
+  value = 1,
+  array,
+  mutex,
+  semaphore,
+  queue,
+  event,
+  condition,
+  barrier,
+  map,
+  list,
+  pipe_end
+};
 
 /// At the start of every shared object's block; the object follows at
 /// object_offset(align).
@@ -164,8 +176,8 @@ struct handle_serializer {
   static H decode(byte_reader& r) {
     encoded_block e{};
     r.read(&e, sizeof e);
-    return handle_access::make<H>(shared_ref(adopt_block(e, handle_access::kind<H>(), handle_access::type_tag<H>(),
-                                                                handle_access::type_name<H>())));
+    return handle_access::make<H>(shared_ref(
+        adopt_block(e, handle_access::kind<H>(), handle_access::type_tag<H>(), handle_access::type_name<H>())));
   }
 };
 

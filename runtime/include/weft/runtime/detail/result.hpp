@@ -43,9 +43,7 @@ class result {
   bool has_value() const noexcept { return state_ == state::value; }
   bool has_error() const noexcept { return state_ == state::error; }
   bool empty() const noexcept { return state_ == state::empty; }
-  std::exception_ptr error() const noexcept {
-    return state_ == state::error ? error_ : std::exception_ptr{};
-  }
+  std::exception_ptr error() const noexcept { return state_ == state::error ? error_ : std::exception_ptr{}; }
 
   /// Returns the value (moved out) or rethrows the exception.
   T get() {
@@ -93,9 +91,19 @@ decltype(auto) consume(result<T>& r) {
 template <class T>
 class result<T&> {
  public:
-  void set_value(T& v) noexcept { ptr_ = std::addressof(v); error_ = nullptr; }
-  void set_exception(std::exception_ptr e) noexcept { error_ = std::move(e); ptr_ = nullptr; }
-  void take_from(result& o) noexcept { ptr_ = o.ptr_; error_ = std::move(o.error_); o.reset(); }
+  void set_value(T& v) noexcept {
+    ptr_ = std::addressof(v);
+    error_ = nullptr;
+  }
+  void set_exception(std::exception_ptr e) noexcept {
+    error_ = std::move(e);
+    ptr_ = nullptr;
+  }
+  void take_from(result& o) noexcept {
+    ptr_ = o.ptr_;
+    error_ = std::move(o.error_);
+    o.reset();
+  }
   bool has_value() const noexcept { return ptr_ != nullptr; }
   bool has_error() const noexcept { return error_ != nullptr; }
   bool empty() const noexcept { return !ptr_ && !error_; }
@@ -104,7 +112,10 @@ class result<T&> {
     if (error_) std::rethrow_exception(error_);
     return *ptr_;
   }
-  void reset() noexcept { ptr_ = nullptr; error_ = nullptr; }
+  void reset() noexcept {
+    ptr_ = nullptr;
+    error_ = nullptr;
+  }
 
  private:
   T* ptr_ = nullptr;
@@ -114,9 +125,19 @@ class result<T&> {
 template <>
 class result<void> {
  public:
-  void set_value() noexcept { state_ = state::value; error_ = nullptr; }
-  void set_exception(std::exception_ptr e) noexcept { error_ = std::move(e); state_ = state::error; }
-  void take_from(result& o) noexcept { state_ = o.state_; error_ = std::move(o.error_); o.reset(); }
+  void set_value() noexcept {
+    state_ = state::value;
+    error_ = nullptr;
+  }
+  void set_exception(std::exception_ptr e) noexcept {
+    error_ = std::move(e);
+    state_ = state::error;
+  }
+  void take_from(result& o) noexcept {
+    state_ = o.state_;
+    error_ = std::move(o.error_);
+    o.reset();
+  }
   bool has_value() const noexcept { return state_ == state::value; }
   bool has_error() const noexcept { return state_ == state::error; }
   bool empty() const noexcept { return state_ == state::empty; }
@@ -124,7 +145,10 @@ class result<void> {
   void get() {
     if (error_) std::rethrow_exception(error_);
   }
-  void reset() noexcept { state_ = state::empty; error_ = nullptr; }
+  void reset() noexcept {
+    state_ = state::empty;
+    error_ = nullptr;
+  }
 
  private:
   enum class state : unsigned char { empty, value, error };

@@ -52,8 +52,7 @@ class stop_scope {
     const auto mine = reinterpret_cast<std::uintptr_t>(cb);
     std::uintptr_t w = word_.load(std::memory_order_acquire);
     while ((w & ~flag_bits) == mine)
-      if (word_.compare_exchange_weak(w, w & flag_bits, std::memory_order_acq_rel, std::memory_order_acquire))
-        return;
+      if (word_.compare_exchange_weak(w, w & flag_bits, std::memory_order_acq_rel, std::memory_order_acquire)) return;
     while (word_.load(std::memory_order_acquire) & running) cpu_relax();
   }
 

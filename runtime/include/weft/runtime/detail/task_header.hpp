@@ -37,8 +37,8 @@ inline join_listener* const listener_done = reinterpret_cast<join_listener*>(std
 
 /// Typed operations on a cell, one static table per result type.
 struct cell_ops {
-  void (*abort)(task_header*) noexcept;  // store operation_cancelled as the result
-  void (*destroy)(task_header*) noexcept;  // destroy the result and free the cell
+  void (*abort)(task_header*) noexcept;                // store operation_cancelled as the result
+  void (*destroy)(task_header*) noexcept;              // destroy the result and free the cell
   std::exception_ptr (*error)(task_header*) noexcept;  // the stored exception, if any
 };
 
@@ -51,8 +51,8 @@ struct task_header {
   static constexpr std::uint32_t started = 1, complete = 2, handle_dropped = 4, quiet = 8, service = 16;
   static constexpr std::uint32_t ref_unit = 256;
 
-  std::coroutine_handle<> resume_point;  // where the task continues when run
-  std::coroutine_handle<> root;          // the spawned frame, until completion
+  std::coroutine_handle<> resume_point;            // where the task continues when run
+  std::coroutine_handle<> root;                    // the spawned frame, until completion
   std::atomic<std::uint32_t> state{3 * ref_unit};  // handle, first queue entry, registry
   std::uint32_t rt_id = 0;                         // the owning runtime (see runtime_of)
   std::atomic<join_listener*> joiner{nullptr};

@@ -50,7 +50,8 @@ class semaphore {
     }
     bool await_ready() noexcept { return fast_ = s_.try_acquire(); }
     bool await_suspend(std::coroutine_handle<> h) {
-      return suspend_task(h, "weft::semaphore::acquire", [this](detail::waiter& w) { return s_.st_.take_or_enqueue(w); });
+      return suspend_task(h, "weft::semaphore::acquire",
+                          [this](detail::waiter& w) { return s_.st_.take_or_enqueue(w); });
     }
     void await_resume() {
       consumed_ = true;

@@ -54,7 +54,8 @@ class shared_mutex {
     }
     bool await_ready() noexcept { return fast_ = m_.try_take(Kind); }
     bool await_suspend(std::coroutine_handle<> h) {
-      return suspend_task(h, "weft::shared_mutex lock", [this](detail::waiter& w) { return m_.st_.take_or_enqueue(w); });
+      return suspend_task(h, "weft::shared_mutex lock",
+                          [this](detail::waiter& w) { return m_.st_.take_or_enqueue(w); });
     }
     Guard await_resume() {
       consumed_ = true;

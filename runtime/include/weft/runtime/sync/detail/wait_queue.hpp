@@ -87,10 +87,10 @@ struct waiter {
 
   waiter* prev = nullptr;
   waiter* next = nullptr;
-  state_t state = idle;     // guarded by the primitive's lock
-  std::uint8_t kind = 0;    // the primitive's own tag (shared/exclusive...)
-  bool closed = false;      // granted because the primitive closed (channels)
-  void* slot = nullptr;     // the primitive's payload (a value to send or receive into)
+  state_t state = idle;             // guarded by the primitive's lock
+  std::uint8_t kind = 0;            // the primitive's own tag (shared/exclusive...)
+  bool closed = false;              // granted because the primitive closed (channels)
+  void* slot = nullptr;             // the primitive's payload (a value to send or receive into)
   wait_node* task = nullptr;        // a suspended task, or
   thread_parker* thread = nullptr;  // a blocked thread
 
@@ -137,7 +137,8 @@ class wait_list {
 class wake_batch {
  public:
   wake_batch() = default;
-  wake_batch(wake_batch&& o) noexcept : head_(std::exchange(o.head_, nullptr)), tail_(std::exchange(o.tail_, nullptr)) {}
+  wake_batch(wake_batch&& o) noexcept
+      : head_(std::exchange(o.head_, nullptr)), tail_(std::exchange(o.tail_, nullptr)) {}
   wake_batch(const wake_batch&) = delete;
   ~wake_batch() { notify_all(); }
 
@@ -274,8 +275,7 @@ class task_wait : stop_callback {
 template <class State>
 class gate_awaiter : task_wait {
  public:
-  gate_awaiter(State& st, const char* what, bool cancellable = true) noexcept
-      : task_wait(st), st_(st), what_(what) {
+  gate_awaiter(State& st, const char* what, bool cancellable = true) noexcept : task_wait(st), st_(st), what_(what) {
     set_cancellable(cancellable);
   }
   gate_awaiter(gate_awaiter&& o) noexcept : task_wait(std::move(o)), st_(o.st_), what_(o.what_) {}
