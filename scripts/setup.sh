@@ -7,8 +7,8 @@ set -euo pipefail
 
 packages=(
   # toolchains and build tools
-  build-essential g++ clang libclang-rt-14-dev cmake meson ninja-build
-  pkg-config git time
+  build-essential g++ clang libclang-rt-14-dev clang-format cmake meson
+  ninja-build pkg-config git time
   # libraries
   liburing-dev libboost-context1.81-dev libboost-url1.81-dev libfmt-dev
   catch2 libssl-dev libxml2-dev libcereal-dev zlib1g-dev libcli11-dev
