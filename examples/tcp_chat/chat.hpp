@@ -1,6 +1,6 @@
 // A line-based TCP chat room: one broadcaster task fans messages out to one
 // bounded weft::channel per client. Used by the tcp_chat example and by
-// tests/io/chat_test.cpp (through run_demo()).
+// tests/chat_test.cpp (through run_demo()).
 //
 //   chat::server room;
 //   co_await weft::when_any(room.run(listener), signals.wait());

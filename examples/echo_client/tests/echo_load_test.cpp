@@ -7,8 +7,8 @@
 #include <string>
 #include <system_error>
 
-#include "../../examples/echo_client/echo_load.hpp"
-#include "../../examples/echo_server/echo_handler.hpp"
+#include "../../echo_server/echo_handler.hpp"
+#include "../echo_load.hpp"
 #include "io_test_support.hpp"
 
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "../../examples/tcp_chat/chat.hpp"
+#include "../chat.hpp"
 #include "io_test_support.hpp"
 
 using namespace std::chrono_literals;
