@@ -72,9 +72,10 @@ def main():
 
     test_case = re.compile(r'TEST_CASE\(\s*"((?:[^"\\]|\\.)*)"')
     for f in sorted([*ROOT.glob("tests/**/*.cpp"), *ROOT.glob("examples/*/tests/*.cpp")]):
-        for m in test_case.finditer(f.read_text(encoding="utf-8")):
+        text = f.read_text(encoding="utf-8")
+        for m in test_case.finditer(text):
             if ";" in m.group(1):
-                line = f.read_text(encoding="utf-8").count("\n", 0, m.start()) + 1
+                line = text.count("\n", 0, m.start()) + 1
                 problems.append(f"{f.relative_to(ROOT)}:{line}: a ';' in TEST_CASE name {m.group(1)!r}: "
                                 "ctest would run nothing for it (use ',')")
 

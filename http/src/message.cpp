@@ -1,13 +1,30 @@
 // The message types and helpers of weft/http/message.hpp, and the text
-// helpers of text.hpp that the parser, client and server share.
+// helpers of text.hpp that the parser and server share.
 #include "weft/http/message.hpp"
 
+#include <array>
 #include <cstring>
 #include <stdexcept>
 
 #include "text.hpp"
 
 namespace weft::http {
+
+namespace {
+
+char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// The tchars of RFC 9110 5.6.2, one lookup a byte: every parsed header
+/// name and every name a response is given goes through it.
+constexpr std::array<bool, 256> tchars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+}  // namespace
 
 // ----------------------------------------------------------------- text
 
@@ -84,7 +101,6 @@ void format_imf_date(std::time_t secs, char* out) {
 
 using detail::format_imf_date;
 using detail::imf_date_size;
-using detail::lower;
 using detail::trim_ows;
 
 // ----------------------------------------------------------------- names

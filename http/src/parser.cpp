@@ -21,9 +21,11 @@ namespace weft::http {
 namespace {
 
 using detail::is_ows;
-using detail::is_text;
 using detail::quote;
 using detail::trim_ows;
+
+/// field-vchar, SP, HTAB and obs-text: what a field value or reason may hold.
+bool is_text(unsigned char c) noexcept { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 constexpr std::size_t max_chunk_line = 4096;
 

@@ -28,7 +28,6 @@
 #pragma once
 
 #include <concepts>
-#include <iterator>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -75,23 +74,18 @@ struct fmt::formatter<weft::http::client_errc> : fmt::formatter<std::string_view
 /// "HTTP/1.1 404 Not Found": version, status and reason (r.reason, else
 /// reason_phrase(r.status); just "HTTP/1.1 299" if both are empty).
 template <>
-struct fmt::formatter<weft::http::response> : fmt::formatter<std::string_view> {
+struct fmt::formatter<weft::http::response> : weft::detail::text_formatter {
   auto format(const weft::http::response& r, fmt::format_context& ctx) const -> decltype(ctx.out()) {
     const std::string_view reason = r.reason.empty() ? weft::http::reason_phrase(r.status) : r.reason;
-    fmt::memory_buffer buf;
-    fmt::format_to(std::back_inserter(buf), "{} {}", weft::http::to_string(r.version), r.status);
-    if (!reason.empty()) fmt::format_to(std::back_inserter(buf), " {}", reason);
-    return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
+    return format_text(ctx, "{} {}{}{}", weft::http::to_string(r.version), r.status, reason.empty() ? "" : " ", reason);
   }
 };
 
 /// "GET /index.html HTTP/1.1": method, target and version.
 template <>
-struct fmt::formatter<weft::http::request> : fmt::formatter<std::string_view> {
+struct fmt::formatter<weft::http::request> : weft::detail::text_formatter {
   auto format(const weft::http::request& r, fmt::format_context& ctx) const -> decltype(ctx.out()) {
-    fmt::memory_buffer buf;
-    fmt::format_to(std::back_inserter(buf), "{} {} {}", r.method, r.target, weft::http::to_string(r.version));
-    return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
+    return format_text(ctx, "{} {} {}", r.method, r.target, weft::http::to_string(r.version));
   }
 };
 

@@ -25,7 +25,6 @@
 #pragma once
 
 #include <concepts>
-#include <iterator>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -52,15 +51,13 @@ concept ipc_exception = weft::detail::own_exception_formatters &&
 /// queued=0 running=2 workers_started=5 workers_restarted=1": every field,
 /// the outcomes first, then the workers and the calls in flight.
 template <>
-struct fmt::formatter<weft::ipc::pool_stats> : fmt::formatter<std::string_view> {
+struct fmt::formatter<weft::ipc::pool_stats> : weft::detail::text_formatter {
   auto format(const weft::ipc::pool_stats& s, fmt::format_context& ctx) const -> decltype(ctx.out()) {
-    fmt::memory_buffer buf;
-    fmt::format_to(std::back_inserter(buf),
-                   "completed={} failed={} crashed={} timed_out={} cancelled={} workers={} queued={} running={} "
-                   "workers_started={} workers_restarted={}",
-                   s.completed, s.failed, s.crashed, s.timed_out, s.cancelled, s.workers, s.queued, s.running,
-                   s.workers_started, s.workers_restarted);
-    return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
+    return format_text(ctx,
+                       "completed={} failed={} crashed={} timed_out={} cancelled={} workers={} queued={} running={} "
+                       "workers_started={} workers_restarted={}",
+                       s.completed, s.failed, s.crashed, s.timed_out, s.cancelled, s.workers, s.queued, s.running,
+                       s.workers_started, s.workers_restarted);
   }
 };
 

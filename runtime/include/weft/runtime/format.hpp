@@ -29,6 +29,7 @@
 #include <exception>
 #include <iterator>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 #if FMT_VERSION >= 100000
@@ -40,6 +41,19 @@
 #include "weft/runtime/runtime_options.hpp"
 
 namespace weft::detail {
+
+/// Base of the formatters that write a value as a line of text: the text
+/// is formatted whole, then given a string's specs ("{:>40}", "{:.20}").
+struct text_formatter : fmt::formatter<std::string_view> {
+ protected:
+  template <class... Args>
+  auto format_text(fmt::format_context& ctx, fmt::format_string<Args...> text, Args&&... args) const
+      -> decltype(ctx.out()) {
+    fmt::memory_buffer buf;
+    fmt::format_to(std::back_inserter(buf), text, std::forward<Args>(args)...);
+    return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
+  }
+};
 
 /// Formats an exception as its what(), taking the specs of a string. The
 /// formatters of weft's error types (here and in the io, http and ipc
@@ -73,19 +87,17 @@ concept runtime_exception = own_exception_formatters &&
 /// wakeups) summed over the workers, the rest as in runtime_metrics. What a
 /// dashboard line needs; format m.total() for the other counters as well.
 template <>
-struct fmt::formatter<weft::runtime_metrics> : fmt::formatter<std::string_view> {
+struct fmt::formatter<weft::runtime_metrics> : weft::detail::text_formatter {
   auto format(const weft::runtime_metrics& m, fmt::format_context& ctx) const -> decltype(ctx.out()) {
     const weft::worker_metrics t = m.total();
-    fmt::memory_buffer buf;
-    fmt::format_to(std::back_inserter(buf),
-                   "workers={} live_tasks={} tasks_spawned={} tasks_completed={} tasks_polled={} "
-                   "tasks_stolen={} local_queue_depth={} inject_queue_depth={} io_completions={} "
-                   "timers_fired={} parks={} wakeups={} blocking_threads={} blocking_idle={} "
-                   "blocking_queue_depth={}",
-                   m.workers.size(), m.live_tasks, t.tasks_spawned, t.tasks_completed, t.tasks_polled, t.tasks_stolen,
-                   t.local_queue_depth, m.inject_queue_depth, t.io_completions, t.timers_fired, t.parks, t.wakeups,
-                   m.blocking_threads, m.blocking_idle, m.blocking_queue_depth);
-    return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
+    return format_text(ctx,
+                       "workers={} live_tasks={} tasks_spawned={} tasks_completed={} tasks_polled={} "
+                       "tasks_stolen={} local_queue_depth={} inject_queue_depth={} io_completions={} "
+                       "timers_fired={} parks={} wakeups={} blocking_threads={} blocking_idle={} "
+                       "blocking_queue_depth={}",
+                       m.workers.size(), m.live_tasks, t.tasks_spawned, t.tasks_completed, t.tasks_polled,
+                       t.tasks_stolen, t.local_queue_depth, m.inject_queue_depth, t.io_completions, t.timers_fired,
+                       t.parks, t.wakeups, m.blocking_threads, m.blocking_idle, m.blocking_queue_depth);
   }
 };
 
@@ -95,17 +107,15 @@ struct fmt::formatter<weft::runtime_metrics> : fmt::formatter<std::string_view> 
 /// local_overflows=0 lifo_polls=88 hand_offs=14 io_completions=96
 /// timers_fired=3 local_queue_depth=1".
 template <>
-struct fmt::formatter<weft::worker_metrics> : fmt::formatter<std::string_view> {
+struct fmt::formatter<weft::worker_metrics> : weft::detail::text_formatter {
   auto format(const weft::worker_metrics& w, fmt::format_context& ctx) const -> decltype(ctx.out()) {
-    fmt::memory_buffer buf;
-    fmt::format_to(std::back_inserter(buf),
-                   "tasks_polled={} tasks_spawned={} tasks_completed={} tasks_stolen={} steal_attempts={} "
-                   "steal_operations={} parks={} wakeups={} inject_pops={} local_overflows={} lifo_polls={} "
-                   "hand_offs={} io_completions={} timers_fired={} local_queue_depth={}",
-                   w.tasks_polled, w.tasks_spawned, w.tasks_completed, w.tasks_stolen, w.steal_attempts,
-                   w.steal_operations, w.parks, w.wakeups, w.inject_pops, w.local_overflows, w.lifo_polls, w.hand_offs,
-                   w.io_completions, w.timers_fired, w.local_queue_depth);
-    return fmt::formatter<std::string_view>::format(std::string_view(buf.data(), buf.size()), ctx);
+    return format_text(ctx,
+                       "tasks_polled={} tasks_spawned={} tasks_completed={} tasks_stolen={} steal_attempts={} "
+                       "steal_operations={} parks={} wakeups={} inject_pops={} local_overflows={} lifo_polls={} "
+                       "hand_offs={} io_completions={} timers_fired={} local_queue_depth={}",
+                       w.tasks_polled, w.tasks_spawned, w.tasks_completed, w.tasks_stolen, w.steal_attempts,
+                       w.steal_operations, w.parks, w.wakeups, w.inject_pops, w.local_overflows, w.lifo_polls,
+                       w.hand_offs, w.io_completions, w.timers_fired, w.local_queue_depth);
   }
 };
 
