@@ -114,8 +114,26 @@ TEST_CASE("page: HTML5 elements and a repeated id are not broken markup", "[scra
   REQUIRE(p.links.size() == 1);
   CHECK(p.links[0] == "http://x/a.html");
   // A real error on the same kind of page still counts.
-  auto q = analyze_page("http://x/", "<!DOCTYPE html><html><body><section><p>x</b></i></section></body></html>");
+  auto q = analyze_page("http://x/", "<!DOCTYPE html><html><body><section><b><i>x</b></i></section></body></html>");
   CHECK_FALSE(q.html_ok);
+}
+
+TEST_CASE("page: a stray end tag, a bare '&' in an href and end tags in a script are not broken markup",
+          "[scraper][page]") {
+  // All common on valid pages (Python's docs have "</p></p>" and HTML in
+  // scripts; query strings are written with a bare '&'): recovery changes
+  // nothing, or (the script) HTML5 sees no error at all.
+  auto p = analyze_page("http://x/",
+                        "<!DOCTYPE html><html><head><title>T</title></head><body>"
+                        "<p class=\"availability\">one<p>two</p>\n</p></div>"
+                        "<a href=\"q.html?x=1&z=2\">query</a>"
+                        "<script>var t = '<p><a href=\"#\"></a></p>';</script></body></html>");
+  CHECK(p.html_ok);
+  REQUIRE(p.links.size() == 1);
+  CHECK(p.links[0] == "http://x/q.html?x=1&z=2");
+  // Misnested elements and a stray '<' still count.
+  CHECK_FALSE(analyze_page("http://x/", "<html><body><div><b><i>x</b></i></div></body></html>").html_ok);
+  CHECK_FALSE(analyze_page("http://x/", "<html><body><p <<>> stray</p></body></html>").html_ok);
 }
 
 TEST_CASE("page: broken HTML still yields title, links and words", "[scraper][page]") {
