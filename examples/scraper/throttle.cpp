@@ -58,8 +58,8 @@ void throttle::on_response(duration latency, int status, std::optional<duration>
     return;
   }
   const bool ok = status >= 200 && status < 400;
-  const auto target = duration(static_cast<duration::rep>(
-      std::llround(static_cast<double>(latency.count()) / opt_.target_concurrency)));
+  const auto target = duration(
+      static_cast<duration::rep>(std::llround(static_cast<double>(latency.count()) / opt_.target_concurrency)));
   const duration next = std::max(target, (delay_ + target) / 2);
   if (!ok && next < delay_) return;  // an error may raise the delay, never lower it
   set(next);

@@ -35,11 +35,11 @@ namespace scraper {
 
 struct throttle_options {
   using duration = std::chrono::microseconds;
-  duration floor{0};                    // never below: max(--delay, Crawl-delay)
-  duration max_delay{60'000'000};       // never above (60 s, Scrapy's AUTOTHROTTLE_MAX_DELAY)
-  double target_concurrency = 1.0;      // requests in flight wanted per origin (> 0)
-  duration min_backoff{100'000};        // a backoff from a delay near 0 goes at least here
-  int retry_after_hold = 3;             // successful responses a Retry-After stays a floor for
+  duration floor{0};                // never below: max(--delay, Crawl-delay)
+  duration max_delay{60'000'000};   // never above (60 s, Scrapy's AUTOTHROTTLE_MAX_DELAY)
+  double target_concurrency = 1.0;  // requests in flight wanted per origin (> 0)
+  duration min_backoff{100'000};    // a backoff from a delay near 0 goes at least here
+  int retry_after_hold = 3;         // successful responses a Retry-After stays a floor for
 };
 
 class throttle {
@@ -64,11 +64,11 @@ class throttle {
   duration floor() const noexcept { return opt_.floor; }
 
   // For --stats.
-  std::uint64_t requests() const noexcept { return requests_; }   // responses and timeouts fed in
-  std::uint64_t backoffs() const noexcept { return backoffs_; }   // 429, 503 and timeouts
+  std::uint64_t requests() const noexcept { return requests_; }  // responses and timeouts fed in
+  std::uint64_t backoffs() const noexcept { return backoffs_; }  // 429, 503 and timeouts
   duration last_latency() const noexcept { return last_latency_; }
-  duration mean_latency() const noexcept;                         // of the responses (0 before one)
-  duration min_delay() const noexcept { return min_delay_; }      // seen, the initial one included
+  duration mean_latency() const noexcept;                     // of the responses (0 before one)
+  duration min_delay() const noexcept { return min_delay_; }  // seen, the initial one included
   duration max_delay() const noexcept { return max_delay_; }
 
  private:

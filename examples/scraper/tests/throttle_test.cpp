@@ -111,7 +111,7 @@ TEST_CASE("throttle: a Retry-After is a floor for the next few successful answer
   scraper::throttle t(o);
   t.on_response(10ms, 200);
   t.on_response(5ms, 503, us(2s));
-  CHECK(t.delay() == 2s);  // doubled (20 ms), raised to the Retry-After
+  CHECK(t.delay() == 2s);   // doubled (20 ms), raised to the Retry-After
   t.on_response(1ms, 404);  // not a success: the hold does not wear off
   t.on_response(1ms, 200);
   t.on_response(1ms, 200);
@@ -311,7 +311,7 @@ TEST_CASE("throttle: in a crawl a 503 with Retry-After spaces the next requests 
   run_result r = crawl(s, true, 1);
   REQUIRE(r.records == 6);
   REQUIRE(s.arrivals.size() == 7);  // the root, 5 pages, one retry
-  const auto g = s.gaps_ms(2, 6);  // 503 -> retry, then 3 successful answers -> the next request
+  const auto g = s.gaps_ms(2, 6);   // 503 -> retry, then 3 successful answers -> the next request
   REQUIRE(g.size() == 4);
   INFO("gaps after the 503: " << g[0] << ", " << g[1] << ", " << g[2] << ", " << g[3] << " ms");
   for (double gap : g) CHECK(gap >= 900);
