@@ -176,6 +176,7 @@ struct phased_server {
   std::size_t pages = 0;
   std::function<std::chrono::milliseconds(std::size_t)> latency;
   std::function<int(std::size_t)> status = [](std::size_t) { return 200; };
+  std::string robots_txt;  // empty: robots.txt answers 404
   std::mutex mu;
   std::vector<steady::time_point> arrivals;  // page requests, in order
   std::size_t robots = 0;
@@ -187,7 +188,8 @@ struct phased_server {
           std::lock_guard g(mu);
           ++robots;
         }
-        co_return weft::http::make_response(404, "none", "text/plain");
+        if (robots_txt.empty()) co_return weft::http::make_response(404, "none", "text/plain");
+        co_return weft::http::make_response(200, robots_txt, "text/plain");
       }
       std::size_t i;
       {
@@ -320,4 +322,22 @@ TEST_CASE("throttle: in a crawl a 503 with Retry-After spaces the next requests 
   CHECK(h.max_delay_ms >= 1000);
   CHECK(r.stats.retries == 1);
   CHECK(r.stats.pages_ok == 6);
+}
+
+TEST_CASE("throttle: in a crawl robots.txt Crawl-delay is the floor of a fast host's delay", "[scraper][throttle]") {
+  // The pages answer at once, so the latency alone would allow a request
+  // every millisecond or less; Crawl-delay 0.3 keeps them 300 ms apart.
+  phased_server s;
+  s.pages = 4;
+  s.latency = [](std::size_t) { return 0ms; };
+  s.robots_txt = "User-agent: *\nCrawl-delay: 0.3\n";
+  run_result r = crawl(s, true);
+  REQUIRE(r.records == 4);
+  const auto g = s.gaps_ms(1, 4);
+  REQUIRE(g.size() == 3);
+  INFO("gaps: " << g[0] << ", " << g[1] << ", " << g[2] << " ms");
+  for (double gap : g) CHECK(gap >= 250);  // a lower bound, less transit jitter
+  const auto& h = r.stats.hosts.at(r.base);
+  CHECK(h.delay_ms == Approx(300));
+  CHECK(h.min_delay_ms == 0);  // before robots.txt was read
 }
