@@ -234,7 +234,8 @@ struct run_result {
   std::size_t records = 0;
 };
 
-run_result crawl(phased_server& s, bool autothrottle, std::size_t concurrency = 8) {
+run_result crawl(phased_server& s, bool autothrottle, std::size_t concurrency = 8,
+                 std::chrono::milliseconds timeout = 10s, int retries = 2) {
   run_result out;
   weft::runtime rt({.workers = 2});
   rt.block_on([&]() -> weft::task<void> {
@@ -245,7 +246,8 @@ run_result crawl(phased_server& s, bool autothrottle, std::size_t concurrency = 
     o.seeds = {out.base + "/"};
     o.concurrency = concurrency;
     o.per_host = concurrency;
-    o.timeout = 10s;
+    o.timeout = timeout;
+    o.retries = retries;
     o.analyze = true;
     o.autothrottle = autothrottle;
     o.target_concurrency = 1.0;
@@ -340,4 +342,23 @@ TEST_CASE("throttle: in a crawl robots.txt Crawl-delay is the floor of a fast ho
   const auto& h = r.stats.hosts.at(r.base);
   CHECK(h.delay_ms == Approx(300));
   CHECK(h.min_delay_ms == 0);  // before robots.txt was read
+}
+
+TEST_CASE("throttle: in a crawl a timeout backs the host off", "[scraper][throttle]") {
+  // Page request 1 answers after 3 s, far past the 300 ms timeout (no
+  // retries); the others at once. One worker: the request after the
+  // timeout waits at least the doubled delay (min_backoff, 100 ms).
+  phased_server s;
+  s.pages = 4;
+  s.latency = [](std::size_t i) { return i == 1 ? 3000ms : 0ms; };
+  run_result r = crawl(s, true, 1, 300ms, 0);
+  REQUIRE(r.records == 4);
+  CHECK(r.stats.errors["timeout"] == 1);
+  const auto& h = r.stats.hosts.at(r.base);
+  CHECK(h.backoffs == 1);
+  CHECK(h.max_delay_ms >= 100);
+  CHECK(h.requests == 5);          // robots.txt, the root, 3 pages (the timeout included)
+  const auto g = s.gaps_ms(2, 3);  // the timed-out request -> the next one
+  REQUIRE(g.size() == 1);
+  CHECK(g[0] >= 300 + 50);  // the timeout, then the backoff (100 ms) counted from it, less transit jitter
 }
