@@ -25,6 +25,7 @@
 
 #include "json.hpp"
 #include "robots.hpp"
+#include "throttle.hpp"
 #include "url.hpp"
 #include "weft/http/client.hpp"
 #include "weft/weft.hpp"
@@ -170,6 +171,22 @@ std::string to_json(const crawl_stats& s) {
   w.key("links").value(s.links);
   w.key("queued").value(s.queued);
   w.key("cancelled").value(s.cancelled);
+  if (!s.hosts.empty()) {
+    auto ms = [](double v) { return std::round(v * 10) / 10; };
+    w.key("hosts").begin_object();
+    for (const auto& [key, h] : s.hosts) {
+      w.key(key).begin_object();
+      w.key("delay_ms").value(ms(h.delay_ms));
+      w.key("min_delay_ms").value(ms(h.min_delay_ms));
+      w.key("max_delay_ms").value(ms(h.max_delay_ms));
+      w.key("latency_ms").value(ms(h.latency_ms));
+      w.key("last_latency_ms").value(ms(h.last_latency_ms));
+      w.key("requests").value(h.requests);
+      w.key("backoffs").value(h.backoffs);
+      w.end_object();
+    }
+    w.end_object();
+  }
   w.key("stopped").value(s.stopped);
   w.end_object();
   return w.take();
@@ -192,6 +209,13 @@ std::string summary_text(const crawl_stats& s) {
                  s.queued);
   if (s.cancelled) fmt::format_to(to, ", cancelled in flight {}", s.cancelled);
   out += '\n';
+  if (!s.hosts.empty()) {
+    auto slowest = std::max_element(s.hosts.begin(), s.hosts.end(),
+                                    [](const auto& a, const auto& b) { return a.second.delay_ms < b.second.delay_ms; });
+    fmt::format_to(to, "autothrottle: {} host{}, slowest {} at {:.0f} ms between requests (latency {:.0f} ms)\n",
+                   s.hosts.size(), s.hosts.size() == 1 ? "" : "s", slowest->first, slowest->second.delay_ms,
+                   slowest->second.latency_ms);
+  }
   return out;
 }
 
@@ -205,6 +229,14 @@ struct crawler::impl {
 
   enum class robots_state { unknown, fetching, ready, unreachable };
 
+  /// An origin's autothrottle (under mu): the controller, and when the
+  /// last request to it started (or its last backoff answer arrived).
+  struct paced {
+    throttle ctl;
+    clock::time_point last_start{};
+    clock::time_point promised{};  // the latest wake-up handed to a waiter
+  };
+
   struct origin {
     std::string key;
     std::deque<item> queue;
@@ -217,6 +249,7 @@ struct crawler::impl {
     clock::time_point next{};  // the earliest start of the next request
     milliseconds delay{0};
     bool in_ready = false;
+    std::optional<paced> pace;  // autothrottle: set at creation, never unset
   };
 
   struct job {
@@ -285,6 +318,13 @@ struct crawler::impl {
       slot = std::make_unique<origin>();
       slot->key = key;
       slot->delay = opt.delay;
+      if (opt.autothrottle) {
+        throttle_options to;
+        to.floor = opt.delay;
+        to.max_delay = opt.max_delay > milliseconds::zero() ? opt.max_delay : milliseconds(60000);
+        to.target_concurrency = opt.target_concurrency;
+        slot->pace.emplace(paced{throttle(to)});
+      }
       if (!opt.robots) {
         slot->state = robots_state::ready;
         slot->rules = std::make_shared<const robots_rules>(robots_rules::allow_all());
@@ -487,9 +527,12 @@ struct crawler::impl {
   weft::task<attempt> fetch_with_retries(const std::string& url, bool follow, origin* o, clock::time_point slot,
                                          int& attempts, std::vector<fetch_error>& retried) {
     for (int n = 0;; ++n) {
-      if (slot > clock::now()) co_await weft::sleep_until(slot);
+      if (o->pace) co_await pace_gate(o);  // instead of the slot: the gap may have changed since it was reserved
+      else if (slot > clock::now()) co_await weft::sleep_until(slot);
       ++attempts;
+      const auto sent = clock::now();
       attempt a = co_await fetch_once(url, follow);
+      if (o->pace) co_await pace_feed(o, a, clock::now() - sent);
       if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
       count_retry();
       if (a.resp) retried.push_back(a.resp->status >= 500 ? fetch_error::http_5xx : fetch_error::http_4xx);
@@ -498,6 +541,62 @@ struct crawler::impl {
       if (a.retry_after) wait = std::min(*a.retry_after, opt.backoff_cap);
       co_await weft::sleep_for(wait);
       slot = co_await reserve_slot(o);  // the lock is not held across the sleep for the slot
+    }
+  }
+
+  // ------------------------------------------------------ autothrottle
+
+  /// Waits until o's next request may start: its current gap after the
+  /// last start. Waiters wake one gap apart (not all at each slot), and at
+  /// least every max(100 ms, gap / 4) to see a gap that shrank meanwhile.
+  weft::task<void> pace_gate(origin* o) {
+    auto lk = co_await mu.lock();
+    for (;;) {
+      paced& p = *o->pace;
+      const auto now = clock::now();
+      const auto gap = std::chrono::duration_cast<clock::duration>(p.ctl.delay());
+      const auto at = p.last_start + gap;
+      if (at <= now) {
+        p.last_start = now;
+        co_return;
+      }
+      const auto wake =
+          std::min(std::max(at, p.promised + gap), now + std::max<clock::duration>(milliseconds(100), gap / 4));
+      p.promised = std::max(p.promised, wake);
+      lk.unlock();
+      co_await weft::sleep_until(wake);
+      lk = co_await mu.lock();
+    }
+  }
+
+  /// Feeds one attempt's outcome to o's throttle (latency: request start
+  /// to the whole response) and publishes the new gap.
+  weft::task<void> pace_feed(origin* o, const attempt& a, clock::duration took) {
+    const int status = a.resp ? a.resp->status : 0;
+    if (!a.resp && a.error != fetch_error::timeout) co_return;  // refused, reset...: no measure of load
+    auto lk = co_await mu.lock();
+    paced& p = *o->pace;
+    if (a.resp) p.ctl.on_response(std::chrono::duration_cast<std::chrono::microseconds>(took), status, a.retry_after);
+    else p.ctl.on_timeout();
+    // After a backoff answer the gap counts from its arrival, so that a
+    // Retry-After is honoured from when it was said.
+    if (!a.resp || status == 429 || status == 503) p.last_start = std::max(p.last_start, clock::now());
+    o->delay = std::chrono::duration_cast<milliseconds>(p.ctl.delay());
+  }
+
+  void report_hosts() {  // into stats: under mu and out_mu, after the crawl
+    auto ms = [](throttle::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    for (const auto& [key, o] : origins) {
+      if (!o->pace) continue;
+      const throttle& t = o->pace->ctl;
+      host_pace& h = stats.hosts[key];
+      h.delay_ms = ms(t.delay());
+      h.min_delay_ms = ms(t.min_delay());
+      h.max_delay_ms = ms(t.max_delay());
+      h.latency_ms = ms(t.mean_latency());
+      h.last_latency_ms = ms(t.last_latency());
+      h.requests = t.requests();
+      h.backoffs = t.backoffs();
     }
   }
 
@@ -525,6 +624,10 @@ struct crawler::impl {
       if (auto cd = o->rules->crawl_delay(); cd && *cd > o->delay) {
         o->next += *cd - o->delay;
         o->delay = *cd;
+      }
+      if (o->pace) {
+        o->pace->ctl.set_floor(std::max(opt.delay, o->rules->crawl_delay().value_or(milliseconds(0))));
+        o->delay = std::chrono::duration_cast<milliseconds>(o->pace->ctl.delay());
       }
     } else {
       // Unreachable (network errors after retries): its pages fail with
@@ -779,6 +882,9 @@ crawler::crawler(crawl_options options, sink on_page) {
   if (options.retries < 0) throw std::invalid_argument("crawler: retries must not be negative");
   if (options.max_redirects < 0) throw std::invalid_argument("crawler: max_redirects must not be negative");
   if (options.timeout <= milliseconds::zero()) throw std::invalid_argument("crawler: timeout must be positive");
+  if (!(options.target_concurrency > 0) || !std::isfinite(options.target_concurrency))
+    throw std::invalid_argument("crawler: target_concurrency must be a positive number");
+  if (options.max_delay < milliseconds::zero()) throw std::invalid_argument("crawler: max_delay must not be negative");
   for (const auto& s : options.seeds)
     if (!normalize_url(s)) throw std::invalid_argument("crawler: seed '" + s + "' is not an absolute http(s) URL");
   impl_ = std::make_unique<impl>(std::move(options), std::move(on_page));
@@ -852,7 +958,9 @@ weft::task<crawl_stats> crawler::run() {
   m.client->close_idle();
   m.client.reset();
   if (failed) std::rethrow_exception(failed);
+  auto lk = co_await m.mu.lock();
   std::lock_guard g(m.out_mu);
+  m.report_hosts();
   m.stats.seconds = std::chrono::duration<double>(clock::now() - t0).count();
   m.stats.stopped = m.stopping.load();
   co_return m.stats;

@@ -16,6 +16,10 @@
 // Crawl-delay) apart: a worker reserves the origin's next slot and sleeps
 // until it, so other workers go on with other origins meanwhile.
 // Connections per host are capped by the client (per_host).
+// With autothrottle (throttle.hpp) each origin's gap adapts to its
+// latency: a worker then waits, just before each request, until the gap
+// in force at that moment has passed since the origin's last request
+// start, so that a gap that grew or shrank applies at once.
 //
 // robots.txt rules are immutable once parsed and shared (shared_ptr to
 // const): a worker copies the pointer under the scheduler lock and matches
@@ -120,6 +124,9 @@ struct crawl_options {
   std::size_t concurrency = 64;              // fetches in flight in total
   std::size_t per_host = 8;                  // connections per host (client_options::max_connections_per_host)
   std::chrono::milliseconds delay{0};        // minimum gap between request starts to one origin
+  bool autothrottle = false;                 // adapt each origin's gap to its latency (throttle.hpp; delay: the floor)
+  double target_concurrency = 1.0;           // autothrottle: requests in flight wanted per origin (> 0)
+  std::chrono::milliseconds max_delay{};     // autothrottle: the gap's ceiling (0: 60 s, Scrapy's default)
   bool same_host = true;                     // follow links only to the seeds' origins
   std::chrono::milliseconds timeout{10000};  // per attempt (connect, and request per redirect hop)
   int retries = 2;
@@ -130,6 +137,16 @@ struct crawl_options {
   int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
   bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
+};
+
+/// An origin's autothrottle state at the end of a crawl (crawl_stats::hosts).
+struct host_pace {
+  double delay_ms = 0;                        // the gap between request starts, now
+  double min_delay_ms = 0, max_delay_ms = 0;  // the extremes it took
+  double latency_ms = 0;                      // mean response time (request start to last body byte)
+  double last_latency_ms = 0;                 // the last response's
+  std::uint64_t requests = 0;                 // attempts measured (responses and timeouts)
+  std::uint64_t backoffs = 0;                 // 429, 503 and timeouts
 };
 
 struct crawl_stats {
@@ -151,13 +168,17 @@ struct crawl_stats {
   std::uint64_t links = 0;              // links found on parsed pages
   std::uint64_t queued = 0;             // distinct URLs queued (seeds included)
   std::uint64_t cancelled = 0;          // fetches cut short by stop()
-  bool stopped = false;                 // stop() ended the crawl
+  // With autothrottle: scheme://host:port -> its state at the end.
+  std::map<std::string, host_pace> hosts;
+  bool stopped = false;  // stop() ended the crawl
   double pages_per_s() const noexcept { return seconds > 0 ? static_cast<double>(pages) / seconds : 0; }
 };
 
 /// {"pages":..,"pages_ok":..,"bytes":..,"seconds":..,"pages_per_s":..,"errors":{..},"retries":..,...}
+/// and, with autothrottle, "hosts":{"http://h:80":{"delay_ms":..,"latency_ms":..,"requests":..,...}}.
 std::string to_json(const crawl_stats& s);
-/// A few human-readable lines (pages, bytes, errors by kind, throughput).
+/// A few human-readable lines (pages, bytes, errors by kind, throughput;
+/// with autothrottle, the slowest host's delay).
 std::string summary_text(const crawl_stats& s);
 
 /// A consistent-enough snapshot for a progress line (relaxed counters).

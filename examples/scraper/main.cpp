@@ -6,6 +6,7 @@
 //   scraper https://example.org/ --max-pages 200 --output pages.jsonl --stats stats.json
 //   scraper --seeds urls.txt --all-hosts --max-depth 1 --delay 500ms
 //   scraper --quick                           small demo crawl that checks itself (exit 0/1)
+//   scraper http://127.0.0.1:8000/ --target-concurrency 2 --stats stats.json   (autothrottle: on for real sites)
 //
 // Ctrl-C (SIGINT) or SIGTERM stops scheduling, cancels the fetches in flight,
 // flushes what was written and prints the summary; the exit code is then
@@ -89,6 +90,18 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   example::add_duration(app, "--delay", o.delay,
                         "minimum gap between requests to one host; robots.txt Crawl-delay wins when larger");
+  // Adaptive politeness (throttle.hpp): on for real sites, off for the demo
+  // site, whose slow page and 503s are there to test error handling.
+  bool autothrottle = false;
+  auto* throttle_opt = app.add_flag("--autothrottle,!--no-autothrottle", autothrottle,
+                                    "adapt each host's delay to its response time, back off on 429/503/timeouts "
+                                    "(default: on for real sites, off for the demo site)");
+  app.add_option("--target-concurrency", o.target_concurrency,
+                 "autothrottle: requests in flight wanted per host (delay = latency / this)")
+      ->check(CLI::Range(0.01, 1000.0));
+  o.max_delay = std::chrono::seconds(60);
+  example::add_duration(app, "--max-delay", o.max_delay, "autothrottle: the longest delay between requests to a host")
+      ->check(example::duration_at_least(std::chrono::milliseconds(1)));
   bool same_host = false, all_hosts = false, ignore_robots = false;
   auto* same =
       app.add_flag("--same-host", same_host, "follow links and redirects only to the seeds' hosts (the default)");
@@ -131,6 +144,7 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
   if (c.quick && !c.demo) return example::usage_failure(app, "--quick crawls the demo site: give no URL");
   o.seeds = c.seeds;  // the demo's seed is set once its site is up (run())
   o.same_host = !all_hosts;
+  o.autothrottle = *throttle_opt ? autothrottle : !c.demo;
   o.robots = !ignore_robots;
   o.timeout = *timeout_opt ? timeout : std::chrono::milliseconds(c.quick ? 2000 : c.demo ? 1000 : 10000);
   if (o.timeout <= std::chrono::milliseconds::zero()) return example::usage_failure(app, "--timeout: must be above 0");

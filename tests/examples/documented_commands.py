@@ -708,6 +708,42 @@ def run_scraper_seeds(ctx: Context) -> None:
     scraper_summary_pages(p, 3)
 
 
+def run_scraper_autothrottle(ctx: Context) -> None:
+    """`scraper https://example.org/ --target-concurrency 2 --stats stats.json
+    --output pages.jsonl`: autothrottle is on for a real site, and
+    stats.json shows the site's state."""
+    ctx.serve_site("site", static_site())
+    argv, env = ctx.argv(subst={"https://example.org/": "{site}/"})
+    p = ctx.run(argv, env)
+    expect_rc(p)
+    records = json_lines((ctx.cwd / "pages.jsonl").read_text(), "pages.jsonl", p)
+    check_site_records(ctx, p, records, "pages.jsonl")
+    try:
+        stats = json.loads((ctx.cwd / "stats.json").read_text())
+    except (OSError, ValueError) as e:
+        raise Failure("stats.json: one JSON object", f"{e}", p) from None
+    site = ctx.vars["site"]
+    hosts = stats.get("hosts") if isinstance(stats, dict) else None
+    expect(isinstance(hosts, dict) and list(hosts) == [site],
+           f"stats.json: \"hosts\" with the site's origin {site} alone (autothrottle on for a real site)",
+           f"{hosts!r}", p)
+    h = hosts[site]
+    expect(all(isinstance(h.get(k), (int, float)) and h[k] >= 0
+               for k in ("delay_ms", "min_delay_ms", "max_delay_ms", "latency_ms")),
+           "the host's delay_ms, min_delay_ms, max_delay_ms and latency_ms as numbers", f"{h!r}", p)
+    expect(h.get("requests") == len(SITE_DEPTH) + 1 and h.get("backoffs") == 0,
+           f"requests {len(SITE_DEPTH) + 1} (robots.txt and the pages) and no backoff", f"{h!r}", p)
+    expect(h["min_delay_ms"] <= h["delay_ms"] <= h["max_delay_ms"], "min_delay_ms <= delay_ms <= max_delay_ms",
+           f"{h!r}", p)
+    expect_match(p, r"^autothrottle: 1 host, slowest " + re.escape(site) + r" at \d+ ms", "stderr",
+                 "the summary's autothrottle line naming the site")
+    scraper_summary_pages(p, len(SITE_DEPTH))
+
+
+test("scraper https://example.org/ --target-concurrency 2 --stats stats.json --output pages.jsonl", SCRAPER,
+     timeout=60)(run_scraper_autothrottle)
+
+
 simple("scraper --quick", SCRAPER, timeout=90,
        stdout=[r"^scraper --quick: \d+ pages, every count matches the demo site's manifest$"],
        no_stderr=[r"MISMATCH"])
