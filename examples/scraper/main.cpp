@@ -99,6 +99,9 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
   example::add_duration(app, "--backoff", o.backoff_base,
                         "first retry's backoff ceiling; doubles each retry, full jitter");
   app.add_flag("--ignore-robots", ignore_robots, "do not fetch or obey robots.txt");
+  app.add_flag("--sitemaps", o.sitemaps,
+               "also crawl the URLs of the sitemaps robots.txt lists (else /sitemap.xml) of the seeds' hosts "
+               "(every host with --all-hosts); gzip and sitemap indexes read");
   app.add_option("--user-agent", o.user_agent, "User-Agent header, also the robots.txt product token")
       ->check([](const std::string& s) { return s.empty() ? std::string("must not be empty") : std::string(); });
   app.add_option("--output,-o", c.output,

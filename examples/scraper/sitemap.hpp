@@ -43,6 +43,11 @@ inline constexpr std::size_t sitemap_max_urls = 50'000;
 /// Bytes per sitemap file at most, uncompressed (sitemaps.org: 50 MB, in
 /// MiB: 52,428,800 bytes).
 inline constexpr std::uint64_t sitemap_max_bytes = 52'428'800;
+/// Levels of sitemap files a crawler reads at most: a file listed in
+/// robots.txt (or /sitemap.xml), the children of an index there, and their
+/// children. An index on the last level has its children left unread (the
+/// protocol has no nested indexes; this bounds a site that nests anyway).
+inline constexpr int sitemap_max_levels = 3;
 /// Longest <loc> accepted (sitemaps.org: less than 2,048 characters).
 inline constexpr std::size_t sitemap_max_loc = 2047;
 
