@@ -265,6 +265,9 @@ struct crawler::impl {
   sink on_page;
   std::string token;
   std::unique_ptr<weft::http::client> client;
+  // Sitemap files only (sitemaps): the same settings but a body cap of the
+  // protocol's 50 MB, since the client has no per-request cap.
+  std::unique_ptr<weft::http::client> sitemap_client;
 
   // Scheduler state, under mu.
   weft::mutex mu;
@@ -451,13 +454,14 @@ struct crawler::impl {
 
   /// One request. `follow`: the client follows redirects (robots.txt);
   /// otherwise a 3xx comes back, for the crawler to check each hop.
-  weft::task<attempt> fetch_once(const std::string& url, bool follow) {
+  /// `via`: another client than `client` (sitemap files).
+  weft::task<attempt> fetch_once(const std::string& url, bool follow, weft::http::client* via = nullptr) {
     attempt a;
     weft::http::request_options ro;
     ro.timeout = opt.timeout;
     if (!follow) ro.max_redirects = 0;
     try {
-      a.resp.emplace(co_await client->get(url, ro));
+      a.resp.emplace(co_await (via ? via : client.get())->get(url, ro));
     } catch (const weft::operation_cancelled&) {
       throw;
     } catch (const weft::timeout_error& e) {
@@ -513,11 +517,12 @@ struct crawler::impl {
   /// `retried` receives the failure of each attempt that was retried.
   /// `attempts` is incremented per request.
   weft::task<attempt> fetch_with_retries(const std::string& url, bool follow, origin* o, clock::time_point slot,
-                                         int& attempts, std::vector<fetch_error>& retried) {
+                                         int& attempts, std::vector<fetch_error>& retried,
+                                         weft::http::client* via = nullptr) {
     for (int n = 0;; ++n) {
       if (slot > clock::now()) co_await weft::sleep_until(slot);
       ++attempts;
-      attempt a = co_await fetch_once(url, follow);
+      attempt a = co_await fetch_once(url, follow, via);
       if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
       count_retry();
       if (a.resp) retried.push_back(a.resp->status >= 500 ? fetch_error::http_5xx : fetch_error::http_4xx);
@@ -802,11 +807,14 @@ struct crawler::impl {
         continue;
       }
       const auto t0 = clock::now();
-      attempt a = co_await fetch_with_retries(f.url, false, o, slot, r.attempts, r.retried);
+      attempt a = co_await fetch_with_retries(f.url, false, o, slot, r.attempts, r.retried, sitemap_client.get());
       r.ms = ms_since(t0);
       if (!a.resp) {
         r.error = a.error;
         r.message = "sitemap " + f.url + ": " + a.message;
+        if (a.error == fetch_error::too_large)
+          r.message = "sitemap " + f.url + ": more than the protocol's " + std::to_string(sitemap_max_bytes) +
+                      " bytes per sitemap (" + a.message + ")";
         emit_sitemap(r, 0, 0);
         continue;
       }
@@ -839,6 +847,13 @@ struct crawler::impl {
       {
         std::lock_guard g(out_mu);
         ++stats.sitemaps_fetched;
+      }
+      if (!is_gzip(resp.body) && resp.body.size() > sitemap_max_bytes) {  // not worth shipping to the pool
+        r.error = fetch_error::too_large;
+        r.message = "sitemap " + f.url + ": too_large: " + std::to_string(resp.body.size()) +
+                    " bytes, more than the protocol's " + std::to_string(sitemap_max_bytes) + " per sitemap";
+        emit_sitemap(r, 0, 0);
+        continue;
       }
       sitemap sm;
       try {
@@ -993,6 +1008,11 @@ weft::task<crawl_stats> crawler::run() {
   co.max_response_bytes = m.opt.max_bytes;
   co.user_agent = m.opt.user_agent;
   m.client = std::make_unique<weft::http::client>(co);
+  if (m.opt.sitemaps) {
+    co.max_connections_per_host = co.max_idle_per_host = 1;  // one sitemaps job per origin
+    co.max_response_bytes = sitemap_max_bytes;
+    m.sitemap_client = std::make_unique<weft::http::client>(co);
+  }
   {
     auto lk = co_await m.mu.lock();
     for (const auto& s : m.opt.seeds) {
@@ -1023,6 +1043,10 @@ weft::task<crawl_stats> crawler::run() {
   }
   m.client->close_idle();
   m.client.reset();
+  if (m.sitemap_client) {
+    m.sitemap_client->close_idle();
+    m.sitemap_client.reset();
+  }
   if (failed) std::rethrow_exception(failed);
   std::lock_guard g(m.out_mu);
   m.stats.seconds = std::chrono::duration<double>(clock::now() - t0).count();

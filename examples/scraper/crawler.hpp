@@ -55,9 +55,8 @@
 // their URLs in scope are queued at depth 0, as Scrapy's SitemapSpider
 // does, then checked against robots.txt and fetched like links. Each file
 // yields a record ("sitemap": true), with its error if it failed. Files
-// are fetched with the client's body cap (max_bytes): a larger one fails
-// with too_large (the protocol allows 50 MB uncompressed: raise max_bytes,
-// or the site serves it gzipped).
+// are fetched by a client of their own (one connection per host) whose
+// body cap is the protocol's 50 MB, not max_bytes.
 //
 // Cancellation: stop() (any thread, e.g. from a SIGINT watcher) stops
 // scheduling and cancels the fetches in flight; run() then returns the

@@ -212,7 +212,12 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
 
   scraper::demo_tally tally;
   bool write_failed = false;
+  const bool quiet = c.quiet, erase = ::isatty(2) != 0;
   scraper::crawler crawler(c.crawl, [&](const scraper::page_record& r) {
+    // A sitemap that failed is said at once (its record has it too): the
+    // user asked for --sitemaps and gets fewer URLs than the site lists.
+    if (r.sitemap && r.error != scraper::fetch_error::none && !quiet)
+      fmt::print(stderr, "{}scraper: {}\n", erase ? "\r\x1b[K" : "", r.message);
     tally.add(r);
     std::string line = scraper::to_json_line(r);
     line += '\n';

@@ -986,3 +986,29 @@ TEST_CASE("crawler: broken, missing and too deeply nested sitemaps are reported 
   CHECK(stats.pages_ok == 3);
   for (const auto& l : out.lines) CHECK(valid_json(l));
 }
+
+TEST_CASE("crawler: a sitemap bigger than max_bytes is read, its cap is the protocol's 50 MB",
+          "[scraper][crawler][sitemap]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {404, "", "text/plain"};
+  s.replies["/"] = {200, "<title>Home</title>"};
+  s.replies["/listed"] = {200, "<title>Listed</title>"};
+  collected out;
+  scraper::crawl_stats stats;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      s.set("/sitemap.xml",
+            {200, urlset_of({{b + "/listed", ""}}) + "<!--" + std::string(2u << 20, 'x') + "-->", "application/xml"});
+      auto o = test_crawl(b + "/");
+      o.sitemaps = true;
+      o.max_bytes = 1u << 20;
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+    });
+  });
+  auto [sitemaps, pages] = split_records(out);
+  CHECK(sitemaps["/sitemap.xml"].error == scraper::fetch_error::none);
+  CHECK(sitemaps["/sitemap.xml"].bytes > 2u << 20);
+  CHECK(pages.count("/listed") == 1);
+  CHECK(stats.sitemap_urls == 1);
+}
