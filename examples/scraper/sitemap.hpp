@@ -21,7 +21,10 @@
 // fail the file with too_many_urls, the first sitemap_max_urls kept; more
 // than sitemap_max_bytes of XML (after inflating) fail it with too_large,
 // nothing kept (the cut file's end is unknown). XML that is not
-// well-formed fails with bad_xml, nothing kept either. A <loc> that is not an
+// well-formed fails with bad_xml, nothing kept either; so does one text
+// or comment node over libxml2's 10 MB (XML_PARSE_HUGE would lift that,
+// and the parser's other safety limits with it; a real sitemap's nodes
+// are small). A <loc> that is not an
 // absolute http(s) URL (or is missing, or longer than the protocol's
 // 2,048 characters) is skipped and counted in `invalid`.
 //
