@@ -19,6 +19,7 @@
 // page_info travels back from the pool through cereal: its std::string,
 // std::vector and std::pair members need cereal's serializers for them.
 #include <fmt/core.h>
+#include <cereal/types/common.hpp>  // enums (sitemap_error)
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
@@ -26,6 +27,7 @@
 #include "json.hpp"
 #include "robots.hpp"
 #include "throttle.hpp"
+#include "sitemap.hpp"
 #include "url.hpp"
 #include "weft/http/client.hpp"
 #include "weft/weft.hpp"
@@ -144,6 +146,8 @@ std::string to_json_line(const page_record& r) {
   if (r.page) w.key("html_ok").value(r.page->html_ok);
   if (r.duplicate) w.key("duplicate").value(true);
   if (!r.message.empty()) w.key("message").value(r.message);
+  if (!r.lastmod.empty()) w.key("lastmod").value(r.lastmod);
+  if (r.sitemap) w.key("sitemap").value(true).key("entries").value(r.entries);
   w.end_object();
   return w.take();
 }
@@ -163,6 +167,10 @@ std::string to_json(const crawl_stats& s) {
   w.key("retries").value(s.retries);
   w.key("robots_disallowed").value(s.robots_disallowed);
   w.key("robots_fetched").value(s.robots_fetched);
+  w.key("sitemaps_fetched").value(s.sitemaps_fetched);
+  w.key("sitemap_urls").value(s.sitemap_urls);
+  w.key("sitemap_skipped").value(s.sitemap_skipped);
+  w.key("sitemap_errors").value(s.sitemap_errors);
   w.key("not_html").value(s.not_html);
   w.key("broken_html").value(s.broken_html);
   w.key("redirected").value(s.redirected);
@@ -216,6 +224,9 @@ std::string summary_text(const crawl_stats& s) {
                    s.hosts.size(), s.hosts.size() == 1 ? "" : "s", slowest->first, slowest->second.delay_ms,
                    slowest->second.latency_ms);
   }
+  if (s.sitemaps_fetched || s.sitemap_errors)
+    fmt::format_to(to, "sitemaps {} read, {} failed: {} URLs queued, {} skipped\n", s.sitemaps_fetched,
+                   s.sitemap_errors, s.sitemap_urls, s.sitemap_skipped);
   return out;
 }
 
@@ -225,6 +236,7 @@ struct crawler::impl {
   struct item {
     std::string url;
     std::size_t depth = 0;
+    std::string lastmod;  // from a sitemap
   };
 
   enum class robots_state { unknown, fetching, ready, unreachable };
@@ -250,10 +262,11 @@ struct crawler::impl {
     milliseconds delay{0};
     bool in_ready = false;
     std::optional<paced> pace;  // autothrottle: set at creation, never unset
+    bool sitemaps_read = false;  // its sitemaps job was handed out (sitemaps)
   };
 
   struct job {
-    enum kind_t { done, robots, page, unreachable } kind = done;
+    enum kind_t { done, robots, page, unreachable, sitemaps } kind = done;
     origin* o = nullptr;
     item it;
     clock::time_point slot{};
@@ -285,6 +298,9 @@ struct crawler::impl {
   sink on_page;
   std::string token;
   std::unique_ptr<weft::http::client> client;
+  // Sitemap files only (sitemaps): the same settings but a body cap of the
+  // protocol's 50 MB, since the client has no per-request cap.
+  std::unique_ptr<weft::http::client> sitemap_client;
 
   // Scheduler state, under mu.
   weft::mutex mu;
@@ -293,6 +309,7 @@ struct crawler::impl {
   std::set<std::pair<clock::time_point, origin*>> ready;  // origins with queued URLs, earliest slot first
   std::unordered_map<std::string, bool> seen;             // URL -> claimed (fetched or being fetched)
   std::set<std::string> scope;                            // the seeds' origins (same_host)
+  std::set<std::string> sitemaps_seen;                    // sitemap URLs read or being read (sitemaps)
   std::size_t active = 0;                                 // jobs handed out and not finished
   std::size_t started = 0;                                // page fetches started
 
@@ -334,10 +351,10 @@ struct crawler::impl {
   }
 
   /// Under mu: queues url at depth if new. Returns whether it was queued.
-  bool push(std::string url, std::size_t depth) {
+  bool push(std::string url, std::size_t depth, std::string lastmod = {}) {
     if (!seen.try_emplace(url, false).second) return false;
     origin* o = origin_for(origin_of(url));
-    o->queue.push_back(item{std::move(url), depth});
+    o->queue.push_back(item{std::move(url), depth, std::move(lastmod)});
     schedule(o);
     n_queued.fetch_add(1, std::memory_order_relaxed);
     {
@@ -372,6 +389,9 @@ struct crawler::impl {
 
   bool limit_reached() const { return opt.max_pages != 0 && started >= opt.max_pages; }
 
+  /// Under mu: whether links (and sitemaps) of origin key are followed.
+  bool in_scope(const std::string& key) const { return !opt.same_host || scope.count(key) != 0; }
+
   weft::task<job> next_job() {
     auto lk = co_await mu.lock();
     for (;;) {
@@ -385,6 +405,17 @@ struct crawler::impl {
           job j;
           j.kind = job::robots;
           j.o = o;
+          j.slot = take_slot(o);
+          co_return j;
+        }
+        if (opt.sitemaps && !o->sitemaps_read && o->state == robots_state::ready && in_scope(o->key)) {
+          // Before its first page: the origin's sitemaps, read by one job.
+          o->sitemaps_read = true;
+          ++active;
+          job j;
+          j.kind = job::sitemaps;
+          j.o = o;
+          j.rules = o->rules;
           j.slot = take_slot(o);
           co_return j;
         }
@@ -463,13 +494,14 @@ struct crawler::impl {
 
   /// One request. `follow`: the client follows redirects (robots.txt);
   /// otherwise a 3xx comes back, for the crawler to check each hop.
-  weft::task<attempt> fetch_once(const std::string& url, bool follow) {
+  /// `via`: another client than `client` (sitemap files).
+  weft::task<attempt> fetch_once(const std::string& url, bool follow, weft::http::client* via = nullptr) {
     attempt a;
     weft::http::request_options ro;
     ro.timeout = opt.timeout;
     if (!follow) ro.max_redirects = 0;
     try {
-      a.resp.emplace(co_await client->get(url, ro));
+      a.resp.emplace(co_await (via ? via : client.get())->get(url, ro));
     } catch (const weft::operation_cancelled&) {
       throw;
     } catch (const weft::timeout_error& e) {
@@ -525,13 +557,14 @@ struct crawler::impl {
   /// `retried` receives the failure of each attempt that was retried.
   /// `attempts` is incremented per request.
   weft::task<attempt> fetch_with_retries(const std::string& url, bool follow, origin* o, clock::time_point slot,
-                                         int& attempts, std::vector<fetch_error>& retried) {
+                                         int& attempts, std::vector<fetch_error>& retried,
+                                         weft::http::client* via = nullptr) {
     for (int n = 0;; ++n) {
       if (o->pace) co_await pace_gate(o);  // instead of the slot: the gap may have changed since it was reserved
       else if (slot > clock::now()) co_await weft::sleep_until(slot);
       ++attempts;
       const auto sent = clock::now();
-      attempt a = co_await fetch_once(url, follow);
+      attempt a = co_await fetch_once(url, follow, via);
       if (o->pace) co_await pace_feed(o, a, clock::now() - sent);
       if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
       count_retry();
@@ -706,6 +739,7 @@ struct crawler::impl {
     page_record& r = f.r;
     r.url = j.it.url;
     r.depth = j.it.depth;
+    r.lastmod = j.it.lastmod;
     const auto t0 = clock::now();
     std::string url = r.url;
     origin* o = j.o;
@@ -817,6 +851,154 @@ struct crawler::impl {
     if (on_page) on_page(r);
   }
 
+  // ------------------------------------------------------------ sitemaps
+
+  /// A sitemap file's record: counted apart from pages, then to the sink.
+  void emit_sitemap(const page_record& r, std::uint64_t queued, std::uint64_t skipped) {
+    std::lock_guard g(out_mu);
+    if (r.error != fetch_error::none) ++stats.sitemap_errors;
+    stats.sitemap_urls += queued;
+    stats.sitemap_skipped += skipped;
+    if (on_page) on_page(r);
+  }
+
+  /// Reads j.o's sitemaps (a sitemaps job): those its robots.txt lists,
+  /// else /sitemap.xml, and the children of indexes, breadth-first, each
+  /// file once per crawl. Queues their URLs in scope at depth 0.
+  weft::task<void> read_sitemaps(const job& j) {
+    struct file {
+      std::string url;
+      int level = 0;  // 0: listed in robots.txt (or /sitemap.xml); n: n indexes above it
+    };
+    std::deque<file> todo;
+    for (const std::string& s : j.rules->sitemaps())
+      if (auto u = normalize_url(s)) todo.push_back(file{std::move(*u), 0});
+    if (todo.empty()) todo.push_back(file{j.o->key + "/sitemap.xml", 0});
+    bool first = true;  // j.slot is reserved for the first request to j.o
+    while (!todo.empty() && !stopping.load(std::memory_order_relaxed)) {
+      file f = std::move(todo.front());
+      todo.pop_front();
+      page_record r;
+      r.url = f.url;
+      r.sitemap = true;
+      origin* o = nullptr;
+      clock::time_point slot{};
+      std::shared_ptr<const robots_rules> rules;
+      {
+        auto lk = co_await mu.lock();
+        if (limit_reached()) co_return;  // no page could be fetched from what it lists
+        if (!sitemaps_seen.insert(f.url).second) continue;
+        const std::string key = origin_of(f.url);
+        if (in_scope(key)) {
+          o = origin_for(key);
+          if (o->state == robots_state::ready) rules = o->rules;
+          slot = first && o == j.o ? j.slot : take_slot(o);
+          first = first && o != j.o;
+        }
+      }
+      if (!o) {
+        r.error = fetch_error::other;
+        r.message = "sitemap " + f.url + " not read: another origin (same-host crawl)";
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      if (rules && !rules->allowed(path_and_query(f.url))) {
+        count_disallowed();
+        r.error = fetch_error::other;
+        r.message = "sitemap " + f.url + " not read: disallowed by robots.txt";
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      const auto t0 = clock::now();
+      attempt a = co_await fetch_with_retries(f.url, false, o, slot, r.attempts, r.retried, sitemap_client.get());
+      r.ms = ms_since(t0);
+      if (!a.resp) {
+        r.error = a.error;
+        r.message = "sitemap " + f.url + ": " + a.message;
+        if (a.error == fetch_error::too_large)
+          r.message = "sitemap " + f.url + ": more than the protocol's " + std::to_string(sitemap_max_bytes) +
+                      " bytes per sitemap (" + a.message + ")";
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      weft::http::client_response& resp = *a.resp;
+      r.status = resp.status;
+      r.final_url = f.url;
+      r.bytes = resp.body.size();
+      if (auto ct = resp.headers.get("content-type")) r.content_type = std::string(*ct);
+      if (is_redirect(r.status)) {
+        // Its target is read as a sitemap of its own: once, in scope,
+        // allowed by robots.txt, in its origin's slot.
+        auto location = resp.headers.get("location");
+        std::optional<std::string> next = location ? resolve_link(f.url, *location) : std::nullopt;
+        if (next) {
+          r.message = "sitemap redirected to " + *next;
+          todo.push_front(file{std::move(*next), f.level});
+        } else {
+          r.error = fetch_error::bad_url;
+          r.message = "sitemap " + f.url + " redirected to an unusable Location";
+        }
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      if (r.status < 200 || r.status >= 300) {
+        r.error = r.status >= 500 ? fetch_error::http_5xx : fetch_error::http_4xx;
+        r.message = "sitemap " + f.url + ": HTTP " + std::to_string(r.status);
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      {
+        std::lock_guard g(out_mu);
+        ++stats.sitemaps_fetched;
+      }
+      if (!is_gzip(resp.body) && resp.body.size() > sitemap_max_bytes) {  // not worth shipping to the pool
+        r.error = fetch_error::too_large;
+        r.message = "sitemap " + f.url + ": too_large: " + std::to_string(resp.body.size()) +
+                    " bytes, more than the protocol's " + std::to_string(sitemap_max_bytes) + " per sitemap";
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      sitemap sm;
+      try {
+        sm = co_await weft::spawn_process(parse_sitemap, std::move(resp.body));
+      } catch (const weft::operation_cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        r.error = fetch_error::parse_failed;
+        r.message = "sitemap " + f.url + ": " + e.what();
+        emit_sitemap(r, 0, 0);
+        continue;
+      }
+      r.entries = sm.entries.size();
+      if (sm.error != sitemap_error::none) {
+        const bool limit = sm.error == sitemap_error::too_many_urls || sm.error == sitemap_error::too_large;
+        r.error = limit ? fetch_error::too_large : fetch_error::parse_failed;
+        r.message = "sitemap " + f.url + ": " + std::string(to_string(sm.error)) + ": " + sm.message;
+      }
+      std::uint64_t queued = 0, skipped = sm.invalid;
+      if (sm.index) {
+        if (f.level + 1 >= sitemap_max_levels) {
+          if (!sm.entries.empty()) {
+            r.error = fetch_error::other;
+            r.message = "sitemap index " + f.url + " has " + std::to_string(f.level) + " indexes above it: its " +
+                        std::to_string(sm.entries.size()) + " child sitemaps not read (at most " +
+                        std::to_string(sitemap_max_levels) + " levels of sitemap files)";
+          }
+        } else {
+          for (auto& e : sm.entries) todo.push_back(file{std::move(e.loc), f.level + 1});
+        }
+      } else if (!sm.entries.empty()) {
+        auto lk = co_await mu.lock();
+        for (auto& e : sm.entries) {
+          if (!in_scope(origin_of(e.loc))) ++skipped;  // the protocol: a sitemap lists its own site's URLs
+          else if (push(std::move(e.loc), 0, std::move(e.lastmod))) ++queued;
+        }
+        if (queued) cv.notify_all();
+      }
+      emit_sitemap(r, queued, skipped);
+    }
+  }
+
   weft::task<void> worker() {
     bool in_page = false;
     try {
@@ -825,10 +1007,15 @@ struct crawler::impl {
         switch (j.kind) {
           case job::done: co_return;
           case job::robots: co_await fetch_robots(j.o, j.slot); break;
+          case job::sitemaps:
+            co_await read_sitemaps(j);
+            co_await end_job();
+            break;
           case job::unreachable: {
             page_record r;
             r.url = j.it.url;
             r.depth = j.it.depth;
+            r.lastmod = j.it.lastmod;
             r.error = j.o->down;
             r.message = j.o->down_message;
             emit(r, false);
@@ -927,6 +1114,11 @@ weft::task<crawl_stats> crawler::run() {
   co.max_response_bytes = m.opt.max_bytes;
   co.user_agent = m.opt.user_agent;
   m.client = std::make_unique<weft::http::client>(co);
+  if (m.opt.sitemaps) {
+    co.max_connections_per_host = co.max_idle_per_host = 1;  // one sitemaps job per origin
+    co.max_response_bytes = sitemap_max_bytes;
+    m.sitemap_client = std::make_unique<weft::http::client>(co);
+  }
   {
     auto lk = co_await m.mu.lock();
     for (const auto& s : m.opt.seeds) {
@@ -957,6 +1149,10 @@ weft::task<crawl_stats> crawler::run() {
   }
   m.client->close_idle();
   m.client.reset();
+  if (m.sitemap_client) {
+    m.sitemap_client->close_idle();
+    m.sitemap_client.reset();
+  }
   if (failed) std::rethrow_exception(failed);
   auto lk = co_await m.mu.lock();
   std::lock_guard g(m.out_mu);

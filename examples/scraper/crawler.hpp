@@ -49,6 +49,19 @@
 // `retries` times after an exponential backoff with full jitter (or the
 // server's Retry-After, capped), then recorded with their error kind.
 //
+// Sitemaps (crawl_options::sitemaps): once an origin in scope has its
+// robots.txt, one job reads its sitemaps (the Sitemap: lines, else
+// /sitemap.xml), one file after another in its politeness slots; a
+// sitemap index's children are read too, each file once per crawl,
+// nested up to sitemap_max_levels. The files are fetched without
+// following redirects (a redirect's target is read as a sitemap of its
+// own, checked like one) and parsed in the process pool (sitemap.hpp);
+// their URLs in scope are queued at depth 0, as Scrapy's SitemapSpider
+// does, then checked against robots.txt and fetched like links. Each file
+// yields a record ("sitemap": true), with its error if it failed. Files
+// are fetched by a client of their own (one connection per host) whose
+// body cap is the protocol's 50 MB, not max_bytes.
+//
 // Cancellation: stop() (any thread, e.g. from a SIGINT watcher) stops
 // scheduling and cancels the fetches in flight; run() then returns the
 // statistics of what completed, and every completed page has already gone
@@ -108,13 +121,19 @@ struct page_record {
   bool duplicate = false;              // redirected to a URL already fetched: not parsed again
   fetch_error error = fetch_error::none;
   std::string message;  // error detail (empty when none)
+  std::string lastmod;  // the <lastmod> of the sitemap that listed the URL (sitemaps), as written
+  // A sitemap file's record (sitemaps), not a page's: url is the sitemap,
+  // entries what it listed (URLs, or child sitemaps for an index).
+  bool sitemap = false;
+  std::uint64_t entries = 0;
 };
 
 /// The record as one JSON object (no newline): url, final_url, status,
 /// depth, title, links, word_count, top_words, bytes, ms, content_type,
 /// error (null or the kind), plus attempts, and when they apply retried
-/// (the failures that were retried), redirects, html_ok, duplicate and
-/// message.
+/// (the failures that were retried), redirects, html_ok, duplicate,
+/// message and lastmod; a sitemap's record has "sitemap":true and
+/// "entries".
 std::string to_json_line(const page_record& r);
 
 struct crawl_options {
@@ -133,7 +152,11 @@ struct crawl_options {
   std::chrono::milliseconds backoff_base{100};   // first retry waits up to this (full jitter), doubling
   std::chrono::milliseconds backoff_cap{10000};  // caps a backoff and a Retry-After
   bool robots = true;                            // fetch and obey robots.txt
-  std::string user_agent = "weft-scraper/0.1";   // also the robots.txt product token (up to '/')
+  // Read the sitemaps of each origin in scope (the seeds' origins when
+  // same_host): those robots.txt lists, else /sitemap.xml. Their URLs are
+  // queued at depth 0, like seeds; each sitemap file gets a record.
+  bool sitemaps = false;
+  std::string user_agent = "weft-scraper/0.1";  // also the robots.txt product token (up to '/')
   int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
   bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
@@ -158,11 +181,15 @@ struct crawl_stats {
   std::map<std::string, std::uint64_t> errors;  // kind -> records
   std::uint64_t retries = 0;                    // extra attempts (robots.txt fetches included)
   std::uint64_t robots_disallowed =
-      0;                             // URLs (links or redirect targets) not fetched because robots.txt disallows them
-  std::uint64_t robots_fetched = 0;  // robots.txt requests that got a response
-  std::uint64_t not_html = 0;        // fetched fine but not HTML: not parsed
-  std::uint64_t broken_html = 0;     // parsed with recoverable errors
-  std::uint64_t redirected = 0;      // records whose final URL differs
+      0;                               // URLs (links or redirect targets) not fetched because robots.txt disallows them
+  std::uint64_t robots_fetched = 0;    // robots.txt requests that got a response
+  std::uint64_t sitemaps_fetched = 0;  // sitemap files that came back with a 2xx
+  std::uint64_t sitemap_urls = 0;      // URLs from sitemaps queued (new ones: not seen before)
+  std::uint64_t sitemap_skipped = 0;   // sitemap <loc>s skipped: invalid, or out of scope
+  std::uint64_t sitemap_errors = 0;    // sitemap files that failed (fetch, HTTP status, parse, limits)
+  std::uint64_t not_html = 0;          // fetched fine but not HTML: not parsed
+  std::uint64_t broken_html = 0;       // parsed with recoverable errors
+  std::uint64_t redirected = 0;        // records whose final URL differs
   std::uint64_t redirects_refused = 0;  // redirects not followed: out of scope or disallowed by robots.txt
   std::uint64_t duplicates = 0;         // redirected onto an already fetched URL
   std::uint64_t links = 0;              // links found on parsed pages

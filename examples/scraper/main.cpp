@@ -112,6 +112,9 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
   example::add_duration(app, "--backoff", o.backoff_base,
                         "first retry's backoff ceiling; doubles each retry, full jitter");
   app.add_flag("--ignore-robots", ignore_robots, "do not fetch or obey robots.txt");
+  app.add_flag("--sitemaps", o.sitemaps,
+               "also crawl the URLs of the sitemaps robots.txt lists (else /sitemap.xml) of the seeds' hosts "
+               "(every host with --all-hosts); gzip and sitemap indexes read");
   app.add_option("--user-agent", o.user_agent, "User-Agent header, also the robots.txt product token")
       ->check([](const std::string& s) { return s.empty() ? std::string("must not be empty") : std::string(); });
   app.add_option("--output,-o", c.output,
@@ -223,7 +226,12 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
 
   scraper::demo_tally tally;
   bool write_failed = false;
+  const bool quiet = c.quiet, erase = ::isatty(2) != 0;
   scraper::crawler crawler(c.crawl, [&](const scraper::page_record& r) {
+    // A sitemap that failed is said at once (its record has it too): the
+    // user asked for --sitemaps and gets fewer URLs than the site lists.
+    if (r.sitemap && r.error != scraper::fetch_error::none && !quiet)
+      fmt::print(stderr, "{}scraper: {}\n", erase ? "\r\x1b[K" : "", r.message);
     tally.add(r);
     std::string line = scraper::to_json_line(r);
     line += '\n';

@@ -92,6 +92,14 @@ std::string_view product_token(std::string_view ua) {
   return ua.substr(0, end);
 }
 
+/// "http://..." or "https://..." with something after the "//" (a Sitemap
+/// value must be an absolute URL: RFC 9309 section 2.4).
+bool is_absolute_http(std::string_view v) {
+  for (std::string_view scheme : {"http://", "https://"})
+    if (v.size() > scheme.size() && iequals(v.substr(0, scheme.size()), scheme)) return true;
+  return false;
+}
+
 }  // namespace
 
 robots_rules::rule robots_rules::compile(std::string pattern, bool allow) {
@@ -161,6 +169,7 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
   // and "*" on consecutive User-agent lines).
   bool in_agents = false;  // reading a run of User-agent lines
   bool group_mine = false, group_star = false;
+  std::vector<std::string> sitemaps;
 
   // RFC 9309 section 2.5: a crawler may stop at 500 KiB. Whole lines only:
   // half a "Disallow: /private" line would disallow "/pri...".
@@ -195,10 +204,15 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
       }
       continue;
     }
+    if (iequals(key, "sitemap")) {  // belongs to no group: it neither starts nor ends one
+      if (is_absolute_http(value) && std::find(sitemaps.begin(), sitemaps.end(), value) == sitemaps.end())
+        sitemaps.emplace_back(value);
+      continue;
+    }
     const bool is_allow = iequals(key, "allow");
     const bool is_disallow = iequals(key, "disallow");
     const bool is_delay = iequals(key, "crawl-delay");
-    if (!is_allow && !is_disallow && !is_delay) continue;  // sitemap, unknown: no effect on groups
+    if (!is_allow && !is_disallow && !is_delay) continue;  // unknown: no effect on groups
     in_agents = false;
     auto add = [&](robots_rules& r) {
       if (is_delay) {
@@ -215,6 +229,7 @@ robots_rules robots_rules::parse(std::string_view text, std::string_view user_ag
     if (group_star) add(star);
   }
   robots_rules& chosen = have_mine ? mine : star;
+  chosen.sitemaps_ = std::move(sitemaps);
   // Longest pattern first, Allow first among equals (RFC 9309 section
   // 2.2.2): then the first rule that matches is the one that decides.
   std::stable_sort(chosen.rules_.begin(), chosen.rules_.end(), [](const rule& a, const rule& b) {

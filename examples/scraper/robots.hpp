@@ -4,6 +4,7 @@
 //   auto rules = scraper::robots_rules::parse(body, "weft-scraper/0.1");
 //   if (rules.allowed("/private/x.html")) ...            // path and query
 //   if (auto d = rules.crawl_delay()) ...                  // at least *d between requests
+//   for (const auto& url : rules.sitemaps()) ...           // its Sitemap: lines
 //
 // The groups for the crawler's product token ("weft-scraper", matched
 // case-insensitively) are used, merged if several; if none names it, the
@@ -53,6 +54,11 @@ class robots_rules {
   bool allowed(std::string_view path_and_query) const;
   /// The group's Crawl-delay (seconds, fractions allowed), if it has one.
   std::optional<std::chrono::milliseconds> crawl_delay() const { return crawl_delay_; }
+  /// The values of the file's Sitemap: lines (RFC 9309 section 2.4: in any
+  /// group or none, field name case-insensitive), in order, duplicates
+  /// dropped. Only absolute http(s) URLs are kept (the RFC requires them;
+  /// a relative one could only be guessed at); not otherwise normalized.
+  const std::vector<std::string>& sitemaps() const { return sitemaps_; }
 
  private:
   struct rule {
@@ -67,6 +73,7 @@ class robots_rules {
   static bool matches(const rule& r, std::string_view path);
   std::vector<rule> rules_;  // longest pattern first, Allow first on a tie
   std::optional<std::chrono::milliseconds> crawl_delay_;
+  std::vector<std::string> sitemaps_;
 };
 
 }  // namespace scraper

@@ -2,6 +2,8 @@
 // trouble counted exactly against its manifest, robots.txt obeyed, output
 // valid JSON Lines, limits respected, stop() mid-crawl) and against small
 // servers made for one error path each.
+#include <zlib.h>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crawler.hpp"
@@ -764,4 +767,248 @@ TEST_CASE("crawler: redirect chains in scope are followed, loops and overlong ch
   CHECK(stats.errors["redirect_loop"] == 1);
   CHECK(stats.errors["too_many_redirects"] == 1);
   for (const auto& l : out.lines) CHECK(valid_json(l));
+}
+
+// ------------------------------------------------------------ sitemaps
+
+namespace {
+
+/// `data` as a gzip file, for .xml.gz sitemaps.
+std::string gzip_of(std::string_view data) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  REQUIRE(rc == Z_STREAM_END);
+  return out;
+}
+
+std::string urlset_of(const std::vector<std::pair<std::string, std::string>>& urls) {  // loc, lastmod
+  std::string x =
+      R"(<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">)";
+  for (const auto& [loc, lastmod] : urls) {
+    x += "<url><loc>" + loc + "</loc>";
+    if (!lastmod.empty()) x += "<lastmod>" + lastmod + "</lastmod>";
+    x += "</url>\n";
+  }
+  return x + "</urlset>";
+}
+
+std::string index_of(const std::vector<std::string>& sitemaps) {
+  std::string x =
+      R"(<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">)";
+  for (const auto& s : sitemaps) x += "<sitemap><loc>" + s + "</loc></sitemap>\n";
+  return x + "</sitemapindex>";
+}
+
+/// The sitemap records by path, and the page records by path.
+std::pair<std::map<std::string, scraper::page_record>, std::map<std::string, scraper::page_record>> split_records(
+    const collected& out) {
+  std::map<std::string, scraper::page_record> sitemaps, pages;
+  for (const auto& r : out.records) (r.sitemap ? sitemaps : pages)[path_of(r.url)] = r;
+  return {sitemaps, pages};
+}
+
+}  // namespace
+
+TEST_CASE("crawler: sitemaps from robots.txt, an index and a gzipped child bring pages no link leads to",
+          "[scraper][crawler][sitemap]") {
+  scripted_server s;
+  s.replies["/"] = {200, "<title>Home</title><a href='/linked'>linked</a>"};
+  s.replies["/linked"] = {200, "<title>Linked</title>"};
+  for (const char* p : {"/hidden1", "/hidden2", "/hidden3"})
+    s.replies[p] = {200, "<title>Hidden</title><a href='/deeper'>d</a>"};
+  s.replies["/deeper"] = {200, "<title>Deeper</title>"};
+  s.replies["/private/x"] = {200, "<title>Private</title>"};
+  collected out;
+  scraper::crawl_stats stats;
+  std::string base;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      base = b;
+      s.set("/robots.txt",
+            {200, "User-agent: *\nDisallow: /private/\nSitemap: " + b + "/sitemap_index.xml\n", "text/plain"});
+      s.set("/sitemap_index.xml",
+            {200, index_of({b + "/s1.xml.gz", b + "/s2.xml", b + "/s1.xml.gz"}), "application/xml"});
+      s.set("/s1.xml.gz", {200,
+                           gzip_of(urlset_of({{b + "/hidden1", "2024-05-01"},
+                                              {b + "/hidden2", ""},
+                                              {"http://elsewhere.example/x", ""},
+                                              {"not a url", ""},
+                                              {b + "/private/x", ""}})),
+                           "application/x-gzip"});
+      s.set("/s2.xml", {200, urlset_of({{b + "/hidden3", ""}, {b + "/", ""}, {b + "/linked", ""}}), "text/xml"});
+      auto o = test_crawl(b + "/");
+      o.sitemaps = true;
+      o.max_depth = 0;  // sitemap URLs are depth 0: their links are not followed
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+    });
+  });
+  auto [sitemaps, pages] = split_records(out);
+  // Pages: the seed and the sitemaps' URLs in scope, each once; not
+  // /private/x (robots.txt), not /deeper (depth 1).
+  CHECK(pages.size() == 5);
+  for (const char* p : {"/", "/linked", "/hidden1", "/hidden2", "/hidden3"}) {
+    INFO(p);
+    REQUIRE(pages.count(p) == 1);
+    CHECK(pages[p].error == scraper::fetch_error::none);
+    CHECK(pages[p].depth == 0);
+    CHECK(s.hits_for(p) == 1);
+  }
+  CHECK(pages.count("/private/x") == 0);
+  CHECK(s.hits_for("/private/x") == 0);
+  CHECK(s.hits_for("/deeper") == 0);
+  CHECK(pages["/hidden1"].lastmod == "2024-05-01");
+  CHECK(pages["/hidden2"].lastmod.empty());
+  // Sitemap files: each read once, each with a record.
+  REQUIRE(sitemaps.size() == 3);
+  for (const char* p : {"/sitemap_index.xml", "/s1.xml.gz", "/s2.xml"}) {
+    INFO(p);
+    CHECK(sitemaps[p].error == scraper::fetch_error::none);
+    CHECK(sitemaps[p].status == 200);
+    CHECK(s.hits_for(p) == 1);
+  }
+  CHECK(sitemaps["/sitemap_index.xml"].entries == 3);
+  CHECK(sitemaps["/s1.xml.gz"].entries == 4);  // "not a url" skipped
+  CHECK(s.hits_for("/sitemap.xml") == 0);      // robots.txt named the sitemaps
+  CHECK(stats.sitemaps_fetched == 3);
+  CHECK(stats.sitemap_errors == 0);
+  // hidden1..3, /linked (max_depth 0: the seed's links are not followed)
+  // and /private/x (refused when its turn came); not the seed (seen).
+  CHECK(stats.sitemap_urls == 5);
+  CHECK(stats.sitemap_skipped == 2);  // "not a url", elsewhere.example
+  CHECK(stats.robots_disallowed == 1);
+  CHECK(stats.pages == 5);  // sitemap records are not pages
+  bool lastmod_line = false, sitemap_line = false;
+  for (const auto& l : out.lines) {
+    CHECK(valid_json(l));
+    lastmod_line = lastmod_line || l.find(R"("lastmod":"2024-05-01")") != std::string::npos;
+    sitemap_line = sitemap_line || l.find(R"("sitemap":true)") != std::string::npos;
+  }
+  CHECK(lastmod_line);
+  CHECK(sitemap_line);
+  CHECK(scraper::summary_text(stats).find("sitemaps 3 read") != std::string::npos);
+  CHECK(scraper::to_json(stats).find(R"("sitemap_urls":5)") != std::string::npos);
+}
+
+TEST_CASE("crawler: without Sitemap lines /sitemap.xml is read, and nothing without the option",
+          "[scraper][crawler][sitemap]") {
+  for (const bool on : {true, false}) {
+    scripted_server s;
+    s.replies["/robots.txt"] = {404, "", "text/plain"};
+    s.replies["/"] = {200, "<title>Home</title>"};
+    s.replies["/only-in-sitemap"] = {200, "<title>Found</title>"};
+    collected out;
+    scraper::crawl_stats stats;
+    on_runtime([&]() -> weft::task<void> {
+      co_await with_server(s, [&](std::string b) -> weft::task<void> {
+        s.set("/sitemap.xml", {200, urlset_of({{b + "/only-in-sitemap", "2020-01-01"}}), "application/xml"});
+        auto o = test_crawl(b + "/");
+        o.sitemaps = on;
+        scraper::crawler c(o, out.sink());
+        stats = co_await c.run();
+      });
+    });
+    INFO("sitemaps " << on);
+    auto [sitemaps, pages] = split_records(out);
+    CHECK(s.hits_for("/sitemap.xml") == (on ? 1 : 0));
+    CHECK(s.hits_for("/only-in-sitemap") == (on ? 1 : 0));
+    CHECK(pages.size() == (on ? 2u : 1u));
+    CHECK(sitemaps.size() == (on ? 1u : 0u));
+    CHECK(stats.sitemaps_fetched == (on ? 1u : 0u));
+    if (on) CHECK(pages["/only-in-sitemap"].lastmod == "2020-01-01");
+  }
+}
+
+TEST_CASE("crawler: broken, missing and too deeply nested sitemaps are reported and the crawl goes on",
+          "[scraper][crawler][sitemap]") {
+  scripted_server s;
+  s.replies["/"] = {200, "<title>Home</title>"};
+  s.replies["/p"] = {200, "<title>P</title>"};
+  s.replies["/q"] = {200, "<title>Q</title>"};
+  collected out;
+  scraper::crawl_stats stats;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      s.set("/robots.txt", {200,
+                            "Sitemap: " + b + "/bad.xml\nSitemap: " + b + "/missing.xml\nSitemap: " + b +
+                                "/bomb.xml.gz\nSitemap: " + b + "/n0.xml\nSitemap: " + b + "/moved.xml\nSitemap: " + b +
+                                "/ok.xml\nSitemap: http://elsewhere.example/sitemap.xml\n",
+                            "text/plain"});
+      s.set("/bad.xml", {200, "<urlset><url><loc>" + b + "/never</loc></url>", "application/xml"});
+      s.set("/bomb.xml.gz", {200, gzip_of(std::string(60u << 20, ' ')), "application/gzip"});
+      s.set("/n0.xml", {200, index_of({b + "/n1.xml"}), "application/xml"});
+      s.set("/n1.xml", {200, index_of({b + "/n2.xml"}), "application/xml"});
+      s.set("/n2.xml", {200, index_of({b + "/n3.xml"}), "application/xml"});
+      s.set("/n3.xml", {200, urlset_of({{b + "/never", ""}}), "application/xml"});
+      s.set("/moved.xml", redirect_to("/moved-here.xml", 301));
+      s.set("/moved-here.xml", {200, urlset_of({{b + "/q", ""}}), "application/xml"});
+      s.set("/ok.xml", {200, urlset_of({{b + "/p", ""}}), "application/xml"});
+      auto o = test_crawl(b + "/");
+      o.sitemaps = true;
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+    });
+  });
+  auto [sitemaps, pages] = split_records(out);
+  CHECK(pages.size() == 3);  // /, /p, /q
+  CHECK(pages.count("/p") == 1);
+  CHECK(pages.count("/q") == 1);
+  CHECK(s.hits_for("/never") == 0);
+  CHECK(s.hits_for("/n3.xml") == 0);
+
+  CHECK(sitemaps["/bad.xml"].error == scraper::fetch_error::parse_failed);
+  CHECK(sitemaps["/bad.xml"].message.find("bad.xml: bad_xml") != std::string::npos);
+  CHECK(sitemaps["/missing.xml"].error == scraper::fetch_error::http_4xx);
+  CHECK(sitemaps["/missing.xml"].status == 404);
+  CHECK(sitemaps["/bomb.xml.gz"].error == scraper::fetch_error::too_large);
+  CHECK(sitemaps["/bomb.xml.gz"].message.find("52428800") != std::string::npos);
+  CHECK(sitemaps["/n2.xml"].error == scraper::fetch_error::other);
+  CHECK(sitemaps["/n2.xml"].message.find("not read") != std::string::npos);
+  CHECK(sitemaps["/n1.xml"].error == scraper::fetch_error::none);
+  CHECK(sitemaps["/moved.xml"].status == 301);
+  CHECK(sitemaps["/moved.xml"].error == scraper::fetch_error::none);
+  CHECK(sitemaps["/moved-here.xml"].error == scraper::fetch_error::none);
+  CHECK(sitemaps["/ok.xml"].error == scraper::fetch_error::none);
+  CHECK(sitemaps["/sitemap.xml"].error == scraper::fetch_error::other);  // elsewhere.example: out of scope
+  CHECK(sitemaps["/sitemap.xml"].message.find("another origin") != std::string::npos);
+  CHECK(stats.sitemap_errors == 5);    // bad, missing, bomb, n2, elsewhere
+  CHECK(stats.sitemaps_fetched == 7);  // bad, bomb, n0, n1, n2, moved-here, ok
+  CHECK(stats.sitemap_urls == 2);
+  CHECK(stats.pages == 3);
+  CHECK(stats.pages_ok == 3);
+  for (const auto& l : out.lines) CHECK(valid_json(l));
+}
+
+TEST_CASE("crawler: a sitemap bigger than max_bytes is read, its cap is the protocol's 50 MB",
+          "[scraper][crawler][sitemap]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {404, "", "text/plain"};
+  s.replies["/"] = {200, "<title>Home</title>"};
+  s.replies["/listed"] = {200, "<title>Listed</title>"};
+  collected out;
+  scraper::crawl_stats stats;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      s.set("/sitemap.xml",
+            {200, urlset_of({{b + "/listed", ""}}) + "<!--" + std::string(2u << 20, 'x') + "-->", "application/xml"});
+      auto o = test_crawl(b + "/");
+      o.sitemaps = true;
+      o.max_bytes = 1u << 20;
+      scraper::crawler c(o, out.sink());
+      stats = co_await c.run();
+    });
+  });
+  auto [sitemaps, pages] = split_records(out);
+  CHECK(sitemaps["/sitemap.xml"].error == scraper::fetch_error::none);
+  CHECK(sitemaps["/sitemap.xml"].bytes > 2u << 20);
+  CHECK(pages.count("/listed") == 1);
+  CHECK(stats.sitemap_urls == 1);
 }

@@ -5,6 +5,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "robots.hpp"
 
@@ -346,4 +347,24 @@ TEST_CASE("robots: Crawl-delay of the chosen group", "[scraper][robots]") {
   CHECK(robots_rules::parse(text, "slowbot").crawl_delay() == 500ms);  // the first one
   CHECK_FALSE(robots_rules::parse(text, "badbot").crawl_delay());
   CHECK_FALSE(robots_rules::parse("User-agent: *\nCrawl-delay: -1\n", "bot").crawl_delay());
+}
+
+TEST_CASE("robots: Sitemap lines are collected from every group", "[scraper][robots]") {
+  const std::string_view text =
+      "sitemap: http://example.com/first.xml\n"
+      "User-agent: otherbot\n"
+      "Disallow: /\n"
+      "SITEMAP:https://example.com/second.xml.gz # comment\n"
+      "User-agent: *\n"
+      "Sitemap: /relative.xml\n"
+      "Sitemap: ftp://example.com/s.xml\n"
+      "Sitemap:\n"
+      "Sitemap: http://example.com/first.xml\n"
+      "Disallow: /x\n";
+  auto r = robots_rules::parse(text, "bot");
+  CHECK(r.sitemaps() == std::vector<std::string>{"http://example.com/first.xml", "https://example.com/second.xml.gz"});
+  CHECK_FALSE(r.allowed("/x"));                                         // Sitemap lines neither start nor end a group
+  CHECK(robots_rules::parse(text, "otherbot").sitemaps().size() == 2);  // whichever group is chosen
+  CHECK(robots_rules::parse("User-agent: *\nDisallow: /\n", "bot").sitemaps().empty());
+  CHECK(robots_rules::allow_all().sitemaps().empty());
 }
