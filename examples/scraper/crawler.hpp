@@ -110,7 +110,8 @@ struct page_record {
 /// depth, title, links, word_count, top_words, bytes, ms, content_type,
 /// error (null or the kind), plus attempts, and when they apply retried
 /// (the failures that were retried), redirects, html_ok, duplicate and
-/// message.
+/// message; "fields" (page_info::fields as an object of lists) on parsed
+/// pages when there are extraction rules.
 std::string to_json_line(const page_record& r);
 
 struct crawl_options {
@@ -130,6 +131,9 @@ struct crawl_options {
   int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
   bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
+  page_rules rules;                // fields to extract and links to follow, evaluated in the worker (extract.hpp)
+  std::vector<std::string> allow;  // follow a link only if it matches one of these RE2 patterns (none: any)
+  std::vector<std::string> deny;   // never follow a link matching one of these (link_filter.hpp); seeds pass
 };
 
 struct crawl_stats {
@@ -149,6 +153,7 @@ struct crawl_stats {
   std::uint64_t redirects_refused = 0;  // redirects not followed: out of scope or disallowed by robots.txt
   std::uint64_t duplicates = 0;         // redirected onto an already fetched URL
   std::uint64_t links = 0;              // links found on parsed pages
+  std::uint64_t links_filtered = 0;     // links (as counted in links) not followed: refused by allow/deny
   std::uint64_t queued = 0;             // distinct URLs queued (seeds included)
   std::uint64_t cancelled = 0;          // fetches cut short by stop()
   bool stopped = false;                 // stop() ended the crawl
