@@ -680,8 +680,21 @@ class xpath_cache {
     return cache_.emplace(expr, std::move(comp)).first->second.get();
   }
 
+  /// The thread's one evaluation context, set on doc: creating one per
+  /// page (it registers every XPath function in a hash table) cost more
+  /// than evaluating three simple rules.
+  xmlXPathContext* context_for(xmlDoc* doc) {
+    if (!context_) context_ = new_context(nullptr);
+    context_->doc = doc;
+    context_->node = reinterpret_cast<xmlNode*>(doc);
+    context_->contextSize = -1;
+    context_->proximityPosition = -1;
+    return context_.get();
+  }
+
  private:
   std::unordered_map<std::string, comp_ptr> cache_;
+  context_ptr context_;
 };
 
 xpath_cache& thread_cache() {
@@ -926,9 +939,9 @@ field_values evaluate_fields(xmlDoc* doc, const std::vector<extract_rule>& rules
   out.reserve(rules.size());
   xpath_errors errors;
   error_scope scope(errors);
-  context_ptr ctx = new_context(doc);
+  xmlXPathContext* ctx = thread_cache().context_for(doc);
   for (const auto& r : rules) {
-    object_ptr result = evaluate(ctx.get(), r.xpath);
+    object_ptr result = evaluate(ctx, r.xpath);
     out.emplace_back(r.name, values_of(result.get()));
   }
   return out;
@@ -938,9 +951,9 @@ std::vector<std::string> follow_hrefs(xmlDoc* doc, const std::vector<std::string
   std::vector<std::string> out;
   xpath_errors errors;
   error_scope scope(errors);
-  context_ptr ctx = new_context(doc);
+  xmlXPathContext* ctx = thread_cache().context_for(doc);
   for (const auto& x : xpaths) {
-    object_ptr result = evaluate(ctx.get(), x);
+    object_ptr result = evaluate(ctx, x);
     if (!result) continue;
     if (result->type != XPATH_NODESET) {
       auto v = values_of(result.get());

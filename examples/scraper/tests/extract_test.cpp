@@ -1,8 +1,8 @@
 // scraper::extract: CSS -> XPath (each construct, checked by what it
 // selects), bad XPath and CSS named with their position, values (text,
 // attributes, lists, no match, numbers), --follow XPaths, rules files.
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -163,18 +163,17 @@ TEST_CASE("extract: a bad XPath is refused with the rule, libxml2's message and 
   CHECK(has(e, "rule \"links\": XPath \"//a[\": at position 5 (the end): "));
   CHECK(has(error_of([] { scraper::xpath_rule("t=//a[@x='y]"); }), "Unfinished literal"));
   CHECK(has(error_of([] { scraper::xpath_rule("t=//a]"); }), "at position 4"));
-  CHECK(has(error_of([] { scraper::xpath_rule("t=upper-case(//a)"); }),
-            "position 1: unknown function 'upper-case()'"));
+  CHECK(has(error_of([] { scraper::xpath_rule("t=upper-case(//a)"); }), "position 1: unknown function 'upper-case()'"));
   CHECK(has(error_of([] { scraper::xpath_rule("t=//a[$v]"); }), "position 5: variables are not supported"));
   CHECK(has(error_of([] { scraper::xpath_rule("t=count('x')"); }), "fails when evaluated: Invalid type"));
   CHECK(has(error_of([] { scraper::xpath_rule("t"); }), "expected NAME=XPATH"));
   CHECK(has(error_of([] { scraper::xpath_rule("=//a"); }), "the name before '=' is empty"));
   CHECK(has(error_of([] { scraper::xpath_rule("t="); }), "empty"));
   // Operator names and '*' after an operand are operators, not functions or name tests.
-  for (const char* ok : {"t=count(//a) div 2", "t=//a[@x and (@y)]", "t=//a[1 or (2)]", "t=2 * (3)",
-                         "t=//*[name()='a'] | //b", "t=//p[contains(., 'and (')]/text()", "t=//a[. = 'x']",
-                         "t=string(//h1) mod 2", "t=//li[position() = last()]", "t=//descendant::li[1]",
-                         "t=//p/node()", "t=//processing-instruction('x')"})
+  for (const char* ok :
+       {"t=count(//a) div 2", "t=//a[@x and (@y)]", "t=//a[1 or (2)]", "t=2 * (3)", "t=//*[name()='a'] | //b",
+        "t=//p[contains(., 'and (')]/text()", "t=//a[. = 'x']", "t=string(//h1) mod 2", "t=//li[position() = last()]",
+        "t=//descendant::li[1]", "t=//p/node()", "t=//processing-instruction('x')"})
     CHECK(error_of([&] { scraper::xpath_rule(ok); }).empty());
 }
 
@@ -312,8 +311,7 @@ std::string path_of(const std::string& url) {
 
 /// Crawls a 150-page demo site (on 127.0.0.1) with the options `set` makes.
 template <class Set>
-scraper::crawl_stats crawl_demo(std::vector<scraper::page_record>& records, std::vector<std::string>& lines,
-                                Set set) {
+scraper::crawl_stats crawl_demo(std::vector<scraper::page_record>& records, std::vector<std::string>& lines, Set set) {
   scraper::crawl_stats stats;
   weft::runtime rt({.workers = 2});
   rt.block_on([&]() -> weft::task<void> {
@@ -358,7 +356,8 @@ TEST_CASE("extract: a crawl records every parsed page's fields and follows only 
       INFO(lines[i]);
       const std::string path = path_of(r.url);
       // Denied: no odd page queued (one may still be a redirect's target).
-      CHECK_FALSE((path.rfind("/page/", 0) == 0 && std::string("13579").find(path[path.size() - 6]) != std::string::npos));
+      CHECK_FALSE(
+          (path.rfind("/page/", 0) == 0 && std::string("13579").find(path[path.size() - 6]) != std::string::npos));
       if (!r.page) {
         CHECK(lines[i].find("\"fields\"") == std::string::npos);
         continue;
@@ -384,8 +383,8 @@ TEST_CASE("extract: a crawl records every parsed page's fields and follows only 
     // The front page lists pages 0-4 in <li>; their own links are in <p>.
     std::set<std::string> paths;
     for (const auto& r : records) paths.insert(path_of(r.url));
-    CHECK(paths == std::set<std::string>{"/", "/page/0.html", "/page/1.html", "/page/2.html", "/page/3.html",
-                                         "/page/4.html"});
+    CHECK(paths ==
+          std::set<std::string>{"/", "/page/0.html", "/page/1.html", "/page/2.html", "/page/3.html", "/page/4.html"});
     CHECK(stats.pages == 6);
     for (const auto& r : records) {
       REQUIRE(r.page);
