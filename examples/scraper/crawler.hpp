@@ -41,6 +41,11 @@
 // and fetches its next URL at once, so `concurrency` counts fetches only
 // (at most 2 * concurrency pages wait for the pool).
 //
+// Extraction rules (options.rules, extract.hpp) travel with each page to
+// the pool and are evaluated on the tree the parse builds; the links to
+// queue are chosen there (rules.follow), then by allow/deny (RE2,
+// link_filter.hpp), matched outside the scheduler lock. Seeds pass.
+//
 // Failures: timeouts, connection failures, 5xx and 429 are retried up to
 // `retries` times after an exponential backoff with full jitter (or the
 // server's Retry-After, capped), then recorded with their error kind.

@@ -741,6 +741,17 @@ def run_scraper_extract(ctx: Context) -> None:
                    f"{f['next']!r}", p)
     expect(pages >= 10, "10 or more /page/ records among the 20", f"{pages}", p)
     scraper_summary_pages(p, 20)
+    # A bad rule is a usage error before anything is fetched, naming the
+    # option, the rule and the position (the section's last paragraph).
+    (ctx.cwd / "rules.json").write_text('{"extract": {"t": "//title"}, "fields": {}}')
+    for bad, want in [(["--css", "heading=h1["], r'--css: rule "heading": CSS selector "h1\[": at position 4'),
+                      (["--extract", "t=//a["], r'--extract: rule "t": XPath "//a\[": at position 5'),
+                      (["--deny", "a("], r"--deny 'a\(': not a valid regular expression: missing \)"),
+                      (["--rules", "rules.json"], r'rules file .rules.json.: unknown key "fields"')]:
+        q = ctx.run([argv[0], *bad, "-o", "-"], env)
+        expect_rc(q, 2)
+        expect_match(q, want, "stderr", f"{' '.join(bad)}: a usage error naming the rule and what is wrong")
+        expect_no_match(q, r"^\{", "stdout", f"{' '.join(bad)}: nothing fetched")
 
 
 simple("scraper --quick", SCRAPER, timeout=90,
