@@ -397,3 +397,29 @@ TEST_CASE("extract: a crawl records every parsed page's fields and follows only 
     CHECK(stats.links_filtered == 0);  // follow is not allow/deny
   }
 }
+
+TEST_CASE("extract: the crawler refuses bad rules and patterns before crawling", "[scraper][extract]") {
+  scraper::crawl_options o;
+  o.seeds = {"http://127.0.0.1:1/"};
+  auto refusal = [&] {
+    try {
+      scraper::crawler c(o, {});
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  o.deny = {"a("};
+  CHECK(has(refusal(), "crawler: --deny 'a(': not a valid regular expression"));
+  o.deny.clear();
+  o.allow = {"ok", "x**"};
+  CHECK(has(refusal(), "--allow 'x**'"));
+  o.allow.clear();
+  o.rules.fields.push_back({"t", "//a[", "//a["});
+  CHECK(has(refusal(), "crawler: rule \"t\": XPath \"//a[\": at position 5"));
+  o.rules.fields.clear();
+  o.rules.follow = {"nope()"};
+  CHECK(has(refusal(), "follow: XPath \"nope()\": at position 1: unknown function"));
+  o.rules.follow.clear();
+  CHECK(refusal().empty());
+}
