@@ -25,6 +25,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "json.hpp"
+
 namespace scraper {
 
 namespace {
@@ -97,6 +99,21 @@ std::string xpath_literal(std::string_view v) {
 bool plain_name(std::string_view n) {
   if (n.empty() || !(is_alpha(n[0]) || n[0] == '_')) return false;
   return std::all_of(n.begin(), n.end(), [](char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '_'; });
+}
+
+/// XML 1.0's Char: what a document (and an XPath literal) may hold.
+bool xml_char(char32_t c) {
+  return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+         (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+/// The code point of the valid UTF-8 sequence of `len` bytes at s[i].
+char32_t code_point(std::string_view s, std::size_t i, std::size_t len) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  if (len == 1) return b(0);
+  char32_t cp = b(0) & (0x7F >> len);
+  for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (b(k) & 0x3F);
+  return cp;
 }
 
 void append_utf8(std::string& out, char32_t cp) {
@@ -419,13 +436,20 @@ class css_translator {
     ++i_;
     if (end() || peek() == '\n') fail("a backslash must escape something");
     if (std::isxdigit(static_cast<unsigned char>(peek()))) {
+      const std::size_t at = i_ - 1;
       char32_t cp = 0;
       for (int k = 0; k < 6 && !end() && std::isxdigit(static_cast<unsigned char>(peek())); ++k, ++i_)
         cp = cp * 16 + static_cast<char32_t>(is_digit(peek()) ? peek() - '0' : lower(peek()) - 'a' + 10);
       if (!end() && is_space(peek())) ++i_;
+      if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;  // as CSS says
+      if (!xml_char(cp)) {
+        i_ = at;
+        fail("an escaped character no XML document holds");
+      }
       append_utf8(out, cp);
       return;
     }
+    if (!xml_char(static_cast<unsigned char>(peek()))) fail("an escaped character no XML document holds");
     out += peek();
     ++i_;
   }
@@ -447,6 +471,7 @@ class css_translator {
       if (c == '\\') {
         escape(out);
       } else {
+        if (c == '\f') fail("a form feed in a string: no XML document holds one");
         out += c;
         ++i_;
       }
@@ -764,6 +789,16 @@ void collect_links(const xmlNode* n, std::vector<std::string>& out) {
 std::string css_to_xpath(std::string_view selector) {
   if (selector.find_first_not_of(" \t\n\r\f") == std::string_view::npos)
     throw rule_error("CSS selector \"" + std::string(selector) + "\": empty");
+  // What the XPath could not hold (a rules file can give "\u0001" or a NUL,
+  // which would end libxml2's C string early), or is not UTF-8. A form
+  // feed is CSS whitespace; inside a string the translator refuses it.
+  for (std::size_t i = 0; i < selector.size();) {
+    const std::size_t len = json::utf8_sequence_length(selector, i);
+    if (len == 0) throw rule_error("CSS selector: " + where(selector, i) + ": not UTF-8");
+    const char32_t cp = code_point(selector, i, len);
+    if (!xml_char(cp) && cp != '\f') throw rule_error("CSS selector: " + where(selector, i) + ": a control character");
+    i += len;
+  }
   return css_translator(selector).translate();
 }
 
@@ -771,7 +806,8 @@ void check_xpath(std::string_view xpath) {
   init_libxml();
   const std::string expr(xpath);
   if (expr.find_first_not_of(" \t\n\r") == std::string::npos) throw rule_error("XPath \"" + expr + "\": empty");
-  if (expr.find('\0') != std::string::npos) throw rule_error("XPath: a NUL character");
+  if (auto nul = expr.find('\0'); nul != std::string::npos)
+    throw rule_error("XPath: " + where(expr, nul) + ": a NUL character");
   xpath_errors errors;
   error_scope scope(errors);
   context_ptr ctx = new_context(probe_document());

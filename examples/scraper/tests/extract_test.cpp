@@ -153,6 +153,13 @@ TEST_CASE("extract: a bad CSS selector is refused with its position", "[scraper]
   CHECK(has(bad("a, "), "(the end): expected an element name"));
   CHECK(has(bad("a)"), "position 2: unexpected ')'"));
   CHECK(has(bad("  "), "empty"));
+  // What no XPath literal (no XML document) can hold, as a rules file may give it.
+  CHECK(has(bad(std::string("a[x='\0']", 8)), "position 6: a control character"));
+  CHECK(has(bad("a[x='\x01']"), "position 6: a control character"));
+  CHECK(has(bad("a[x='\xff']"), "position 6: not UTF-8"));
+  CHECK(has(bad("a[x='\f']"), "position 6: a form feed in a string"));
+  CHECK(has(bad("a[x='\\1c ']"), "position 6: an escaped character no XML document holds"));
+  CHECK(css("[title=\"it\\27 s \\\"q\\\"\"]") == strings{"img"});  // \27 is '
   // The rule's name comes first in a rule's message.
   const std::string e = error_of([] { scraper::css_rule("price=.a["); });
   CHECK(has(e, "rule \"price\": CSS selector \".a[\": at position 4"));
