@@ -25,6 +25,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "json.hpp"
+#include "link_filter.hpp"
 #include "robots.hpp"
 #include "throttle.hpp"
 #include "sitemap.hpp"
@@ -144,6 +145,15 @@ std::string to_json_line(const page_record& r) {
     w.end_array();
   }
   if (r.page) w.key("html_ok").value(r.page->html_ok);
+  if (r.page && !r.page->fields.empty()) {
+    w.key("fields").begin_object();
+    for (const auto& [name, values] : r.page->fields) {
+      w.key(name).begin_array();
+      for (const auto& v : values) w.value(v);
+      w.end_array();
+    }
+    w.end_object();
+  }
   if (r.duplicate) w.key("duplicate").value(true);
   if (!r.message.empty()) w.key("message").value(r.message);
   if (!r.lastmod.empty()) w.key("lastmod").value(r.lastmod);
@@ -177,6 +187,7 @@ std::string to_json(const crawl_stats& s) {
   w.key("redirects_refused").value(s.redirects_refused);
   w.key("duplicates").value(s.duplicates);
   w.key("links").value(s.links);
+  w.key("links_filtered").value(s.links_filtered);
   w.key("queued").value(s.queued);
   w.key("cancelled").value(s.cancelled);
   if (!s.hosts.empty()) {
@@ -216,6 +227,7 @@ std::string summary_text(const crawl_stats& s) {
                  s.retries, s.robots_disallowed, s.not_html, s.broken_html, s.redirected, s.redirects_refused, s.links,
                  s.queued);
   if (s.cancelled) fmt::format_to(to, ", cancelled in flight {}", s.cancelled);
+  if (s.links_filtered) fmt::format_to(to, ", links filtered by allow/deny {}", s.links_filtered);
   out += '\n';
   if (!s.hosts.empty()) {
     auto slowest = std::max_element(s.hosts.begin(), s.hosts.end(),
@@ -292,7 +304,11 @@ struct crawler::impl {
   };
 
   impl(crawl_options o, sink s)
-      : opt(std::move(o)), on_page(std::move(s)), token(product_token(opt.user_agent)), parsing(2 * opt.concurrency) {}
+      : opt(std::move(o)),
+        on_page(std::move(s)),
+        token(product_token(opt.user_agent)),
+        parsing(2 * opt.concurrency),
+        filter(link_filter_options{opt.allow, opt.deny}) {}
 
   crawl_options opt;
   sink on_page;
@@ -317,6 +333,7 @@ struct crawler::impl {
   std::mutex scope_mu;
   weft::task_scope* workers = nullptr;  // set before the first worker starts
   weft::semaphore parsing;              // pages handed to the pool and not yet recorded
+  const link_filter filter;             // allow/deny, matched without a lock
 
   // Output and statistics, under out_mu.
   std::mutex out_mu;
@@ -478,14 +495,32 @@ struct crawler::impl {
     ++stats.robots_disallowed;
   }
 
+  /// The links of p to queue: those the follow XPaths chose (or all), in
+  /// scope, passing allow/deny. Outside the scheduler lock (scope is only
+  /// written before the workers start).
+  std::vector<const std::string*> links_to_follow(const page_info& p) {
+    std::vector<const std::string*> out;
+    std::uint64_t refused = 0;
+    for (const std::string& link : p.follow_restricted ? p.follow : p.links) {
+      if (opt.same_host && !scope.count(origin_of(link))) continue;
+      if (filter.follows(link)) out.push_back(&link);
+      else ++refused;
+    }
+    if (refused != 0) {
+      std::lock_guard g(out_mu);
+      stats.links_filtered += refused;
+    }
+    return out;
+  }
+
   /// A page job ended: queue its links, wake idle workers.
   weft::task<void> finish_page(const page_record& r) {
+    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
+    std::vector<const std::string*> next;
+    if (r.page && follow) next = links_to_follow(*r.page);
     auto lk = co_await mu.lock();
     bool pushed = false;
-    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
-    if (r.page && follow)
-      for (const std::string& link : r.page->links)
-        if (!opt.same_host || scope.count(origin_of(link))) pushed = push(link, r.depth + 1) || pushed;
+    for (const std::string* link : next) pushed = push(*link, r.depth + 1) || pushed;
     --active;
     if (pushed || active == 0) cv.notify_all();
   }
@@ -815,7 +850,8 @@ struct crawler::impl {
   weft::task<void> analyze(page_record r, std::string body) {
     try {
       try {
-        r.page = co_await weft::spawn_process(analyze_page, r.final_url, std::move(body));
+        if (opt.rules.empty()) r.page = co_await weft::spawn_process(analyze_page, r.final_url, std::move(body));
+        else r.page = co_await weft::spawn_process(analyze_page_with, r.final_url, std::move(body), opt.rules);
       } catch (const weft::operation_cancelled&) {
         throw;
       } catch (const std::exception& e) {
@@ -1074,6 +1110,12 @@ crawler::crawler(crawl_options options, sink on_page) {
   if (options.max_delay < milliseconds::zero()) throw std::invalid_argument("crawler: max_delay must not be negative");
   for (const auto& s : options.seeds)
     if (!normalize_url(s)) throw std::invalid_argument("crawler: seed '" + s + "' is not an absolute http(s) URL");
+  try {
+    check_rules(options.rules);
+    link_filter check(link_filter_options{options.allow, options.deny});
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("crawler: ") + e.what());
+  }
   impl_ = std::make_unique<impl>(std::move(options), std::move(on_page));
 }
 

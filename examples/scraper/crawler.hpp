@@ -45,6 +45,11 @@
 // and fetches its next URL at once, so `concurrency` counts fetches only
 // (at most 2 * concurrency pages wait for the pool).
 //
+// Extraction rules (options.rules, extract.hpp) travel with each page to
+// the pool and are evaluated on the tree the parse builds; the links to
+// queue are chosen there (rules.follow), then by allow/deny (RE2,
+// link_filter.hpp), matched outside the scheduler lock. Seeds pass.
+//
 // Failures: timeouts, connection failures, 5xx and 429 are retried up to
 // `retries` times after an exponential backoff with full jitter (or the
 // server's Retry-After, capped), then recorded with their error kind.
@@ -133,7 +138,8 @@ struct page_record {
 /// error (null or the kind), plus attempts, and when they apply retried
 /// (the failures that were retried), redirects, html_ok, duplicate,
 /// message and lastmod; a sitemap's record has "sitemap":true and
-/// "entries".
+/// "entries"; "fields" (page_info::fields as an object of lists) on parsed
+/// pages when there are extraction rules.
 std::string to_json_line(const page_record& r);
 
 struct crawl_options {
@@ -160,6 +166,9 @@ struct crawl_options {
   int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
   bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
+  page_rules rules;                // fields to extract and links to follow, evaluated in the worker (extract.hpp)
+  std::vector<std::string> allow;  // follow a link only if it matches one of these RE2 patterns (none: any)
+  std::vector<std::string> deny;   // never follow a link matching one of these (link_filter.hpp); seeds pass
 };
 
 /// An origin's autothrottle state at the end of a crawl (crawl_stats::hosts).
@@ -193,6 +202,7 @@ struct crawl_stats {
   std::uint64_t redirects_refused = 0;  // redirects not followed: out of scope or disallowed by robots.txt
   std::uint64_t duplicates = 0;         // redirected onto an already fetched URL
   std::uint64_t links = 0;              // links found on parsed pages
+  std::uint64_t links_filtered = 0;     // links (as counted in links) not followed: refused by allow/deny
   std::uint64_t queued = 0;             // distinct URLs queued (seeds included)
   std::uint64_t cancelled = 0;          // fetches cut short by stop()
   // With autothrottle: scheme://host:port -> its state at the end.

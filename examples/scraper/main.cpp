@@ -31,6 +31,8 @@
 #include "crawler.hpp"
 #include "demo_check.hpp"
 #include "demo_site.hpp"
+#include "extract.hpp"
+#include "link_filter.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -60,6 +62,73 @@ std::vector<std::string> read_seeds(const std::string& path) {
   }
   if (seeds.empty()) throw CLI::ValidationError("--seeds", "'" + path + "' lists no URL");
   return seeds;
+}
+
+/// The rules file first, then the command line's rules added to it, each
+/// checked (a bad one is a usage error naming the option and the rule).
+std::optional<int> parse_rules(const CLI::App& app, scraper::crawl_options& o, const std::string& rules_path,
+                               const std::vector<std::string>& extract_specs,
+                               const std::vector<std::string>& css_specs) {
+  try {
+    // The command line's --follow, --allow and --deny come after the file's.
+    auto follow = std::move(o.rules.follow);
+    auto allow = std::move(o.allow);
+    auto deny = std::move(o.deny);
+    o.rules = {};
+    o.allow.clear();
+    o.deny.clear();
+    if (!rules_path.empty()) {
+      try {
+        auto file = scraper::read_rules_file(rules_path);
+        o.rules = std::move(file.rules);
+        o.allow = std::move(file.allow);
+        o.deny = std::move(file.deny);
+        try {
+          for (const auto& p : o.allow) scraper::link_filter::check("allow", p);
+          for (const auto& p : o.deny) scraper::link_filter::check("deny", p);
+        } catch (const std::invalid_argument& e) {
+          throw std::invalid_argument("rules file '" + rules_path + "': " + e.what());
+        }
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--rules: ") + e.what());
+      }
+    }
+    auto add = [&](const char* option, auto make, const std::vector<std::string>& specs) {
+      for (const auto& spec : specs) {
+        try {
+          o.rules.fields.push_back(make(spec));
+        } catch (const scraper::rule_error& e) {
+          throw std::invalid_argument(std::string(option) + ": " + e.what());
+        }
+      }
+    };
+    add("--extract", scraper::xpath_rule, extract_specs);
+    add("--css", scraper::css_rule, css_specs);
+    for (auto& f : follow) {
+      try {
+        scraper::check_xpath(f);
+      } catch (const scraper::rule_error& e) {
+        throw std::invalid_argument(std::string("--follow: ") + e.what());
+      }
+      o.rules.follow.push_back(std::move(f));
+    }
+    for (auto& p : allow) {
+      scraper::link_filter::check("--allow", p);
+      o.allow.push_back(std::move(p));
+    }
+    for (auto& p : deny) {
+      scraper::link_filter::check("--deny", p);
+      o.deny.push_back(std::move(p));
+    }
+    try {
+      scraper::check_rules(o.rules);  // names unique across the file, --extract and --css
+    } catch (const scraper::rule_error& e) {
+      throw std::invalid_argument(std::string("--extract/--css/--rules: ") + e.what());
+    }
+  } catch (const std::invalid_argument& e) {
+    return example::usage_failure(app, e.what());
+  }
+  return std::nullopt;
 }
 
 /// The command line, parsed into c. Returns an exit code when the program
@@ -117,6 +186,30 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
                "(every host with --all-hosts); gzip and sitemap indexes read");
   app.add_option("--user-agent", o.user_agent, "User-Agent header, also the robots.txt product token")
       ->check([](const std::string& s) { return s.empty() ? std::string("must not be empty") : std::string(); });
+  // Extraction rules (extract.hpp, link_filter.hpp): checked after parsing,
+  // so that a bad one is a usage error naming the rule and the position.
+  // Each occurrence takes one value: `--extract t=//title URL` leaves URL a URL.
+  std::vector<std::string> extract_specs, css_specs;
+  std::string rules_path;
+  app.add_option("--extract", extract_specs,
+                 "a field of every parsed page's record, \"fields\":{\"NAME\":[values]} (repeatable)")
+      ->type_name("NAME=XPATH")
+      ->allow_extra_args(false);
+  app.add_option("--css", css_specs,
+                 "a field from a CSS selector; SELECTOR::attr(NAME) gives an attribute (repeatable)")
+      ->type_name("NAME=SELECTOR")
+      ->allow_extra_args(false);
+  app.add_option("--allow", o.allow, "follow only links whose URL matches one of these RE2 patterns (repeatable)")
+      ->type_name("REGEX")
+      ->allow_extra_args(false);
+  app.add_option("--deny", o.deny, "never follow links whose URL matches one of these (repeatable)")
+      ->type_name("REGEX")
+      ->allow_extra_args(false);
+  app.add_option("--follow", o.rules.follow,
+                 "follow only the links this XPath selects or contains, e.g. //nav (repeatable)")
+      ->type_name("XPATH")
+      ->allow_extra_args(false);
+  app.add_option("--rules", rules_path, "a JSON file of rules: extract, css, allow, deny, follow")->type_name("FILE");
   app.add_option("--output,-o", c.output,
                  "JSON Lines records to FILE, '-' for stdout (default: stdout, or pages.jsonl when stdout is a "
                  "terminal)")
@@ -143,8 +236,11 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
   } catch (const CLI::ValidationError& e) {
     return example::usage_failure(app, e.what());
   }
+  if (auto rc = parse_rules(app, o, rules_path, extract_specs, css_specs)) return rc;
   c.demo = c.seeds.empty();
   if (c.quick && !c.demo) return example::usage_failure(app, "--quick crawls the demo site: give no URL");
+  if (c.quick && (!o.allow.empty() || !o.deny.empty() || !o.rules.follow.empty()))
+    return example::usage_failure(app, "--quick checks a whole crawl of the demo site: no --allow, --deny or --follow");
   o.seeds = c.seeds;  // the demo's seed is set once its site is up (run())
   o.same_host = !all_hosts;
   o.autothrottle = *throttle_opt ? autothrottle : !c.demo;
@@ -285,7 +381,8 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     fmt::print(stderr, "{}", scraper::summary_text(stats));
     fmt::print(stderr, "records (JSON Lines): {}\n", out_name);
   }
-  if (site && !sig.load() && c.crawl.max_pages == 0 && c.crawl.max_depth < 0) {
+  const bool restricted = !c.crawl.allow.empty() || !c.crawl.deny.empty() || !c.crawl.rules.follow.empty();
+  if (site && !sig.load() && c.crawl.max_pages == 0 && c.crawl.max_depth < 0 && !restricted) {
     bool all_ok = true;
     auto lines = scraper::check_demo(site->manifest(), stats, tally);
     if (!c.quiet) fmt::print(stderr, "demo site, each kind of trouble met and handled:\n");

@@ -291,7 +291,9 @@ struct ctxt_deleter {
 
 }  // namespace
 
-page_info analyze_page(std::string final_url, std::string html) {
+namespace {
+
+page_info analyze(const std::string& final_url, const std::string& html, const page_rules* rules) {
   init_libxml();
   page_info info;
   std::unique_ptr<htmlParserCtxt, ctxt_deleter> ctxt(htmlNewParserCtxt());
@@ -311,7 +313,14 @@ page_info analyze_page(std::string final_url, std::string html) {
     doc.reset(htmlCtxtReadMemory(ctxt.get(), html.data(), size, final_url.c_str(), encoding, options));
   }
   info.html_ok = doc != nullptr && errors.count == 0;
-  if (!doc) return info;
+  if (!doc) {
+    if (rules) {
+      // Every rule still has its entry: "fields" lists the same names on every parsed page.
+      for (const auto& r : rules->fields) info.fields.emplace_back(r.name, std::vector<std::string>{});
+      info.follow_restricted = !rules->follow.empty();
+    }
+    return info;
+  }
 
   walker w;
   w.walk(doc->children, true);
@@ -328,7 +337,26 @@ page_info analyze_page(std::string final_url, std::string html) {
     if (link && seen.insert(*link).second) info.links.push_back(std::move(*link));
   }
   count_words(w.text, info);
+  if (rules) {
+    info.fields = detail::evaluate_fields(doc.get(), rules->fields);
+    if (!rules->follow.empty()) {
+      info.follow_restricted = true;
+      std::unordered_set<std::string> chosen;
+      for (const auto& href : detail::follow_hrefs(doc.get(), rules->follow))
+        if (auto link = resolve_link(base, href)) chosen.insert(std::move(*link));
+      for (const auto& l : info.links)
+        if (chosen.count(l)) info.follow.push_back(l);
+    }
+  }
   return info;
+}
+
+}  // namespace
+
+page_info analyze_page(std::string final_url, std::string html) { return analyze(final_url, html, nullptr); }
+
+page_info analyze_page_with(std::string final_url, std::string html, page_rules rules) {
+  return analyze(final_url, html, rules.empty() ? nullptr : &rules);
 }
 
 bool is_html(std::string_view content_type) {

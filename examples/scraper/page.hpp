@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "extract.hpp"
+
 namespace scraper {
 
 struct page_info {
@@ -29,11 +31,14 @@ struct page_info {
                                    // <head> excluded)
   std::vector<std::pair<std::string, std::uint64_t>> top_words;  // top 10 lowercase words of >= 3
       // letters, stop words excluded, count desc then word asc
-  bool html_ok = true;  // false when the parser had to recover from errors
+  bool html_ok = true;              // false when the parser had to recover from errors
+  field_values fields;              // page_rules::fields, each NAME and its values (extract.hpp), in the rules' order
+  bool follow_restricted = false;   // page_rules::follow was given: only `follow` is followed
+  std::vector<std::string> follow;  // the links (of `links`, in its order) the follow XPaths selected
 
   template <class A>
   void serialize(A& a) {
-    a(title, links, word_count, top_words, html_ok);
+    a(title, links, word_count, top_words, html_ok, fields, follow_restricted, follow);
   }
 };
 
@@ -41,6 +46,16 @@ struct page_info {
 /// redirects). A word is a run of letters and digits (ASCII, or any
 /// non-ASCII UTF-8 character), apostrophes inside it included.
 page_info analyze_page(std::string final_url, std::string html);
+
+/// analyze_page, then the rules evaluated on the same parsed tree (the page
+/// is parsed once): fields and, with follow XPaths, the links to follow.
+/// The rules must have passed check_rules (an XPath failing at run time
+/// leaves its field empty; nothing throws because of a rule). A name of
+/// its own, not an overload, so that spawn_process(analyze_page, ...)
+/// still names one function:
+///
+///   auto info = co_await weft::spawn_process(scraper::analyze_page_with, url, std::move(body), rules);
+page_info analyze_page_with(std::string final_url, std::string html, page_rules rules);
 
 /// Whether a Content-Type is HTML: text/html or application/xhtml+xml,
 /// parameters (charset...) ignored, case-insensitive.

@@ -744,6 +744,52 @@ test("scraper https://example.org/ --target-concurrency 2 --stats stats.json --o
      timeout=60)(run_scraper_autothrottle)
 
 
+@test("scraper --max-pages 20 --extract title=//title --css heading=h1 --css 'next=p a::attr(href)' -o -", SCRAPER,
+      timeout=60)
+def run_scraper_extract(ctx: Context) -> None:
+    """--extract and --css on the demo site: each parsed page's record has
+    "fields", every value a list (the title, the <h1>, the hrefs of the
+    links in paragraphs); records of pages not parsed have none."""
+    argv, env = ctx.argv()
+    p = ctx.run(argv, env)
+    expect_rc(p)
+    records = json_lines(p.stdout, "stdout", p)
+    expect(len(records) == 20, "20 records on stdout (--max-pages 20, -o -)", f"{len(records)} records", p)
+    pages = 0
+    for r in records:
+        path = "/" + r.get("url", "").split("/", 3)[-1] if r.get("url", "").count("/") >= 3 else "/"
+        f = r.get("fields")
+        if r.get("title") is None:
+            expect(f is None, f"{path}: not parsed, so no \"fields\"", f"{f!r}", p)
+            continue
+        expect(isinstance(f, dict) and list(f) == ["title", "heading", "next"],
+               f"{path}: \"fields\" with title, heading and next, in the order of the options", f"{f!r}", p)
+        expect(f["title"] == [r["title"]], f"{path}: fields.title == [title]", f"{f['title']!r} vs {r['title']!r}", p)
+        expect(all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in f.values()),
+               f"{path}: every field a list of strings", f"{f!r}", p)
+        if path.startswith("/page/"):
+            pages += 1
+            # The demo's pages repeat their title in <h1> and link from <p>.
+            expect(f["heading"] == [r["title"]], f"{path}: fields.heading == [title] (the page's <h1>)",
+                   f"{f['heading']!r}", p)
+            expect(len(f["next"]) >= 5 and all(not s.startswith("http") or s in r["links"] for s in f["next"]),
+                   f"{path}: fields.next lists the hrefs of the page's paragraph links (5 or more)",
+                   f"{f['next']!r}", p)
+    expect(pages >= 10, "10 or more /page/ records among the 20", f"{pages}", p)
+    scraper_summary_pages(p, 20)
+    # A bad rule is a usage error before anything is fetched, naming the
+    # option, the rule and the position (the section's last paragraph).
+    (ctx.cwd / "rules.json").write_text('{"extract": {"t": "//title"}, "fields": {}}')
+    for bad, want in [(["--css", "heading=h1["], r'--css: rule "heading": CSS selector "h1\[": at position 4'),
+                      (["--extract", "t=//a["], r'--extract: rule "t": XPath "//a\[": at position 5'),
+                      (["--deny", "a("], r"--deny 'a\(': not a valid regular expression: missing \)"),
+                      (["--rules", "rules.json"], r'rules file .rules.json.: unknown key "fields"')]:
+        q = ctx.run([argv[0], *bad, "-o", "-"], env)
+        expect_rc(q, 2)
+        expect_match(q, want, "stderr", f"{' '.join(bad)}: a usage error naming the rule and what is wrong")
+        expect_no_match(q, r"^\{", "stdout", f"{' '.join(bad)}: nothing fetched")
+
+
 simple("scraper --quick", SCRAPER, timeout=90,
        stdout=[r"^scraper --quick: \d+ pages, every count matches the demo site's manifest$"],
        no_stderr=[r"MISMATCH"])

@@ -211,5 +211,5 @@ TEST_CASE("page: page_info serializes through cereal's interface", "[scraper][pa
   field_counter c;
   scraper::page_info p;
   p.serialize(c);
-  CHECK(c.fields == 5);
+  CHECK(c.fields == 8);
 }
