@@ -14,7 +14,9 @@
 # configured with WEFT_BUILD_BENCH=ON, such as build/, is used as it is),
 # PEERS_SRC (../shared/peers/net or ../../shared/peers/net, never modified),
 # PYTHON (/usr/bin/python3, the Python with aiohttp), BUILD_LOCK
-# (/tmp/weft-build.lock: builds run under flock on it; empty: no lock).
+# (/tmp/weft-build.lock: builds run under flock on it; empty: no lock),
+# WEFT_BIN (a bench_scrape built before, run instead of building one: to
+# compare two commits, each beside the same peers).
 #
 # What it does, as the harness's run.sh scrape section: compiles
 # src/delay_httpd.c (gcc -O2) into the build folder and starts it on
@@ -60,7 +62,12 @@ gcc -O2 -Wall -Wextra -o "$BUILD/delay_httpd" "$PEERS_SRC/src/delay_httpd.c"
 lock=()
 [ -n "$BUILD_LOCK" ] && command -v flock >/dev/null 2>&1 && lock=(flock "$BUILD_LOCK")
 cache="$BUILD/CMakeCache.txt"
-if [ -f "$cache" ] && grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache" &&
+if [ -n "${WEFT_BIN:-}" ]; then
+  # A bench_scrape built elsewhere (an older commit's, to compare with).
+  [ -x "$WEFT_BIN" ] || { log "WEFT_BIN=$WEFT_BIN is not an executable"; exit 1; }
+  WEFT_BIN="$(realpath "$WEFT_BIN")"
+  log "using $WEFT_BIN (not building)"
+elif [ -f "$cache" ] && grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache" &&
   grep -q '^WEFT_BUILD_BENCH:BOOL=ON$' "$cache"; then
   # A Release build folder with the benchmarks on (a developer's own build/):
   # used as it is configured, its other options (tests, examples) left alone.
@@ -72,8 +79,10 @@ else
   cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
     -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=ON >/dev/null
 fi
-"${lock[@]}" cmake --build "$BUILD" --target bench_scrape -j 2 >/dev/null
-WEFT_BIN="$BUILD/bench/bench_scrape"
+if [ -z "${WEFT_BIN:-}" ]; then
+  "${lock[@]}" cmake --build "$BUILD" --target bench_scrape -j 2 >/dev/null
+  WEFT_BIN="$BUILD/bench/bench_scrape"
+fi
 
 GO_BIN=""
 if [[ " $CLIENTS " == *" go "* ]]; then
