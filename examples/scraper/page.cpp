@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -126,14 +127,31 @@ tag_kind classify(const xmlNode* n) {
   }
 }
 
+/// The first n <= 8 bytes at p as an integer, the others zero. `padded`:
+/// 8 bytes may be read at p (one load, then a mask; copying fewer bytes
+/// would make the load wait for the copy's stores).
+template <bool padded>
+std::uint64_t load_up_to_8(const char* p, std::size_t n) {
+  static_assert(std::endian::native == std::endian::little, "the mask keeps the low bytes");
+  std::uint64_t v = 0;
+  if constexpr (padded) {
+    std::memcpy(&v, p, 8);
+    if (n < 8) v &= (std::uint64_t{1} << (8 * n)) - 1;  // little-endian: the first n bytes are the low ones
+  } else {
+    std::memcpy(&v, p, std::min<std::size_t>(8, n));
+  }
+  return v;
+}
+
 /// The hash of a word, eight bytes at a time (most words are one or two
-/// steps): count_words hashes every word it meets.
+/// steps): count_words hashes every word it meets. `padded`: 8 bytes
+/// may be read past the word's end.
+template <bool padded = false>
 std::uint64_t word_hash(std::string_view w) {
   constexpr std::uint64_t k = 0xbf58476d1ce4e5b9ull;
   std::uint64_t h = w.size() * 0x9e3779b97f4a7c15ull;
   for (std::size_t i = 0; i < w.size(); i += 8) {
-    std::uint64_t v = 0;
-    std::memcpy(&v, w.data() + i, std::min<std::size_t>(8, w.size() - i));
+    const std::uint64_t v = load_up_to_8<padded>(w.data() + i, w.size() - i);
     h = (h ^ v) * k;
     h ^= h >> 31;
   }
@@ -286,7 +304,7 @@ class word_counter {
     reset();
     // Words are written here as they are read (lowercased, U+2019 as '),
     // and kept only when new: a word is never longer than its text.
-    words_.resize(text.size());
+    words_.resize(text.size() + 8);  // + 8: same_bytes loads 8 bytes
     char* const out = words_.data();
     std::size_t end = 0;  // bytes of words_ kept
     std::size_t i = 0;
@@ -343,46 +361,57 @@ class word_counter {
         end = start;
         continue;
       }
-      if (!add(word_hash({out + start, end - start}), start, end - start)) end = start;  // met before: not kept
+      if (!add(word_hash<true>({out + start, end - start}), start, end - start)) end = start;  // met before: not kept
     }
     top_words(info);
   }
 
  private:
-  static constexpr std::uint64_t excluded = ~std::uint64_t{0};  // the count of a stop word
+  static constexpr std::uint32_t excluded = ~std::uint32_t{0};  // the count of a stop word
 
+  // 16 bytes, so that a page's table stays small in the cache (the
+  // worker's caches are cold: the crawler ran between two pages). A page
+  // has fewer than 2^30 words: analyze_page reads 2 GiB at most.
   struct slot {
-    std::uint64_t hash = 0;
+    std::uint32_t hash = 0;    // the low bits of word_hash
     std::uint32_t offset = 0;  // in words_
     std::uint32_t length = 0;  // 0: empty (a counted word has 3 letters or more)
-    std::uint64_t count = 0;
+    std::uint32_t count = 0;
   };
+
+  /// Whether words_[a, a + n) and words_[b, b + n) hold the same bytes:
+  /// most words fit one 8-byte load (words_ has 8 bytes of slack).
+  bool same_bytes(std::size_t a, std::size_t b, std::size_t n) const {
+    if (n > 8) return std::memcmp(words_.data() + a, words_.data() + b, n) == 0;
+    return load_up_to_8<true>(words_.data() + a, n) == load_up_to_8<true>(words_.data() + b, n);
+  }
 
   std::string_view word(const slot& s) const { return {words_.data() + s.offset, s.length}; }
 
   void reset() {
     // A huge page grew the buffers: give the memory back, keep the usual size.
-    constexpr std::size_t kept_slots = 1 << 12, kept_bytes = 1 << 20;
+    constexpr std::size_t first_slots = 1 << 8, kept_slots = 1 << 12, kept_bytes = 1 << 20;
     if (slots_.size() > kept_slots || words_.capacity() > kept_bytes) {
-      slots_ = std::vector<slot>(kept_slots);
+      slots_ = std::vector<slot>(first_slots);
       std::string().swap(words_);
     } else {
       for (std::uint32_t i : used_) slots_[i] = slot{};
     }
-    if (slots_.empty()) slots_.resize(kept_slots);
+    if (slots_.empty()) slots_.resize(first_slots);
     used_.clear();
   }
 
   /// Counts the word words_[offset, offset + length) of hash h. Returns
   /// whether it is new (its bytes must then be kept).
-  bool add(std::uint64_t h, std::size_t offset, std::size_t length) {
+  bool add(std::uint64_t full_hash, std::size_t offset, std::size_t length) {
     const std::string_view w{words_.data() + offset, length};
+    const auto h = static_cast<std::uint32_t>(full_hash);
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = h & mask;
     for (;; i = (i + 1) & mask) {
       slot& s = slots_[i];
       if (s.length == 0) break;
-      if (s.hash == h && word(s) == w) {
+      if (s.hash == h && s.length == length && same_bytes(s.offset, offset, length)) {
         if (s.count != excluded) ++s.count;
         return false;
       }
@@ -390,7 +419,7 @@ class word_counter {
     // A stop word is looked up in the stop list only the first time it
     // is met; its entry is then marked as excluded.
     slots_[i] = slot{h, static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(length),
-                     stop_words::get().contains(w, h) ? excluded : 1};
+                     stop_words::get().contains(w, full_hash) ? excluded : 1};
     used_.push_back(static_cast<std::uint32_t>(i));
     if (2 * used_.size() > slots_.size()) grow();
     return true;
