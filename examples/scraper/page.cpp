@@ -127,36 +127,45 @@ tag_kind classify(const xmlNode* n) {
   }
 }
 
-/// The first n <= 8 bytes at p as an integer, the others zero. `padded`:
-/// 8 bytes may be read at p (one load, then a mask; copying fewer bytes
-/// would make the load wait for the copy's stores).
-template <bool padded>
-std::uint64_t load_up_to_8(const char* p, std::size_t n) {
-  static_assert(std::endian::native == std::endian::little, "the mask keeps the low bytes");
-  std::uint64_t v = 0;
-  if constexpr (padded) {
-    std::memcpy(&v, p, 8);
-    if (n < 8) v &= (std::uint64_t{1} << (8 * n)) - 1;  // little-endian: the first n bytes are the low ones
-  } else {
-    std::memcpy(&v, p, std::min<std::size_t>(8, n));
+/// A word's hash, computed as its bytes are written (count_words) or
+/// from a whole word (the stop list): eight bytes at a time, most words
+/// being one or two steps. Kept in registers as the word is read: loading
+/// bytes just stored one by one would stall on the stores.
+class word_hasher {
+ public:
+  void put(char c) {
+    chunk_ |= std::uint64_t{static_cast<unsigned char>(c)} << shift_;
+    shift_ += 8;
+    ++size_;
+    if (shift_ == 64) flush();
   }
-  return v;
-}
 
-/// The hash of a word, eight bytes at a time (most words are one or two
-/// steps): count_words hashes every word it meets. `padded`: 8 bytes
-/// may be read past the word's end.
-template <bool padded = false>
-std::uint64_t word_hash(std::string_view w) {
-  constexpr std::uint64_t k = 0xbf58476d1ce4e5b9ull;
-  std::uint64_t h = w.size() * 0x9e3779b97f4a7c15ull;
-  for (std::size_t i = 0; i < w.size(); i += 8) {
-    const std::uint64_t v = load_up_to_8<padded>(w.data() + i, w.size() - i);
-    h = (h ^ v) * k;
-    h ^= h >> 31;
+  /// The word's first 8 bytes (fewer: zeros after them), once finished.
+  std::uint64_t first8() const { return first8_; }
+
+  std::uint64_t finish() {
+    if (shift_ != 0) flush();
+    std::uint64_t h = (h_ ^ (size_ * 0x9e3779b97f4a7c15ull)) * 0x94d049bb133111ebull;  // the table uses the low bits
+    return h ^ (h >> 31);
   }
-  h = (h ^ (h >> 30)) * 0x94d049bb133111ebull;  // the table uses the low bits
-  return h ^ (h >> 31);
+
+ private:
+  void flush() {
+    if (size_ <= 8) first8_ = chunk_;
+    h_ = (h_ ^ chunk_) * 0xbf58476d1ce4e5b9ull;
+    h_ ^= h_ >> 31;
+    chunk_ = 0;
+    shift_ = 0;
+  }
+
+  std::uint64_t h_ = 0, chunk_ = 0, first8_ = 0, size_ = 0;
+  unsigned shift_ = 0;
+};
+
+std::uint64_t word_hash(std::string_view w) {
+  word_hasher h;
+  for (char c : w) h.put(c);
+  return h.finish();
 }
 
 /// English stop words (all of at least 3 letters; shorter words are never
@@ -304,7 +313,7 @@ class word_counter {
     reset();
     // Words are written here as they are read (lowercased, U+2019 as '),
     // and kept only when new: a word is never longer than its text.
-    words_.resize(text.size() + 8);  // + 8: same_bytes loads 8 bytes
+    words_.resize(text.size() + 8);  // + 8: same_word loads 8 bytes
     char* const out = words_.data();
     std::size_t end = 0;  // bytes of words_ kept
     std::size_t i = 0;
@@ -320,6 +329,11 @@ class word_counter {
         continue;
       }
       const std::size_t start = end;
+      word_hasher hash;
+      auto put = [&](char c) {
+        out[end++] = c;
+        hash.put(c);
+      };
       bool letters_only = true;
       std::size_t letters = 0;
       while (i < text.size()) {
@@ -327,14 +341,14 @@ class word_counter {
         const ascii_class k = ascii_classes[b];
         if (k == ascii_class::letter) {  // nearly every character of most pages
           ++letters;
-          out[end++] = to_lower(static_cast<char>(b));
+          put(to_lower(static_cast<char>(b)));
           ++i;
           continue;
         }
         if (k == ascii_class::digit) {
           letters_only = false;
           ++letters;
-          out[end++] = static_cast<char>(b);
+          put(static_cast<char>(b));
           ++i;
           continue;
         }
@@ -343,14 +357,14 @@ class word_counter {
         const char32_t c = decode_utf8(text, i, len);
         if (is_word_char(c)) {
           ++letters;
-          for (std::size_t n = 0; n < len; ++n) out[end++] = text[i + n];
+          for (std::size_t n = 0; n < len; ++n) put(text[i + n]);
           i += len;
           continue;
         }
         // An apostrophe between two word characters belongs to the word.
         std::size_t next_len;
         if (is_apostrophe(c) && i + len < text.size() && is_word_char(decode_utf8(text, i + len, next_len))) {
-          out[end++] = '\'';
+          put('\'');
           i += len;
           continue;
         }
@@ -361,7 +375,8 @@ class word_counter {
         end = start;
         continue;
       }
-      if (!add(word_hash<true>({out + start, end - start}), start, end - start)) end = start;  // met before: not kept
+      const std::uint64_t h = hash.finish();
+      if (!add(h, hash.first8(), start, end - start)) end = start;  // met before: its bytes are not kept
     }
     top_words(info);
   }
@@ -379,11 +394,16 @@ class word_counter {
     std::uint32_t count = 0;
   };
 
-  /// Whether words_[a, a + n) and words_[b, b + n) hold the same bytes:
-  /// most words fit one 8-byte load (words_ has 8 bytes of slack).
-  bool same_bytes(std::size_t a, std::size_t b, std::size_t n) const {
-    if (n > 8) return std::memcmp(words_.data() + a, words_.data() + b, n) == 0;
-    return load_up_to_8<true>(words_.data() + a, n) == load_up_to_8<true>(words_.data() + b, n);
+  /// Whether the word of s is the n bytes at words_[offset], whose first
+  /// 8 are first8: most words are compared with one 8-byte load (words_
+  /// has 8 bytes of slack).
+  bool same_word(const slot& s, std::uint64_t first8, std::size_t offset, std::size_t n) const {
+    static_assert(std::endian::native == std::endian::little, "word_hasher puts byte k at bits 8k");
+    if (n > 8) return std::memcmp(words_.data() + s.offset, words_.data() + offset, n) == 0;
+    std::uint64_t v;
+    std::memcpy(&v, words_.data() + s.offset, 8);
+    if (n < 8) v &= (std::uint64_t{1} << (8 * n)) - 1;  // little-endian: the first n bytes are the low ones
+    return v == first8;
   }
 
   std::string_view word(const slot& s) const { return {words_.data() + s.offset, s.length}; }
@@ -401,9 +421,10 @@ class word_counter {
     used_.clear();
   }
 
-  /// Counts the word words_[offset, offset + length) of hash h. Returns
+  /// Counts the word words_[offset, offset + length) of hash full_hash,
+  /// whose first 8 bytes are first8. Returns
   /// whether it is new (its bytes must then be kept).
-  bool add(std::uint64_t full_hash, std::size_t offset, std::size_t length) {
+  bool add(std::uint64_t full_hash, std::uint64_t first8, std::size_t offset, std::size_t length) {
     const std::string_view w{words_.data() + offset, length};
     const auto h = static_cast<std::uint32_t>(full_hash);
     const std::size_t mask = slots_.size() - 1;
@@ -411,7 +432,7 @@ class word_counter {
     for (;; i = (i + 1) & mask) {
       slot& s = slots_[i];
       if (s.length == 0) break;
-      if (s.hash == h && s.length == length && same_bytes(s.offset, offset, length)) {
+      if (s.hash == h && s.length == length && same_word(s, first8, offset, length)) {
         if (s.count != excluded) ++s.count;
         return false;
       }
