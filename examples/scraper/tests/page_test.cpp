@@ -256,3 +256,18 @@ TEST_CASE("page: many links are deduplicated in document order", "[scraper][page
   REQUIRE(p.links.size() == 100);
   for (int i = 0; i < 100; ++i) CHECK(p.links[static_cast<std::size_t>(i)] == "http://x/p/" + std::to_string(i));
 }
+
+TEST_CASE("page: long words sharing their first bytes are told apart", "[scraper][page]") {
+  // Words are compared 8 bytes at a time: lengths 7, 8, 9, 16 and 17 and a
+  // shared 8- or 16-byte prefix must still be different words.
+  auto p = analyze_page("http://x/",
+                        "<p>abcdefg abcdefgh abcdefgh abcdefghi abcdefghi abcdefghi abcdefghijklmnop "
+                        "abcdefghijklmnopq abcdefghijklmnopq abcdefghijklmnopr ABCDEFGHIJKLMNOPR</p>");
+  CHECK(p.word_count == 11);
+  CHECK(p.top_words == words{{"abcdefghi", 3},
+                             {"abcdefgh", 2},
+                             {"abcdefghijklmnopq", 2},
+                             {"abcdefghijklmnopr", 2},
+                             {"abcdefg", 1},
+                             {"abcdefghijklmnop", 1}});
+}
