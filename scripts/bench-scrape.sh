@@ -10,9 +10,13 @@
 #
 # Knobs: REPS (3), PAGES (10000), CONC (100), DELAY_MS (10), PORT (19190),
 # SERVER_CPU (0), CLIENT_CPU (1), CLIENTS ("weft go py-asyncio py-aiohttp
-# py-threads"), WEFT_BUILD_DIR (<repo>/build-bench), PEERS_SRC
-# (../shared/peers/net, never modified), PYTHON (/usr/bin/python3, the
-# Python with aiohttp).
+# py-threads"), WEFT_BUILD_DIR (<repo>/build-bench; a Release build folder
+# configured with WEFT_BUILD_BENCH=ON, such as build/, is used as it is),
+# PEERS_SRC (../shared/peers/net or ../../shared/peers/net, never modified),
+# PYTHON (/usr/bin/python3, the Python with aiohttp), BUILD_LOCK
+# (/tmp/weft-build.lock: builds run under flock on it; empty: no lock),
+# WEFT_BIN (a bench_scrape built before, run instead of building one: to
+# compare two commits, each beside the same peers).
 #
 # What it does, as the harness's run.sh scrape section: compiles
 # src/delay_httpd.c (gcc -O2) into the build folder and starts it on
@@ -24,7 +28,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS_SRC="${PEERS_SRC:-$ROOT/../shared/peers/net}"  # the shared peer harness beside the checkout
+# The shared peer harness beside the checkout (or beside the folder of
+# worktrees that holds it: <dir>/wt/<name> finds <dir>/shared).
+if [ -z "${PEERS_SRC:-}" ]; then
+  PEERS_SRC="$ROOT/../shared/peers/net"
+  [ -d "$PEERS_SRC" ] || [ ! -d "$ROOT/../../shared/peers/net" ] || PEERS_SRC="$ROOT/../../shared/peers/net"
+fi
 BUILD="${WEFT_BUILD_DIR:-$ROOT/build-bench}"
 REPS="${REPS:-3}"
 PAGES="${PAGES:-10000}"
@@ -35,24 +44,45 @@ SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
 CLIENTS="${CLIENTS:-weft go py-asyncio py-aiohttp py-threads}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
+BUILD_LOCK="${BUILD_LOCK-/tmp/weft-build.lock}"
 BASE="http://127.0.0.1:$PORT"
 
 log() { printf '[bench-scrape] %s\n' "$*" >&2; }
 
 [ -f "$PEERS_SRC/src/delay_httpd.c" ] || { log "no $PEERS_SRC/src/delay_httpd.c"; exit 1; }
 mkdir -p "$BUILD"
+BUILD="$(cd "$BUILD" && pwd)"  # absolute: the Go build runs in another folder
 
 # ---------------------------------------------------------------- build
 log "compiling delay_httpd"
 gcc -O2 -Wall -Wextra -o "$BUILD/delay_httpd" "$PEERS_SRC/src/delay_httpd.c"
 
-generator=()
-command -v ninja >/dev/null 2>&1 && [ ! -f "$BUILD/Makefile" ] && generator=(-G Ninja)
-log "building bench_scrape (Release) in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
-  -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=ON >/dev/null
-cmake --build "$BUILD" --target bench_scrape -j 2 >/dev/null
-WEFT_BIN="$BUILD/bench/bench_scrape"
+# Builds take the shared lock when there is one (several people building on
+# one machine), so that no compile runs beside a timing.
+lock=()
+[ -n "$BUILD_LOCK" ] && command -v flock >/dev/null 2>&1 && lock=(flock "$BUILD_LOCK")
+cache="$BUILD/CMakeCache.txt"
+if [ -n "${WEFT_BIN:-}" ]; then
+  # A bench_scrape built elsewhere (an older commit's, to compare with).
+  [ -x "$WEFT_BIN" ] || { log "WEFT_BIN=$WEFT_BIN is not an executable"; exit 1; }
+  WEFT_BIN="$(realpath "$WEFT_BIN")"
+  log "using $WEFT_BIN (not building)"
+elif [ -f "$cache" ] && grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache" &&
+  grep -q '^WEFT_BUILD_BENCH:BOOL=ON$' "$cache"; then
+  # A Release build folder with the benchmarks on (a developer's own build/):
+  # used as it is configured, its other options (tests, examples) left alone.
+  log "building bench_scrape in $BUILD (configured already)"
+else
+  generator=()
+  command -v ninja >/dev/null 2>&1 && [ ! -f "$BUILD/Makefile" ] && generator=(-G Ninja)
+  log "building bench_scrape (Release) in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
+    -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=ON >/dev/null
+fi
+if [ -z "${WEFT_BIN:-}" ]; then
+  "${lock[@]}" cmake --build "$BUILD" --target bench_scrape -j 2 >/dev/null
+  WEFT_BIN="$BUILD/bench/bench_scrape"
+fi
 
 GO_BIN=""
 if [[ " $CLIENTS " == *" go "* ]]; then

@@ -213,3 +213,79 @@ TEST_CASE("page: page_info serializes through cereal's interface", "[scraper][pa
   p.serialize(c);
   CHECK(c.fields == 8);
 }
+
+TEST_CASE("page: pages parsed one after another on a thread share nothing", "[scraper][page]") {
+  // analyze_page keeps its parser context, text buffer and word table per
+  // thread: nothing of one page may show in the next.
+  auto broken = analyze_page("http://x/", "<p>x</b></i><p <<>> stray");
+  CHECK_FALSE(broken.html_ok);
+  auto clean =
+      analyze_page("http://x/", "<html><head><title>Clean</title></head><body><p>fine words</p></body></html>");
+  CHECK(clean.html_ok);
+  CHECK(clean.title == "Clean");
+  CHECK(clean.word_count == 2);
+  CHECK(clean.top_words == words{{"fine", 1}, {"words", 1}});
+
+  // A declared Latin-1 page, then undeclared UTF-8, then undeclared Latin-1.
+  CHECK(analyze_page("http://x/", "<meta charset=\"iso-8859-1\"><title>caf\xE9</title>").title == "caf\xC3\xA9");
+  CHECK(analyze_page("http://x/", "<title>caf\xC3\xA9</title>").title == "caf\xC3\xA9");
+  CHECK(analyze_page("http://x/", "<title>cr\xE8me caf\xE9</title>").title == "cr\xC3\xA8me caf\xC3\xA9");
+
+  // Many distinct words (the word table grows past its first size), then
+  // a small page: only the small page's words count.
+  std::string many = "<p>";
+  for (int i = 0; i < 20000; ++i) {
+    std::string w = "w";
+    for (int k = i; k > 0; k /= 26) w += static_cast<char>('a' + k % 26);
+    many += w + "xx ";
+  }
+  many += "zzzz zzzz</p>";
+  auto big = analyze_page("http://x/", many);
+  CHECK(big.word_count == 20002);
+  REQUIRE(big.top_words.size() == scraper::top_words_kept);
+  CHECK(big.top_words.front() == std::pair<std::string, std::uint64_t>{"zzzz", 2});
+  auto small = analyze_page("http://x/", "<p>Zebra zebra apple</p>");
+  CHECK(small.top_words == words{{"zebra", 2}, {"apple", 1}});
+
+  // A base href and links on one page do not carry over either.
+  CHECK(analyze_page("http://e.com/d/", "<base href=\"/o/\"><a href=\"x\">x</a>").links == links{"http://e.com/o/x"});
+  CHECK(analyze_page("http://e.com/d/", "<a href=\"x\">x</a>").links == links{"http://e.com/d/x"});
+}
+
+TEST_CASE("page: stop words with either apostrophe, and names in any case", "[scraper][page]") {
+  // U+2019 counts as an apostrophe: "Don\u2019t" is the stop word "don't".
+  auto p = analyze_page("http://x/", "<P>Don't DON\xE2\x80\x99T won't Kiwi kiwi's KIWI</P>");
+  CHECK(p.word_count == 6);
+  CHECK(p.top_words == words{{"kiwi", 2}, {"kiwi's", 1}});
+  // Element names are matched whatever their case: <SCRIPT> is invisible,
+  // <B> does not break a word, <TITLE> and <A HREF> count.
+  auto q =
+      analyze_page("http://x/", "<TITLE>Up</TITLE><BODY><SCRIPT>hidden</SCRIPT>un<B>done</B> <A HREF=\"/a\">a</A>");
+  CHECK(q.title == "Up");
+  CHECK(q.word_count == 2);
+  CHECK(q.links == links{"http://x/a"});
+}
+
+TEST_CASE("page: many links are deduplicated in document order", "[scraper][page]") {
+  std::string html;
+  for (int round = 0; round < 3; ++round)
+    for (int i = 0; i < 100; ++i) html += "<a href=\"/p/" + std::to_string(i) + "\">l</a>";
+  auto p = analyze_page("http://x/", html);
+  REQUIRE(p.links.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(p.links[static_cast<std::size_t>(i)] == "http://x/p/" + std::to_string(i));
+}
+
+TEST_CASE("page: long words sharing their first bytes are told apart", "[scraper][page]") {
+  // Words are compared 8 bytes at a time: lengths 7, 8, 9, 16 and 17 and a
+  // shared 8- or 16-byte prefix must still be different words.
+  auto p = analyze_page("http://x/",
+                        "<p>abcdefg abcdefgh abcdefgh abcdefghi abcdefghi abcdefghi abcdefghijklmnop "
+                        "abcdefghijklmnopq abcdefghijklmnopq abcdefghijklmnopr ABCDEFGHIJKLMNOPR</p>");
+  CHECK(p.word_count == 11);
+  CHECK(p.top_words == words{{"abcdefghi", 3},
+                             {"abcdefgh", 2},
+                             {"abcdefghijklmnopq", 2},
+                             {"abcdefghijklmnopr", 2},
+                             {"abcdefg", 1},
+                             {"abcdefghijklmnop", 1}});
+}
