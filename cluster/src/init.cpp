@@ -170,6 +170,10 @@ void engine::loop() {
   std::vector<pending_send> sends;
   std::vector<std::byte> in;
   unsigned idle = 0;
+  static const unsigned spin_limit = [] {
+    const char* v = std::getenv("WEFT_CLUSTER_SPIN");
+    return v ? static_cast<unsigned>(std::strtoul(v, nullptr, 10)) : 2000u;
+  }();
   for (;;) {
     bool did = false;
     for (;;) {
@@ -213,14 +217,14 @@ void engine::loop() {
     // Nothing moved. Spin a while (yielding: on an oversubscribed machine the
     // serving ranks' workers need the CPU), then sleep in short waits that
     // a new call cuts short; MPI itself cannot wake us, hence the timeout.
-    if (++idle < 2000) {
+    if (++idle < spin_limit) {
       sched_yield();
       continue;
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::microseconds(idle < 4000 ? 100 : 1000), [&] { return poked_.load(); });
+    cv_.wait_for(lock, std::chrono::microseconds(idle < spin_limit + 2000 ? 100 : 1000), [&] { return poked_.load(); });
     poked_.store(false);
-    if (idle > 1000000) idle = 4000;
+    if (idle > 1000000) idle = spin_limit + 2000;
   }
   MPI_Comm_free(&comm);
   MPI_Finalize();
