@@ -55,6 +55,7 @@ struct pool_core : wait_target {
   std::vector<std::uint64_t> finished_by_rank;
   pool_stats counters;
   std::uint64_t next_id = 1;
+  std::size_t admitted = 0;  // calls made before shutdown, not yet enqueued
   double task_ns = 0;
   bool opened = false;
   bool closed = false;
@@ -122,8 +123,10 @@ struct pool_table {
 };
 
 pool_table& table() {
-  static pool_table t;
-  return t;
+  // Never destroyed: the progress thread uses it until finalize(), which
+  // runs from atexit, after static destructors of later-constructed objects.
+  static pool_table* t = new pool_table;
+  return *t;
 }
 
 std::shared_ptr<pool_core> find_pool(std::uint32_t id) {
@@ -204,7 +207,8 @@ bool collect_pool(pool_core& core, std::vector<wire_out>& out, wake_batch& wake)
     o.u64(id);
   }
   core.cancels.clear();
-  if (core.closed && !core.shutdown_sent && (core.closing != shutdown_mode::wait || !core.pending_head)) {
+  if (core.closed && !core.shutdown_sent &&
+      (core.closing != shutdown_mode::wait || (!core.pending_head && core.admitted == 0))) {
     for (int r = 1; r < n; ++r) {
       auto& o = out[static_cast<std::size_t>(r)];
       o.u8(static_cast<std::uint8_t>(msg::shutdown_pool));
@@ -362,17 +366,35 @@ wait_target& target_of(pool_core& core) noexcept { return core; }
 
 bool admit(pool_core& core) noexcept {
   std::lock_guard lock(core.lock);
-  return !core.closed;
+  if (core.closed) return false;
+  ++core.admitted;
+  return true;
+}
+
+void unadmit(pool_core& core) noexcept {
+  {
+    std::lock_guard lock(core.lock);
+    --core.admitted;
+  }
+  engine::get().poke();  // shutdown(wait) may have waited for this one
 }
 
 bool enqueue_locked(pool_core& core, call_record& rec, waiter& w, bool admitted) {
   w.slot = &rec;
+  if (admitted) --core.admitted;
   if (core.workers.size() < 2) {
     rec.error = std::make_exception_ptr(ipc::pool_error(no_servers_message));
     return true;
   }
   if (core.closed && !(admitted && core.closing == shutdown_mode::wait && !core.shutdown_sent)) {
-    rec.error = std::make_exception_ptr(ipc::pool_error(shut_down_message));
+    // Made before shutdown(cancel_pending / immediate): cancelled as if it
+    // had been queued; made after: refused.
+    if (admitted) {
+      rec.error = std::make_exception_ptr(operation_cancelled{});
+      ++core.counters.cancelled;
+    } else {
+      rec.error = std::make_exception_ptr(ipc::pool_error(shut_down_message));
+    }
     return true;
   }
   push_pending_back(core, rec);

@@ -113,7 +113,11 @@ struct call_record {
   int rank = -1;  // -1: queued here
 };
 
+/// A call made before shutdown() counts as submitted even if its task only
+/// awaits it later: admit() says whether the pool still takes calls; an
+/// admitted call never awaited gives its place back (unadmit).
 bool admit(pool_core& core) noexcept;
+void unadmit(pool_core& core) noexcept;
 /// Under the pool's lock: true if rec is done at once (an error), else queued.
 bool enqueue_locked(pool_core& core, call_record& rec, weft::detail::waiter& w, bool admitted);
 void after_enqueue(pool_core& core) noexcept;
@@ -141,10 +145,14 @@ class call_awaiter : weft::detail::task_wait {
       : task_wait(std::move(o)),
         core_(std::move(o.core_)),
         early_error_(std::move(o.early_error_)),
-        admitted_(o.admitted_) {
+        admitted_(std::exchange(o.admitted_, false)) {
     rec_.fid = o.rec_.fid;
     rec_.kind = o.rec_.kind;
     rec_.args = std::move(o.rec_.args);
+  }
+
+  ~call_awaiter() {
+    if (admitted_) unadmit(*core_);
   }
 
   bool await_ready() const noexcept { return early_error_ != nullptr; }
@@ -153,7 +161,7 @@ class call_awaiter : weft::detail::task_wait {
     std::shared_ptr<pool_core> core = core_;  // *this may be gone once another thread resumes us
     bool suspended = suspend_task(h, "weft::cluster::pool::call", [&](weft::detail::waiter& w) {
       rec_.waiter = &w;
-      return enqueue_locked(*core, rec_, w, admitted_);
+      return enqueue_locked(*core, rec_, w, std::exchange(admitted_, false));
     });
     after_enqueue(*core);
     return suspended;
