@@ -63,7 +63,7 @@ KNOWN_TOOLS = {
     "cmake", "ninja", "meson", "ctest", "make", "g++", "gcc", "clang++", "clang", "export", "env", "cd",
     "python3", "python", "pip", "curl", "wget", "nc", "ncat", "socat", "wrk", "ab", "h2load", "jq", "ln", "mkdir",
     "sudo", "apt", "apt-get", "dpkg", "git", "taskset", "perf", "valgrind", "gdb", "strace", "pkg-config",
-    "docker", "nginx", "timeout", "time",
+    "docker", "nginx", "timeout", "time", "mpirun", "mpiexec", "srun",
 }
 FENCE = re.compile(r"^\s{0,3}(```+|~~~+)\s*([^\s`]*)")
 ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 
 #include "scheduler.hpp"
 #include "weft/runtime/detail/start_hooks.hpp"
@@ -161,6 +162,7 @@ void runtime_impl::shutdown() noexcept {
   stopping.store(true, std::memory_order_release);
   for (auto& w : workers) w->driver_->unpark();
   for (auto& w : workers) w->join();
+  while (foreign_wakers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   destroying_ = true;
   const std::size_t unfinished = destroy_remaining_tasks();
   if (unfinished > 0 && options.report_unfinished) {

@@ -391,8 +391,13 @@ void runtime_impl::wake(task_header* t) noexcept {
   if (destroying_) return;
   worker* w = this_worker_ptr();
   const auto entry = reinterpret_cast<std::uintptr_t>(t);
-  if (w && &w->rt() == this) w->schedule_local(entry, true);
-  else push_inject(entry);
+  if (w && &w->rt() == this) {
+    w->schedule_local(entry, true);
+  } else {
+    foreign_wakers.fetch_add(1, std::memory_order_acq_rel);
+    push_inject(entry);
+    foreign_wakers.fetch_sub(1, std::memory_order_release);
+  }
 }
 
 void print_unhandled(std::exception_ptr e) noexcept {

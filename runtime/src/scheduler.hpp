@@ -158,6 +158,12 @@ class runtime_impl {
   std::mutex external_mu;
   task_registry external_registry;
   std::atomic<std::uint64_t> external_spawns{0};
+  // Threads outside the runtime inside wake() now (a foreign thread
+  // completing a wait: weft::cluster's progress thread, a plain thread
+  // setting an event). shutdown() waits for them before the drivers they
+  // may be unparking are destroyed: the task they woke may be the one
+  // whose end lets the runtime be destroyed.
+  std::atomic<unsigned> foreign_wakers{0};
   std::atomic<bool> stopping{false};
   blocking_pool blocking;  // threads start on first use
 

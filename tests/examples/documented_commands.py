@@ -260,6 +260,11 @@ except ImportError:  # the minimal python3 -m http.server part of it, inline
 # ---------------------------------------------------------------- context
 
 
+# Examples built only when an optional dependency is found: their lines are
+# skipped (not failed) in a build without them.
+OPTIONAL_EXAMPLES = {"cluster_primes": "built only when MPI is found (weft::cluster; Debian: libopenmpi-dev)"}
+
+
 class Context:
     """What one entry's run gets: the build, a temporary working directory,
     the programs it started, and values ({site}, {port}...) for the
@@ -287,6 +292,8 @@ class Context:
         path = self.build_dir / "examples" / name
         if path.is_dir():  # Meson builds an example with a meson.build of its own in its folder
             path = path / name
+        if not path.exists() and name in OPTIONAL_EXAMPLES:
+            raise Skip(f"{name} is not built: {OPTIONAL_EXAMPLES[name]}")
         if not path.exists():
             raise Failure(f"the example binary {path}",
                           f"it does not exist: build it first (cmake --build {self.build_dir} --target {name})")
@@ -945,6 +952,56 @@ simple("./build/examples/process_tour greeter", TOUR, timeout=60,
 simple("./build/examples/process_tour", TOUR, timeout=120,
        stdout=[r"^== event-workers$", r"^cubes: 1 8 27 64 125 216$", r"^total 55\.0, numbers 1 4 9 16 25$",
                r"^Worker 2 shutting down$"])
+
+
+# ================================================================ cluster_primes (mpirun)
+
+CLUSTER_PRIMES = ex("cluster_primes")
+# Open MPI refuses to run as root without --allow-run-as-root, and 4 ranks
+# on a smaller machine without --oversubscribe: added after `mpirun`, the
+# line's only change besides the program's path (and a hostfile written
+# for the --hostfile line).
+MPI_TEST_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
+
+
+def mpirun_line(hostfile: bool = False, count: int = 10, workers: Optional[int] = None):
+    def fn(ctx: Context) -> None:
+        mpirun = shutil.which("mpirun")
+        if not mpirun:
+            raise Skip("mpirun is not installed (Debian: openmpi-bin)")
+        words = shlex.split(ctx.key)
+        words = [ctx.exe("cluster_primes") if w == "./cluster_primes" else w for w in words]
+        words = [mpirun] + MPI_TEST_FLAGS + words[1:]
+        if hostfile:
+            (ctx.cwd / "hosts").write_text("localhost slots=4\n")
+        p = ctx.run(words, ctx.env())
+        expect_rc(p)
+        quick = "--quick" in words
+        n = 8 if quick else 6 + count
+        w = rf"{3 * workers}" if workers else r"\d+"
+        expect_match(p, rf"^{n} numbers, 3 serving ranks, {w} worker processes$", "stdout")
+        verdicts = re.findall(r"^\s*\d+ is (prime|not prime: \d+ x \d+)$", p.stdout, re.M)
+        expect(len(verdicts) == n, f"a verdict line for each of the {n} numbers", f"{len(verdicts)}", p)
+        ranks = re.findall(r"^rank (\d) on \S+: (\d+) numbers$", p.stdout, re.M)
+        expect([r for r, _ in ranks] == ["1", "2", "3"], "a line per serving rank", f"{ranks}", p)
+        expect(sum(int(c) for _, c in ranks) == n, f"the ranks' counts to add up to {n}", f"{ranks}", p)
+        expect_match(p, r"^cluster:\s+[\d.]+ s", "stdout")
+        check_output(p, no_stderr=[r"wrong answer"])
+
+    return fn
+
+
+test("mpirun -n 4 ./cluster_primes", CLUSTER_PRIMES, timeout=120)(mpirun_line())
+test("mpirun -n 4 ./cluster_primes --quick --workers-per-rank 1", CLUSTER_PRIMES, timeout=60)(
+    mpirun_line(workers=1))
+test("mpirun -H localhost:4 -n 4 ./cluster_primes --quick", CLUSTER_PRIMES, timeout=60)(mpirun_line())
+test("mpirun --hostfile hosts -n 4 ./cluster_primes --quick", CLUSTER_PRIMES, timeout=60)(
+    mpirun_line(hostfile=True))
+
+
+@test("srun -n 4 ./cluster_primes", CLUSTER_PRIMES, timeout=60, inline=True)
+def run_cluster_primes_srun(ctx: Context) -> None:
+    raise Skip("srun needs a Slurm allocation (the same program as the mpirun lines)")
 
 
 # ================================================================ runtime examples
