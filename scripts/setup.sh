@@ -14,6 +14,8 @@ packages=(
   catch2 libssl-dev libxml2-dev libcereal-dev zlib1g-dev libcli11-dev
   # the scraper's URL rules (RE2), rules files (Boost.JSON), crawl state (SQLite)
   libre2-dev libboost-json1.81-dev libsqlite3-dev
+  # weft::cluster, the process pool over MPI ranks (and mpirun for its tests)
+  libopenmpi-dev openmpi-bin
   # servers and data the examples' tests crawl: sites weft did not write,
   # served by programs weft did not write
   python3 nginx python3.11-doc
