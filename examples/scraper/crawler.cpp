@@ -6,7 +6,6 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
-#include <deque>
 #include <iterator>
 #include <mutex>
 #include <random>
@@ -23,6 +22,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "frontier.hpp"
 #include "json.hpp"
 #include "robots.hpp"
 #include "url.hpp"
@@ -198,26 +198,9 @@ std::string summary_text(const crawl_stats& s) {
 // ---------------------------------------------------------------- the engine
 
 struct crawler::impl {
-  struct item {
-    std::string url;
-    std::size_t depth = 0;
-  };
-
-  enum class robots_state { unknown, fetching, ready, unreachable };
-
-  struct origin {
-    std::string key;
-    std::deque<item> queue;
-    robots_state state = robots_state::unknown;
-    // Set once (state ready) and never changed: immutable, so it is matched
-    // outside the scheduler lock by whoever copied the pointer under it.
-    std::shared_ptr<const robots_rules> rules;
-    fetch_error down = fetch_error::none;  // robots.txt unreachable: why
-    std::string down_message;
-    clock::time_point next{};  // the earliest start of the next request
-    milliseconds delay{0};
-    bool in_ready = false;
-  };
+  using item = frontier_item;
+  using origin = frontier::origin;
+  using robots_state = frontier::robots_state;
 
   struct job {
     enum kind_t { done, robots, page, unreachable } kind = done;
@@ -246,7 +229,11 @@ struct crawler::impl {
   };
 
   impl(crawl_options o, sink s)
-      : opt(std::move(o)), on_page(std::move(s)), token(product_token(opt.user_agent)), parsing(2 * opt.concurrency) {}
+      : opt(std::move(o)),
+        on_page(std::move(s)),
+        token(product_token(opt.user_agent)),
+        front(opt.delay, opt.robots),
+        parsing(2 * opt.concurrency) {}
 
   crawl_options opt;
   sink on_page;
@@ -256,12 +243,10 @@ struct crawler::impl {
   // Scheduler state, under mu.
   weft::mutex mu;
   weft::condition_variable cv;
-  std::unordered_map<std::string, std::unique_ptr<origin>> origins;
-  std::set<std::pair<clock::time_point, origin*>> ready;  // origins with queued URLs, earliest slot first
-  std::unordered_map<std::string, bool> seen;             // URL -> claimed (fetched or being fetched)
-  std::set<std::string> scope;                            // the seeds' origins (same_host)
-  std::size_t active = 0;                                 // jobs handed out and not finished
-  std::size_t started = 0;                                // page fetches started
+  frontier front;               // queues per origin, politeness slots, the seen set
+  std::set<std::string> scope;  // the seeds' origins (same_host)
+  std::size_t active = 0;       // jobs handed out and not finished
+  std::size_t started = 0;      // page fetches started
 
   std::atomic<bool> stopping{false};
   std::mutex scope_mu;
@@ -278,27 +263,11 @@ struct crawler::impl {
 
   // ------------------------------------------------------------ frontier
 
-  /// Under mu: the origin of key, created (robots.txt unknown) if new.
-  origin* origin_for(const std::string& key) {
-    auto& slot = origins[key];
-    if (!slot) {
-      slot = std::make_unique<origin>();
-      slot->key = key;
-      slot->delay = opt.delay;
-      if (!opt.robots) {
-        slot->state = robots_state::ready;
-        slot->rules = std::make_shared<const robots_rules>(robots_rules::allow_all());
-      }
-    }
-    return slot.get();
-  }
+  origin* origin_for(const std::string& key) { return front.origin_for(key); }
 
   /// Under mu: queues url at depth if new. Returns whether it was queued.
   bool push(std::string url, std::size_t depth) {
-    if (!seen.try_emplace(url, false).second) return false;
-    origin* o = origin_for(origin_of(url));
-    o->queue.push_back(item{std::move(url), depth});
-    schedule(o);
+    if (!front.push(std::move(url), depth)) return false;
     n_queued.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard g(out_mu);
@@ -307,28 +276,9 @@ struct crawler::impl {
     return true;
   }
 
-  /// Under mu: puts o in the ready set if it has work and may be served.
-  void schedule(origin* o) {
-    if (o->in_ready || o->queue.empty() || o->state == robots_state::fetching) return;
-    ready.emplace(o->next, o);
-    o->in_ready = true;
-  }
-
-  void unschedule(origin* o) {
-    if (!o->in_ready) return;
-    ready.erase({o->next, o});
-    o->in_ready = false;
-  }
-
-  /// Under mu: the start time of o's next request, reserved.
-  clock::time_point take_slot(origin* o) {
-    const bool was = o->in_ready;
-    unschedule(o);
-    clock::time_point t = std::max(clock::now(), o->next);
-    o->next = t + o->delay;
-    if (was) schedule(o);
-    return t;
-  }
+  void schedule(origin* o) { front.schedule(o); }
+  void unschedule(origin* o) { front.unschedule(o); }
+  clock::time_point take_slot(origin* o) { return front.take_slot(o); }
 
   bool limit_reached() const { return opt.max_pages != 0 && started >= opt.max_pages; }
 
@@ -336,8 +286,7 @@ struct crawler::impl {
     auto lk = co_await mu.lock();
     for (;;) {
       if (stopping.load(std::memory_order_relaxed) || limit_reached()) co_return job{};
-      if (!ready.empty()) {
-        origin* o = ready.begin()->second;
+      if (origin* o = front.next_ready()) {
         if (o->state == robots_state::unknown) {
           unschedule(o);
           o->state = robots_state::fetching;
@@ -348,13 +297,10 @@ struct crawler::impl {
           j.slot = take_slot(o);
           co_return j;
         }
-        unschedule(o);
         job j;
         j.o = o;
-        j.it = std::move(o->queue.front());
-        o->queue.pop_front();
+        j.it = front.pop(o);
         n_queued.fetch_sub(1, std::memory_order_relaxed);
-        schedule(o);
         ++active;
         if (o->state == robots_state::unreachable) {
           j.kind = job::unreachable;
@@ -381,9 +327,7 @@ struct crawler::impl {
   weft::task<bool> claim(job& j) {
     auto lk = co_await mu.lock();
     if (stopping.load(std::memory_order_relaxed) || limit_reached()) co_return false;
-    bool& claimed = seen[j.it.url];
-    if (claimed) co_return false;
-    claimed = true;
+    if (!front.claim(j.it.url)) co_return false;
     ++started;
     n_in_flight.fetch_add(1, std::memory_order_relaxed);
     j.slot = take_slot(j.o);
@@ -661,11 +605,7 @@ struct crawler::impl {
     } else if (r.status >= 200 && r.status < 300) {
       if (r.final_url != r.url) {
         auto lk = co_await mu.lock();
-        auto [it, fresh] = seen.try_emplace(r.final_url, true);
-        if (!fresh) {
-          if (it->second) r.duplicate = true;
-          it->second = true;
-        }
+        r.duplicate = front.reached(r.final_url);
       }
       if (!r.duplicate && is_html(r.content_type) && opt.analyze) f.body = std::move(resp.body);
     }
