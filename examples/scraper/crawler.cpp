@@ -171,6 +171,7 @@ std::string to_json(const crawl_stats& s) {
   w.key("queued").value(s.queued);
   w.key("cancelled").value(s.cancelled);
   w.key("stopped").value(s.stopped);
+  if (s.resumed) w.key("resumed").value(s.resumed);
   w.end_object();
   return w.take();
 }
@@ -191,6 +192,7 @@ std::string summary_text(const crawl_stats& s) {
                  s.retries, s.robots_disallowed, s.not_html, s.broken_html, s.redirected, s.redirects_refused, s.links,
                  s.queued);
   if (s.cancelled) fmt::format_to(to, ", cancelled in flight {}", s.cancelled);
+  if (s.resumed) fmt::format_to(to, ", resumed after {} records of earlier runs", s.resumed);
   out += '\n';
   return out;
 }
@@ -256,6 +258,13 @@ struct crawler::impl {
   // Output and statistics, under out_mu.
   std::mutex out_mu;
   crawl_stats stats;
+  // A resumable crawl (opt.state): what the next commit applies, and the
+  // records written in all (earlier runs included), under out_mu. A page's
+  // record, its done mark and its links join the batch together (emit), so
+  // a commit never holds one without the others.
+  frontier_batch batch;
+  std::uint64_t records_total = 0;
+  std::atomic<bool> commit_stop{false};
 
   // Progress counters (relaxed; written under the locks above).
   std::atomic<std::uint64_t> n_done{0}, n_failed{0}, n_queued{0}, n_in_flight{0};
@@ -351,14 +360,21 @@ struct crawler::impl {
     ++stats.robots_disallowed;
   }
 
+  /// Calls f(link) for each link of r the crawl follows (depth, scope).
+  /// scope is read without the lock: it is set before the workers start.
+  template <class F>
+  void for_each_followed(const page_record& r, F&& f) const {
+    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
+    if (r.page && follow)
+      for (const std::string& link : r.page->links)
+        if (!opt.same_host || scope.count(origin_of(link))) f(link);
+  }
+
   /// A page job ended: queue its links, wake idle workers.
   weft::task<void> finish_page(const page_record& r) {
     auto lk = co_await mu.lock();
     bool pushed = false;
-    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
-    if (r.page && follow)
-      for (const std::string& link : r.page->links)
-        if (!opt.same_host || scope.count(origin_of(link))) pushed = push(link, r.depth + 1) || pushed;
+    for_each_followed(r, [&](const std::string& link) { pushed = push(link, r.depth + 1) || pushed; });
     --active;
     if (pushed || active == 0) cv.notify_all();
   }
@@ -445,6 +461,25 @@ struct crawler::impl {
     }
   }
 
+  /// The rules a robots.txt response means.
+  std::shared_ptr<const robots_rules> rules_from(int status, const std::string& body) const {
+    robots_rules parsed;  // 4xx (and odd codes): "unavailable", crawl freely
+    if (status >= 200 && status < 300) parsed = robots_rules::parse(body, token);
+    else if (status >= 500) parsed = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
+    return std::make_shared<const robots_rules>(std::move(parsed));
+  }
+
+  /// Under mu: an origin's robots.txt is known (fetched, or from the
+  /// store of a resumed crawl).
+  void set_rules(origin* o, std::shared_ptr<const robots_rules> rules) {
+    o->rules = std::move(rules);
+    o->state = robots_state::ready;
+    if (auto cd = o->rules->crawl_delay(); cd && *cd > o->delay) {
+      o->next += *cd - o->delay;
+      o->delay = *cd;
+    }
+  }
+
   weft::task<void> fetch_robots(origin* o, clock::time_point slot) {
     int attempts = 0;
     std::vector<fetch_error> retried;
@@ -456,20 +491,15 @@ struct crawler::impl {
         ++stats.robots_fetched;
       }
       // Parsed here, outside the scheduler lock, like every match later.
-      const int st = a.resp->status;
-      robots_rules parsed;  // 4xx (and odd codes): "unavailable", crawl freely
-      if (st >= 200 && st < 300) parsed = robots_rules::parse(a.resp->body, token);
-      else if (st >= 500) parsed = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
-      rules = std::make_shared<const robots_rules>(std::move(parsed));
+      rules = rules_from(a.resp->status, a.resp->body);
+      if (opt.state) {
+        std::lock_guard g(out_mu);
+        batch.robots.push_back(robots_entry{o->key, a.resp->status, a.resp->body});
+      }
     }
     auto lk = co_await mu.lock();
     if (rules) {
-      o->rules = std::move(rules);
-      o->state = robots_state::ready;
-      if (auto cd = o->rules->crawl_delay(); cd && *cd > o->delay) {
-        o->next += *cd - o->delay;
-        o->delay = *cd;
-      }
+      set_rules(o, std::move(rules));
     } else {
       // Unreachable (network errors after retries): its pages fail with
       // the same error, without trying each of them again.
@@ -652,6 +682,73 @@ struct crawler::impl {
     n_done.fetch_add(1, std::memory_order_relaxed);
     if (r.error != fetch_error::none) n_failed.fetch_add(1, std::memory_order_relaxed);
     if (on_page) on_page(r);
+    if (opt.state) {
+      ++records_total;
+      batch.done.push_back(r.url);
+      if (r.status >= 200 && r.status < 300 && !r.final_url.empty() && r.final_url != r.url)
+        batch.done.push_back(r.final_url);
+      for_each_followed(r, [&](const std::string& link) { batch.found.push_back(frontier_item{link, r.depth + 1}); });
+    }
+  }
+
+  /// A resumable crawl: url will never be fetched (robots.txt refused it).
+  void note_done(const std::string& url) {
+    if (!opt.state) return;
+    std::lock_guard g(out_mu);
+    batch.done.push_back(url);
+  }
+
+  // ------------------------------------------------------------ state
+
+  /// Resumes from opt.state: done URLs are seen, pending ones queued (in
+  /// the order found), robots.txt responses known.
+  weft::task<void> resume() {
+    frontier_snapshot snap = co_await opt.state->load();
+    auto lk = co_await mu.lock();
+    // robots.txt first: set_rules moves an origin's slot, which must not
+    // happen while the origin is in the ready set.
+    for (const auto& r : snap.robots) {
+      origin* o = origin_for(r.origin);
+      if (o->state == robots_state::unknown) set_rules(o, rules_from(r.status, r.body));
+    }
+    for (auto& u : snap.done) front.mark_seen(std::move(u));
+    for (auto& p : snap.pending) push(std::move(p.url), p.depth);
+    started = static_cast<std::size_t>(snap.records);  // max_pages counts the earlier runs' records
+    std::lock_guard g(out_mu);
+    records_total = snap.records;
+    stats.resumed = snap.records;
+  }
+
+  /// One commit: the batch so far, with the output's size holding exactly
+  /// its records (checkpoint runs while no record goes to the sink).
+  weft::task<void> commit_once() {
+    auto take = [this] {
+      std::lock_guard g(out_mu);
+      frontier_batch out = std::move(batch);
+      batch = frontier_batch{};
+      out.records = records_total;
+      out.output_offset = opt.checkpoint ? opt.checkpoint() : 0;
+      return out;
+    };
+    auto h = weft::spawn_blocking(take);
+    frontier_batch b = co_await h;
+    co_await opt.state->commit(std::move(b));
+  }
+
+  /// Commits every commit_interval until commit_stop. A failed commit
+  /// stops the crawl (the error ends run()).
+  weft::task<void> committer(std::exception_ptr& failed) {
+    try {
+      while (!commit_stop.load(std::memory_order_relaxed)) {
+        co_await weft::sleep_for(opt.commit_interval);
+        co_await commit_once();
+      }
+    } catch (...) {
+      failed = std::current_exception();
+      stopping.store(true, std::memory_order_relaxed);
+      std::lock_guard g(scope_mu);
+      if (workers) workers->cancel();
+    }
   }
 
   weft::task<void> worker() {
@@ -675,6 +772,7 @@ struct crawler::impl {
           case job::page: {
             if (!j.rules->allowed(path_and_query(j.it.url))) {  // outside the scheduler lock
               count_disallowed();
+              note_done(j.it.url);
               co_await end_job();
               break;
             }
@@ -761,15 +859,21 @@ weft::task<crawl_stats> crawler::run() {
   co.max_response_bytes = m.opt.max_bytes;
   co.user_agent = m.opt.user_agent;
   m.client = std::make_unique<weft::http::client>(co);
+  if (m.opt.state) co_await m.resume();
   {
     auto lk = co_await m.mu.lock();
     for (const auto& s : m.opt.seeds) {
       std::string u = *normalize_url(s);
       m.scope.insert(origin_of(u));
-      m.push(std::move(u), 0);
+      if (m.push(u, 0) && m.opt.state) {
+        std::lock_guard g(m.out_mu);
+        m.batch.found.push_back(frontier_item{std::move(u), 0});
+      }
     }
   }
-  std::exception_ptr failed;
+  std::exception_ptr failed, commit_failed;
+  std::optional<weft::join_handle<void>> committer;
+  if (m.opt.state) committer.emplace(weft::spawn(m.committer(commit_failed)));
   try {
     co_await weft::task_scope::run([&m](weft::task_scope& scope) -> weft::task<void> {
       {
@@ -791,7 +895,21 @@ weft::task<crawl_stats> crawler::run() {
   }
   m.client->close_idle();
   m.client.reset();
+  if (committer) {
+    // The last commit: every record written, and every URL not finished
+    // (cancelled in flight) left pending, to be fetched by the next run.
+    m.commit_stop.store(true, std::memory_order_relaxed);
+    co_await *committer;
+    if (!commit_failed) {
+      try {
+        co_await m.commit_once();
+      } catch (...) {
+        commit_failed = std::current_exception();
+      }
+    }
+  }
   if (failed) std::rethrow_exception(failed);
+  if (commit_failed) std::rethrow_exception(commit_failed);
   std::lock_guard g(m.out_mu);
   m.stats.seconds = std::chrono::duration<double>(clock::now() - t0).count();
   m.stats.stopped = m.stopping.load();

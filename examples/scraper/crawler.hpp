@@ -67,6 +67,8 @@
 
 namespace scraper {
 
+class frontier_store;
+
 /// Why a fetched (or skipped) URL yielded no parsed page.
 enum class fetch_error {
   none,
@@ -129,7 +131,18 @@ struct crawl_options {
   std::string user_agent = "weft-scraper/0.1";   // also the robots.txt product token (up to '/')
   int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
-  bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
+  // A resumable crawl (frontier.hpp): run() resumes from what the store
+  // holds (URLs done are not fetched again, those found and not done are
+  // queued) and commits to it every commit_interval and at the end, in
+  // batches: links found, URLs done, robots.txt responses, the record count.
+  // Null: the frontier lives in memory only.
+  std::shared_ptr<frontier_store> state;
+  // With state: called (on the blocking pool, while no record goes to the
+  // sink) before each commit; makes every record given to the sink so far
+  // durable and returns the output's size, which the commit stores.
+  std::function<std::uint64_t()> checkpoint;
+  std::chrono::milliseconds commit_interval{200};
+  bool analyze = true;  // parse HTML in the process pool (false: fetch only)
 };
 
 struct crawl_stats {
@@ -151,6 +164,7 @@ struct crawl_stats {
   std::uint64_t links = 0;              // links found on parsed pages
   std::uint64_t queued = 0;             // distinct URLs queued (seeds included)
   std::uint64_t cancelled = 0;          // fetches cut short by stop()
+  std::uint64_t resumed = 0;            // records written by earlier runs (crawl_options::state)
   bool stopped = false;                 // stop() ended the crawl
   double pages_per_s() const noexcept { return seconds > 0 ? static_cast<double>(pages) / seconds : 0; }
 };

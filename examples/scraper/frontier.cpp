@@ -63,7 +63,21 @@ frontier::clock::time_point frontier::take_slot(origin* o) {
   return t;
 }
 
-// ---------------------------------------------------------------- memory store
+// ---------------------------------------------------------------- stores
+
+std::string crawl_fingerprint(const crawl_options& o) {
+  std::string f = "version=1\n";
+  for (const auto& s : o.seeds) {
+    auto n = normalize_url(s);
+    f += "seed=" + (n ? *n : s) + "\n";
+  }
+  f += "same_host=" + std::string(o.same_host ? "yes" : "no") + "\n";
+  f += "max_depth=" + std::to_string(o.max_depth) + "\n";
+  f += "robots=" + std::string(o.robots ? "yes" : "no") + "\n";
+  f += "user_agent=" + o.user_agent + "\n";
+  f += "analyze=" + std::string(o.analyze ? "yes" : "no") + "\n";
+  return f;
+}
 
 weft::task<frontier_snapshot> memory_frontier_store::load() {
   frontier_snapshot s;

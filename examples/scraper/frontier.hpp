@@ -179,6 +179,13 @@ struct frontier_snapshot {
   std::uint64_t output_offset = 0;
 };
 
+/// The identity of a crawl, for a store to refuse another crawl's state:
+/// one "key=value" line each for the normalized seeds and the options that
+/// change which URLs are crawled (same_host, max_depth, robots,
+/// user_agent, analyze). max_pages, concurrency, delays and timeouts may
+/// change between runs.
+std::string crawl_fingerprint(const crawl_options& o);
+
 /// The durable (or shared) frontier. Operations are batched and
 /// asynchronous; an implementation never blocks a runtime worker thread.
 class frontier_store {
