@@ -685,7 +685,10 @@ struct crawler::impl {
     if (opt.state) {
       ++records_total;
       batch.done.push_back(r.url);
-      if (r.status >= 200 && r.status < 300 && !r.final_url.empty() && r.final_url != r.url)
+      // A redirect's target is done with this record unless it is a
+      // duplicate: then the target's own fetch records it (and if that
+      // fetch is cut short, the target must stay pending).
+      if (r.status >= 200 && r.status < 300 && !r.duplicate && !r.final_url.empty() && r.final_url != r.url)
         batch.done.push_back(r.final_url);
       for_each_followed(r, [&](const std::string& link) { batch.found.push_back(frontier_item{link, r.depth + 1}); });
     }

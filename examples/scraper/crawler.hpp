@@ -45,10 +45,15 @@
 // `retries` times after an exponential backoff with full jitter (or the
 // server's Retry-After, capped), then recorded with their error kind.
 //
+// The frontier (frontier.hpp) is in memory; with crawl_options::state a
+// store keeps it too, committed in batches, and a crawler made again with
+// that store resumes: URLs done are not fetched again, those queued or in
+// flight at a stop or a crash are.
+//
 // Cancellation: stop() (any thread, e.g. from a SIGINT watcher) stops
 // scheduling and cancels the fetches in flight; run() then returns the
 // statistics of what completed, and every completed page has already gone
-// to the sink. Cancelling the task awaiting run() does the same but
+// to the sink (and, with state, was committed). Cancelling the task awaiting run() does the same but
 // run() ends with operation_cancelled.
 #pragma once
 

@@ -6,6 +6,7 @@
 //   scraper https://example.org/ --max-pages 200 --output pages.jsonl --stats stats.json
 //   scraper --seeds urls.txt --all-hosts --max-depth 1 --delay 500ms
 //   scraper --quick                           small demo crawl that checks itself (exit 0/1)
+//   scraper URL --state crawl.db -o pages.jsonl   resumable: run again after a stop to go on
 //
 // Ctrl-C (SIGINT) or SIGTERM stops scheduling, cancels the fetches in flight,
 // flushes what was written and prints the summary; the exit code is then
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -307,7 +309,14 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
                out_name);
 
   scraper::demo_tally tally;
-  c.crawl.checkpoint = [&out] { return out.flush(); };
+  // A failed write must not be committed as written: the crawl stops with
+  // the error, and the next run resumes from the commit before.
+  c.crawl.checkpoint = [&out, &out_name] {
+    const std::uint64_t size = out.flush();
+    if (out.failed())
+      throw std::runtime_error(fmt::format("writing '{}' failed: {}", out_name, std::strerror(out.error())));
+    return size;
+  };
   scraper::crawler crawler(c.crawl, [&](const scraper::page_record& r) {
     tally.add(r);
     out.add(scraper::to_json_line(r));
