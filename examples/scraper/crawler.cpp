@@ -285,6 +285,17 @@ struct crawler::impl {
     return true;
   }
 
+  /// Under mu: queues a URL that no page record carries (a seed; a URL of
+  /// a sitemap): a resumable crawl records it in the next batch itself.
+  /// Links of a page go through push(): emit() records them with the page.
+  bool push_found(std::string url, std::size_t depth) {
+    if (!opt.state) return push(std::move(url), depth);
+    if (!push(url, depth)) return false;
+    std::lock_guard g(out_mu);
+    batch.found.push_back(frontier_item{std::move(url), depth});
+    return true;
+  }
+
   void schedule(origin* o) { front.schedule(o); }
   void unschedule(origin* o) { front.unschedule(o); }
   clock::time_point take_slot(origin* o) { return front.take_slot(o); }
@@ -868,10 +879,7 @@ weft::task<crawl_stats> crawler::run() {
     for (const auto& s : m.opt.seeds) {
       std::string u = *normalize_url(s);
       m.scope.insert(origin_of(u));
-      if (m.push(u, 0) && m.opt.state) {
-        std::lock_guard g(m.out_mu);
-        m.batch.found.push_back(frontier_item{std::move(u), 0});
-      }
+      m.push_found(std::move(u), 0);
     }
   }
   std::exception_ptr failed, commit_failed;
