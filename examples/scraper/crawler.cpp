@@ -6,7 +6,6 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
-#include <deque>
 #include <iterator>
 #include <mutex>
 #include <random>
@@ -24,11 +23,12 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "frontier.hpp"
 #include "json.hpp"
 #include "link_filter.hpp"
 #include "robots.hpp"
-#include "throttle.hpp"
 #include "sitemap.hpp"
+#include "throttle.hpp"
 #include "url.hpp"
 #include "weft/http/client.hpp"
 #include "weft/weft.hpp"
@@ -207,6 +207,7 @@ std::string to_json(const crawl_stats& s) {
     w.end_object();
   }
   w.key("stopped").value(s.stopped);
+  if (s.resumed) w.key("resumed").value(s.resumed);
   w.end_object();
   return w.take();
 }
@@ -228,6 +229,7 @@ std::string summary_text(const crawl_stats& s) {
                  s.queued);
   if (s.cancelled) fmt::format_to(to, ", cancelled in flight {}", s.cancelled);
   if (s.links_filtered) fmt::format_to(to, ", links filtered by allow/deny {}", s.links_filtered);
+  if (s.resumed) fmt::format_to(to, ", resumed after {} records of earlier runs", s.resumed);
   out += '\n';
   if (!s.hosts.empty()) {
     auto slowest = std::max_element(s.hosts.begin(), s.hosts.end(),
@@ -245,37 +247,9 @@ std::string summary_text(const crawl_stats& s) {
 // ---------------------------------------------------------------- the engine
 
 struct crawler::impl {
-  struct item {
-    std::string url;
-    std::size_t depth = 0;
-    std::string lastmod;  // from a sitemap
-  };
-
-  enum class robots_state { unknown, fetching, ready, unreachable };
-
-  /// An origin's autothrottle (under mu): the controller, and when the
-  /// last request to it started (or its last backoff answer arrived).
-  struct paced {
-    throttle ctl;
-    clock::time_point last_start{};
-    clock::time_point promised{};  // the latest wake-up handed to a waiter
-  };
-
-  struct origin {
-    std::string key;
-    std::deque<item> queue;
-    robots_state state = robots_state::unknown;
-    // Set once (state ready) and never changed: immutable, so it is matched
-    // outside the scheduler lock by whoever copied the pointer under it.
-    std::shared_ptr<const robots_rules> rules;
-    fetch_error down = fetch_error::none;  // robots.txt unreachable: why
-    std::string down_message;
-    clock::time_point next{};  // the earliest start of the next request
-    milliseconds delay{0};
-    bool in_ready = false;
-    std::optional<paced> pace;  // autothrottle: set at creation, never unset
-    bool sitemaps_read = false;  // its sitemaps job was handed out (sitemaps)
-  };
+  using item = frontier_item;
+  using origin = frontier::origin;
+  using robots_state = frontier::robots_state;
 
   struct job {
     enum kind_t { done, robots, page, unreachable, sitemaps } kind = done;
@@ -283,6 +257,7 @@ struct crawler::impl {
     item it;
     clock::time_point slot{};
     std::shared_ptr<const robots_rules> rules;  // page: o's rules, to match outside the lock
+    std::string lastmod;                        // page, unreachable: its sitemap's <lastmod>, if any
   };
 
   /// The verdict on a redirect target; o and slot are set when it may be
@@ -307,8 +282,17 @@ struct crawler::impl {
       : opt(std::move(o)),
         on_page(std::move(s)),
         token(product_token(opt.user_agent)),
+        front(opt.delay, opt.robots),
         parsing(2 * opt.concurrency),
-        filter(link_filter_options{opt.allow, opt.deny}) {}
+        filter(link_filter_options{opt.allow, opt.deny}) {
+    if (opt.autothrottle) {
+      throttle_options to;
+      to.floor = opt.delay;
+      to.max_delay = opt.max_delay > milliseconds::zero() ? opt.max_delay : milliseconds(60000);
+      to.target_concurrency = opt.target_concurrency;
+      front.init_origin = [to](origin& o) { o.pace.emplace(paced_origin{throttle(to)}); };
+    }
+  }
 
   crawl_options opt;
   sink on_page;
@@ -321,11 +305,10 @@ struct crawler::impl {
   // Scheduler state, under mu.
   weft::mutex mu;
   weft::condition_variable cv;
-  std::unordered_map<std::string, std::unique_ptr<origin>> origins;
-  std::set<std::pair<clock::time_point, origin*>> ready;  // origins with queued URLs, earliest slot first
-  std::unordered_map<std::string, bool> seen;             // URL -> claimed (fetched or being fetched)
+  frontier front;                                         // queues per origin, politeness slots, the seen set
   std::set<std::string> scope;                            // the seeds' origins (same_host)
   std::set<std::string> sitemaps_seen;                    // sitemap URLs read or being read (sitemaps)
+  std::unordered_map<std::string, std::string> lastmods;  // queued URL -> its sitemap's <lastmod>
   std::size_t active = 0;                                 // jobs handed out and not finished
   std::size_t started = 0;                                // page fetches started
 
@@ -338,6 +321,13 @@ struct crawler::impl {
   // Output and statistics, under out_mu.
   std::mutex out_mu;
   crawl_stats stats;
+  // A resumable crawl (opt.state): what the next commit applies, and the
+  // records written in all (earlier runs included), under out_mu. A page's
+  // record, its done mark and its links join the batch together (emit), so
+  // a commit never holds one without the others.
+  frontier_batch batch;
+  std::uint64_t records_total = 0;
+  std::atomic<bool> commit_stop{false};
 
   // Progress counters (relaxed; written under the locks above).
   std::atomic<std::uint64_t> n_done{0}, n_failed{0}, n_queued{0}, n_in_flight{0};
@@ -345,34 +335,11 @@ struct crawler::impl {
 
   // ------------------------------------------------------------ frontier
 
-  /// Under mu: the origin of key, created (robots.txt unknown) if new.
-  origin* origin_for(const std::string& key) {
-    auto& slot = origins[key];
-    if (!slot) {
-      slot = std::make_unique<origin>();
-      slot->key = key;
-      slot->delay = opt.delay;
-      if (opt.autothrottle) {
-        throttle_options to;
-        to.floor = opt.delay;
-        to.max_delay = opt.max_delay > milliseconds::zero() ? opt.max_delay : milliseconds(60000);
-        to.target_concurrency = opt.target_concurrency;
-        slot->pace.emplace(paced{throttle(to)});
-      }
-      if (!opt.robots) {
-        slot->state = robots_state::ready;
-        slot->rules = std::make_shared<const robots_rules>(robots_rules::allow_all());
-      }
-    }
-    return slot.get();
-  }
+  origin* origin_for(const std::string& key) { return front.origin_for(key); }
 
   /// Under mu: queues url at depth if new. Returns whether it was queued.
-  bool push(std::string url, std::size_t depth, std::string lastmod = {}) {
-    if (!seen.try_emplace(url, false).second) return false;
-    origin* o = origin_for(origin_of(url));
-    o->queue.push_back(item{std::move(url), depth, std::move(lastmod)});
-    schedule(o);
+  bool push(std::string url, std::size_t depth) {
+    if (!front.push(std::move(url), depth)) return false;
     n_queued.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard g(out_mu);
@@ -381,28 +348,20 @@ struct crawler::impl {
     return true;
   }
 
-  /// Under mu: puts o in the ready set if it has work and may be served.
-  void schedule(origin* o) {
-    if (o->in_ready || o->queue.empty() || o->state == robots_state::fetching) return;
-    ready.emplace(o->next, o);
-    o->in_ready = true;
+  /// Under mu: queues a URL that no page record carries (a seed; a URL of
+  /// a sitemap): a resumable crawl records it in the next batch itself.
+  /// Links of a page go through push(): emit() records them with the page.
+  bool push_found(std::string url, std::size_t depth) {
+    if (!opt.state) return push(std::move(url), depth);
+    if (!push(url, depth)) return false;
+    std::lock_guard g(out_mu);
+    batch.found.push_back(frontier_item{std::move(url), depth});
+    return true;
   }
 
-  void unschedule(origin* o) {
-    if (!o->in_ready) return;
-    ready.erase({o->next, o});
-    o->in_ready = false;
-  }
-
-  /// Under mu: the start time of o's next request, reserved.
-  clock::time_point take_slot(origin* o) {
-    const bool was = o->in_ready;
-    unschedule(o);
-    clock::time_point t = std::max(clock::now(), o->next);
-    o->next = t + o->delay;
-    if (was) schedule(o);
-    return t;
-  }
+  void schedule(origin* o) { front.schedule(o); }
+  void unschedule(origin* o) { front.unschedule(o); }
+  clock::time_point take_slot(origin* o) { return front.take_slot(o); }
 
   bool limit_reached() const { return opt.max_pages != 0 && started >= opt.max_pages; }
 
@@ -413,8 +372,7 @@ struct crawler::impl {
     auto lk = co_await mu.lock();
     for (;;) {
       if (stopping.load(std::memory_order_relaxed) || limit_reached()) co_return job{};
-      if (!ready.empty()) {
-        origin* o = ready.begin()->second;
+      if (origin* o = front.next_ready()) {
         if (o->state == robots_state::unknown) {
           unschedule(o);
           o->state = robots_state::fetching;
@@ -436,13 +394,16 @@ struct crawler::impl {
           j.slot = take_slot(o);
           co_return j;
         }
-        unschedule(o);
         job j;
         j.o = o;
-        j.it = std::move(o->queue.front());
-        o->queue.pop_front();
+        j.it = front.pop(o);
         n_queued.fetch_sub(1, std::memory_order_relaxed);
-        schedule(o);
+        if (!lastmods.empty()) {
+          if (auto lm = lastmods.find(j.it.url); lm != lastmods.end()) {
+            j.lastmod = std::move(lm->second);
+            lastmods.erase(lm);
+          }
+        }
         ++active;
         if (o->state == robots_state::unreachable) {
           j.kind = job::unreachable;
@@ -469,9 +430,7 @@ struct crawler::impl {
   weft::task<bool> claim(job& j) {
     auto lk = co_await mu.lock();
     if (stopping.load(std::memory_order_relaxed) || limit_reached()) co_return false;
-    bool& claimed = seen[j.it.url];
-    if (claimed) co_return false;
-    claimed = true;
+    if (!front.claim(j.it.url)) co_return false;
     ++started;
     n_in_flight.fetch_add(1, std::memory_order_relaxed);
     j.slot = take_slot(j.o);
@@ -495,29 +454,30 @@ struct crawler::impl {
     ++stats.robots_disallowed;
   }
 
-  /// The links of p to queue: those the follow XPaths chose (or all), in
-  /// scope, passing allow/deny. Outside the scheduler lock (scope is only
-  /// written before the workers start).
-  std::vector<const std::string*> links_to_follow(const page_info& p) {
-    std::vector<const std::string*> out;
+  /// Calls f(link) for each link of r the crawl follows: within
+  /// max_depth, chosen by the follow XPaths (or all), in scope, passing
+  /// allow/deny. Returns how many allow/deny refused. Without the scheduler
+  /// lock: scope is only written before the workers start.
+  template <class F>
+  std::uint64_t for_each_followed(const page_record& r, F&& f) const {
+    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
+    if (!r.page || !follow) return 0;
     std::uint64_t refused = 0;
-    for (const std::string& link : p.follow_restricted ? p.follow : p.links) {
+    for (const std::string& link : r.page->follow_restricted ? r.page->follow : r.page->links) {
       if (opt.same_host && !scope.count(origin_of(link))) continue;
-      if (filter.follows(link)) out.push_back(&link);
+      if (filter.follows(link)) f(link);
       else ++refused;
     }
-    if (refused != 0) {
-      std::lock_guard g(out_mu);
-      stats.links_filtered += refused;
-    }
-    return out;
+    return refused;
   }
 
   /// A page job ended: queue its links, wake idle workers.
   weft::task<void> finish_page(const page_record& r) {
-    const bool follow = opt.max_depth < 0 || r.depth + 1 <= static_cast<std::size_t>(opt.max_depth);
     std::vector<const std::string*> next;
-    if (r.page && follow) next = links_to_follow(*r.page);
+    if (const std::uint64_t refused = for_each_followed(r, [&](const std::string& l) { next.push_back(&l); })) {
+      std::lock_guard g(out_mu);
+      stats.links_filtered += refused;
+    }
     auto lk = co_await mu.lock();
     bool pushed = false;
     for (const std::string* link : next) pushed = push(*link, r.depth + 1) || pushed;
@@ -620,7 +580,7 @@ struct crawler::impl {
   weft::task<void> pace_gate(origin* o) {
     auto lk = co_await mu.lock();
     for (;;) {
-      paced& p = *o->pace;
+      paced_origin& p = *o->pace;
       const auto now = clock::now();
       const auto gap = std::chrono::duration_cast<clock::duration>(p.ctl.delay());
       const auto at = p.last_start + gap;
@@ -643,7 +603,7 @@ struct crawler::impl {
     const int status = a.resp ? a.resp->status : 0;
     if (!a.resp && a.error != fetch_error::timeout) co_return;  // refused, reset...: no measure of load
     auto lk = co_await mu.lock();
-    paced& p = *o->pace;
+    paced_origin& p = *o->pace;
     if (a.resp) p.ctl.on_response(std::chrono::duration_cast<std::chrono::microseconds>(took), status, a.retry_after);
     else p.ctl.on_timeout();
     // After a backoff answer the gap counts from its arrival, so that a
@@ -654,8 +614,8 @@ struct crawler::impl {
 
   void report_hosts() {  // into stats: under mu and out_mu, after the crawl
     auto ms = [](throttle::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-    for (const auto& [key, o] : origins) {
-      if (!o->pace) continue;
+    front.for_each_origin([&](const std::string& key, const origin* o) {
+      if (!o->pace) return;
       const throttle& t = o->pace->ctl;
       host_pace& h = stats.hosts[key];
       h.delay_ms = ms(t.delay());
@@ -665,6 +625,29 @@ struct crawler::impl {
       h.last_latency_ms = ms(t.last_latency());
       h.requests = t.requests();
       h.backoffs = t.backoffs();
+    });
+  }
+
+  /// The rules a robots.txt response means.
+  std::shared_ptr<const robots_rules> rules_from(int status, const std::string& body) const {
+    robots_rules parsed;  // 4xx (and odd codes): "unavailable", crawl freely
+    if (status >= 200 && status < 300) parsed = robots_rules::parse(body, token);
+    else if (status >= 500) parsed = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
+    return std::make_shared<const robots_rules>(std::move(parsed));
+  }
+
+  /// Under mu: an origin's robots.txt is known (fetched, or from the
+  /// store of a resumed crawl).
+  void set_rules(origin* o, std::shared_ptr<const robots_rules> rules) {
+    o->rules = std::move(rules);
+    o->state = robots_state::ready;
+    if (auto cd = o->rules->crawl_delay(); cd && *cd > o->delay) {
+      o->next += *cd - o->delay;
+      o->delay = *cd;
+    }
+    if (o->pace) {  // autothrottle: never below --delay and Crawl-delay
+      o->pace->ctl.set_floor(std::max(opt.delay, o->rules->crawl_delay().value_or(milliseconds(0))));
+      o->delay = std::chrono::duration_cast<milliseconds>(o->pace->ctl.delay());
     }
   }
 
@@ -679,24 +662,15 @@ struct crawler::impl {
         ++stats.robots_fetched;
       }
       // Parsed here, outside the scheduler lock, like every match later.
-      const int st = a.resp->status;
-      robots_rules parsed;  // 4xx (and odd codes): "unavailable", crawl freely
-      if (st >= 200 && st < 300) parsed = robots_rules::parse(a.resp->body, token);
-      else if (st >= 500) parsed = robots_rules::parse("User-agent: *\nDisallow: /\n", token);  // RFC 9309 2.3.1.4
-      rules = std::make_shared<const robots_rules>(std::move(parsed));
+      rules = rules_from(a.resp->status, a.resp->body);
+      if (opt.state) {
+        std::lock_guard g(out_mu);
+        batch.robots.push_back(robots_entry{o->key, a.resp->status, a.resp->body});
+      }
     }
     auto lk = co_await mu.lock();
     if (rules) {
-      o->rules = std::move(rules);
-      o->state = robots_state::ready;
-      if (auto cd = o->rules->crawl_delay(); cd && *cd > o->delay) {
-        o->next += *cd - o->delay;
-        o->delay = *cd;
-      }
-      if (o->pace) {
-        o->pace->ctl.set_floor(std::max(opt.delay, o->rules->crawl_delay().value_or(milliseconds(0))));
-        o->delay = std::chrono::duration_cast<milliseconds>(o->pace->ctl.delay());
-      }
+      set_rules(o, std::move(rules));
     } else {
       // Unreachable (network errors after retries): its pages fail with
       // the same error, without trying each of them again.
@@ -774,7 +748,7 @@ struct crawler::impl {
     page_record& r = f.r;
     r.url = j.it.url;
     r.depth = j.it.depth;
-    r.lastmod = j.it.lastmod;
+    r.lastmod = j.lastmod;
     const auto t0 = clock::now();
     std::string url = r.url;
     origin* o = j.o;
@@ -833,11 +807,7 @@ struct crawler::impl {
     } else if (r.status >= 200 && r.status < 300) {
       if (r.final_url != r.url) {
         auto lk = co_await mu.lock();
-        auto [it, fresh] = seen.try_emplace(r.final_url, true);
-        if (!fresh) {
-          if (it->second) r.duplicate = true;
-          it->second = true;
-        }
+        r.duplicate = front.reached(r.final_url);
       }
       if (!r.duplicate && is_html(r.content_type) && opt.analyze) f.body = std::move(resp.body);
     }
@@ -885,6 +855,76 @@ struct crawler::impl {
     n_done.fetch_add(1, std::memory_order_relaxed);
     if (r.error != fetch_error::none) n_failed.fetch_add(1, std::memory_order_relaxed);
     if (on_page) on_page(r);
+    if (opt.state) {
+      ++records_total;
+      batch.done.push_back(r.url);
+      // A redirect's target is done with this record unless it is a
+      // duplicate: then the target's own fetch records it (and if that
+      // fetch is cut short, the target must stay pending).
+      if (r.status >= 200 && r.status < 300 && !r.duplicate && !r.final_url.empty() && r.final_url != r.url)
+        batch.done.push_back(r.final_url);
+      for_each_followed(r, [&](const std::string& link) { batch.found.push_back(frontier_item{link, r.depth + 1}); });
+    }
+  }
+
+  /// A resumable crawl: url will never be fetched (robots.txt refused it).
+  void note_done(const std::string& url) {
+    if (!opt.state) return;
+    std::lock_guard g(out_mu);
+    batch.done.push_back(url);
+  }
+
+  // ------------------------------------------------------------ state
+
+  /// Resumes from opt.state: done URLs are seen, pending ones queued (in
+  /// the order found), robots.txt responses known.
+  weft::task<void> resume() {
+    frontier_snapshot snap = co_await opt.state->load();
+    auto lk = co_await mu.lock();
+    // robots.txt first: set_rules moves an origin's slot, which must not
+    // happen while the origin is in the ready set.
+    for (const auto& r : snap.robots) {
+      origin* o = origin_for(r.origin);
+      if (o->state == robots_state::unknown) set_rules(o, rules_from(r.status, r.body));
+    }
+    for (auto& u : snap.done) front.mark_seen(std::move(u));
+    for (auto& p : snap.pending) push(std::move(p.url), p.depth);
+    started = static_cast<std::size_t>(snap.records);  // max_pages counts the earlier runs' records
+    std::lock_guard g(out_mu);
+    records_total = snap.records;
+    stats.resumed = snap.records;
+  }
+
+  /// One commit: the batch so far, with the output's size holding exactly
+  /// its records (checkpoint runs while no record goes to the sink).
+  weft::task<void> commit_once() {
+    auto take = [this] {
+      std::lock_guard g(out_mu);
+      frontier_batch out = std::move(batch);
+      batch = frontier_batch{};
+      out.records = records_total;
+      out.output_offset = opt.checkpoint ? opt.checkpoint() : 0;
+      return out;
+    };
+    auto h = weft::spawn_blocking(take);
+    frontier_batch b = co_await h;
+    co_await opt.state->commit(std::move(b));
+  }
+
+  /// Commits every commit_interval until commit_stop. A failed commit
+  /// stops the crawl (the error ends run()).
+  weft::task<void> committer(std::exception_ptr& failed) {
+    try {
+      while (!commit_stop.load(std::memory_order_relaxed)) {
+        co_await weft::sleep_for(opt.commit_interval);
+        co_await commit_once();
+      }
+    } catch (...) {
+      failed = std::current_exception();
+      stopping.store(true, std::memory_order_relaxed);
+      std::lock_guard g(scope_mu);
+      if (workers) workers->cancel();
+    }
   }
 
   // ------------------------------------------------------------ sitemaps
@@ -1027,7 +1067,10 @@ struct crawler::impl {
         auto lk = co_await mu.lock();
         for (auto& e : sm.entries) {
           if (!in_scope(origin_of(e.loc))) ++skipped;  // the protocol: a sitemap lists its own site's URLs
-          else if (push(std::move(e.loc), 0, std::move(e.lastmod))) ++queued;
+          else if (push_found(e.loc, 0)) {
+            ++queued;
+            if (!e.lastmod.empty()) lastmods.emplace(std::move(e.loc), std::move(e.lastmod));
+          }
         }
         if (queued) cv.notify_all();
       }
@@ -1051,7 +1094,7 @@ struct crawler::impl {
             page_record r;
             r.url = j.it.url;
             r.depth = j.it.depth;
-            r.lastmod = j.it.lastmod;
+            r.lastmod = j.lastmod;
             r.error = j.o->down;
             r.message = j.o->down_message;
             emit(r, false);
@@ -1061,6 +1104,7 @@ struct crawler::impl {
           case job::page: {
             if (!j.rules->allowed(path_and_query(j.it.url))) {  // outside the scheduler lock
               count_disallowed();
+              note_done(j.it.url);
               co_await end_job();
               break;
             }
@@ -1161,15 +1205,18 @@ weft::task<crawl_stats> crawler::run() {
     co.max_response_bytes = sitemap_max_bytes;
     m.sitemap_client = std::make_unique<weft::http::client>(co);
   }
+  if (m.opt.state) co_await m.resume();
   {
     auto lk = co_await m.mu.lock();
     for (const auto& s : m.opt.seeds) {
       std::string u = *normalize_url(s);
       m.scope.insert(origin_of(u));
-      m.push(std::move(u), 0);
+      m.push_found(std::move(u), 0);
     }
   }
-  std::exception_ptr failed;
+  std::exception_ptr failed, commit_failed;
+  std::optional<weft::join_handle<void>> committer;
+  if (m.opt.state) committer.emplace(weft::spawn(m.committer(commit_failed)));
   try {
     co_await weft::task_scope::run([&m](weft::task_scope& scope) -> weft::task<void> {
       {
@@ -1195,7 +1242,21 @@ weft::task<crawl_stats> crawler::run() {
     m.sitemap_client->close_idle();
     m.sitemap_client.reset();
   }
+  if (committer) {
+    // The last commit: every record written, and every URL not finished
+    // (cancelled in flight) left pending, to be fetched by the next run.
+    m.commit_stop.store(true, std::memory_order_relaxed);
+    co_await *committer;
+    if (!commit_failed) {
+      try {
+        co_await m.commit_once();
+      } catch (...) {
+        commit_failed = std::current_exception();
+      }
+    }
+  }
   if (failed) std::rethrow_exception(failed);
+  if (commit_failed) std::rethrow_exception(commit_failed);
   auto lk = co_await m.mu.lock();
   std::lock_guard g(m.out_mu);
   m.report_hosts();

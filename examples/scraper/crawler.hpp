@@ -66,11 +66,16 @@
 // yields a record ("sitemap": true), with its error if it failed. Files
 // are fetched by a client of their own (one connection per host) whose
 // body cap is the protocol's 50 MB, not max_bytes.
+
+// The frontier (frontier.hpp) is in memory; with crawl_options::state a
+// store keeps it too, committed in batches, and a crawler made again with
+// that store resumes: URLs done are not fetched again, those queued or in
+// flight at a stop or a crash are.
 //
 // Cancellation: stop() (any thread, e.g. from a SIGINT watcher) stops
 // scheduling and cancels the fetches in flight; run() then returns the
 // statistics of what completed, and every completed page has already gone
-// to the sink. Cancelling the task awaiting run() does the same but
+// to the sink (and, with state, was committed). Cancelling the task awaiting run() does the same but
 // run() ends with operation_cancelled.
 #pragma once
 
@@ -88,6 +93,8 @@
 #include "weft/runtime/task.hpp"
 
 namespace scraper {
+
+class frontier_store;
 
 /// Why a fetched (or skipped) URL yielded no parsed page.
 enum class fetch_error {
@@ -165,7 +172,18 @@ struct crawl_options {
   std::string user_agent = "weft-scraper/0.1";  // also the robots.txt product token (up to '/')
   int max_redirects = 10;                 // hops followed per page at most (0: a 3xx is the page's final response)
   std::uint64_t max_bytes = 16ull << 20;  // per body
-  bool analyze = true;                    // parse HTML in the process pool (false: fetch only)
+  // A resumable crawl (frontier.hpp): run() resumes from what the store
+  // holds (URLs done are not fetched again, those found and not done are
+  // queued) and commits to it every commit_interval and at the end, in
+  // batches: links found, URLs done, robots.txt responses, the record count.
+  // Null: the frontier lives in memory only.
+  std::shared_ptr<frontier_store> state;
+  // With state: called (on the blocking pool, while no record goes to the
+  // sink) before each commit; makes every record given to the sink so far
+  // durable and returns the output's size, which the commit stores.
+  std::function<std::uint64_t()> checkpoint;
+  std::chrono::milliseconds commit_interval{200};
+  bool analyze = true;             // parse HTML in the process pool (false: fetch only)
   page_rules rules;                // fields to extract and links to follow, evaluated in the worker (extract.hpp)
   std::vector<std::string> allow;  // follow a link only if it matches one of these RE2 patterns (none: any)
   std::vector<std::string> deny;   // never follow a link matching one of these (link_filter.hpp); seeds pass
@@ -205,6 +223,7 @@ struct crawl_stats {
   std::uint64_t links_filtered = 0;     // links (as counted in links) not followed: refused by allow/deny
   std::uint64_t queued = 0;             // distinct URLs queued (seeds included)
   std::uint64_t cancelled = 0;          // fetches cut short by stop()
+  std::uint64_t resumed = 0;            // records written by earlier runs (crawl_options::state)
   // With autothrottle: scheme://host:port -> its state at the end.
   std::map<std::string, host_pace> hosts;
   bool stopped = false;  // stop() ended the crawl

@@ -7,12 +7,14 @@
 //   scraper --seeds urls.txt --all-hosts --max-depth 1 --delay 500ms
 //   scraper --quick                           small demo crawl that checks itself (exit 0/1)
 //   scraper http://127.0.0.1:8000/ --target-concurrency 2 --stats stats.json   (autothrottle: on for real sites)
+//   scraper URL --state crawl.db -o pages.jsonl   resumable: run again after a stop to go on
 //
 // Ctrl-C (SIGINT) or SIGTERM stops scheduling, cancels the fetches in flight,
 // flushes what was written and prints the summary; the exit code is then
 // 128 + the signal number. The command line is parsed with CLI11
 // (../common/cli.hpp): durations take units, --help shows every default.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -23,6 +25,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,7 @@
 #include "demo_check.hpp"
 #include "demo_site.hpp"
 #include "extract.hpp"
+#include "frontier_sqlite.hpp"
 #include "link_filter.hpp"
 #include "weft/weft.hpp"
 
@@ -45,6 +49,8 @@ struct cli {
   std::size_t demo_pages = 2000;
   std::string output;  // "-": stdout; empty: stdout, or pages.jsonl when stdout is a terminal
   std::string stats;
+  std::string state;                                      // --state FILE: a resumable crawl
+  std::shared_ptr<scraper::sqlite_frontier_store> store;  // opened by main() before the runtime
   scraper::crawl_options crawl;
   weft::runtime_options runtime;
 };
@@ -215,6 +221,10 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
                  "terminal)")
       ->type_name("FILE");
   app.add_option("--stats", c.stats, "end-of-run statistics as JSON")->type_name("FILE");
+  app.add_option("--state", c.state,
+                 "keep the crawl's frontier in this SQLite file: the same command run again resumes the crawl, "
+                 "appending to --output")
+      ->type_name("FILE");
   app.add_flag("--quiet,-q", c.quiet, "no progress line and no summary");
   auto* demo_pages = app.add_option("--demo-pages", c.demo_pages, "pages of the demo site (300 with --quick)")
                          ->check(CLI::Range(std::size_t{10}, std::size_t{1'000'000}));
@@ -249,19 +259,104 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
   if (o.timeout <= std::chrono::milliseconds::zero()) return example::usage_failure(app, "--timeout: must be above 0");
   if (!*demo_pages && c.quick) c.demo_pages = 300;
   if (c.quick) c.quiet = true;
+  if (!c.state.empty()) {
+    if (c.demo)
+      return example::usage_failure(app, "--state: give the URLs to crawl (the demo site's port changes each run)");
+    if (c.output.empty() || c.output == "-")
+      return example::usage_failure(app, "--state: give --output FILE (a resumed crawl appends its records to it)");
+  }
   return std::nullopt;
 }
 
 /// pages.jsonl in the current directory, or pages-1.jsonl, pages-2.jsonl,
 /// ... when taken: never overwrites a file the user did not name.
-std::FILE* open_fresh_output(std::string& name) {
+int open_fresh_output(std::string& name) {
   for (int i = 0; i < 1000; ++i) {
     name = i == 0 ? "pages.jsonl" : "pages-" + std::to_string(i) + ".jsonl";
     int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) return ::fdopen(fd, "w");
-    if (errno != EEXIST) return nullptr;
+    if (fd >= 0 || errno != EEXIST) return fd;
   }
-  return nullptr;
+  errno = EEXIST;
+  return -1;
+}
+
+/// The records' file: whole lines, written with write(2) in batches of
+/// 64 KiB, never through a stdio buffer, so that a process killed (even
+/// with kill -9) leaves whole lines, but for the one write in progress; a
+/// resumable crawl truncates the file back to its last commit anyway.
+/// Called by the crawler's sink and checkpoint, which it serializes.
+class record_output {
+ public:
+  record_output(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  ~record_output() {
+    if (fd_ > 2) ::close(fd_);
+  }
+  record_output(const record_output&) = delete;
+  record_output& operator=(const record_output&) = delete;
+
+  void add(std::string line) {
+    buf_ += line;
+    buf_ += '\n';
+    if (buf_.size() >= (1u << 16)) flush();
+  }
+  /// Writes what is buffered. Returns the file's size: every line added so
+  /// far (after a failure, what did get written).
+  std::uint64_t flush() {
+    std::size_t at = 0;
+    while (at < buf_.size() && !failed_) {
+      const ssize_t n = ::write(fd_, buf_.data() + at, buf_.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        failed_ = true;
+        error_ = n < 0 ? errno : ENOSPC;
+        break;
+      }
+      at += static_cast<std::size_t>(n);
+      size_ += static_cast<std::uint64_t>(n);
+    }
+    buf_.clear();
+    return size_;
+  }
+  bool failed() const noexcept { return failed_; }
+  int error() const noexcept { return error_; }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+  std::string buf_;
+  bool failed_ = false;
+  int error_ = 0;
+};
+
+/// --state: the output file of a resumed crawl, cut back to the size the
+/// state's last commit recorded (records beyond it are not in the state:
+/// their URLs are fetched again), or created empty for a new state.
+int open_state_output(const std::string& name, const scraper::sqlite_frontier_store& store, std::string& error) {
+  const bool resume = !store.fresh();
+  const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  struct stat st {};
+  if (resume) {
+    if (::fstat(fd, &st) != 0) {
+      error = std::strerror(errno);
+    } else if (static_cast<std::uint64_t>(st.st_size) < store.output_offset()) {
+      error = fmt::format(
+          "it has {} bytes, but the state says {} were written ({} records): it was changed "
+          "since; remove the --state file to crawl again from the start",
+          st.st_size, store.output_offset(), store.records());
+    } else if (::ftruncate(fd, static_cast<off_t>(store.output_offset())) != 0) {
+      error = std::strerror(errno);
+    }
+  }
+  if (error.empty() && ::lseek(fd, 0, SEEK_END) < 0) error = std::strerror(errno);
+  if (!error.empty()) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 /// The live line on stderr: redrawn in place, at most 10 times a second.
@@ -301,37 +396,48 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     if (!c.quiet) fmt::print(stderr, "demo site with {} pages on {}\n", d.pages, site->root_url());
   }
 
-  std::FILE* out = stdout;
-  std::string out_name = "standard output";
+  int fd = 1;
+  std::string out_name = "standard output", open_error;
   if (c.quick) {
-    out = std::fopen("/dev/null", "w");
+    fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  } else if (c.store) {
+    out_name = c.output;
+    fd = open_state_output(c.output, *c.store, open_error);
   } else if (c.output.empty() && ::isatty(1)) {
     // Thousands of JSON lines would bury the summary on a terminal.
-    out = open_fresh_output(out_name);
+    fd = open_fresh_output(out_name);
   } else if (!c.output.empty() && c.output != "-") {
     out_name = c.output;
-    out = std::fopen(c.output.c_str(), "w");
+    fd = ::open(c.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   }
-  if (!out) {
-    fmt::print(stderr, "scraper: cannot open '{}' for the records: {}\n", out_name, std::strerror(errno));
+  if (fd < 0) {
+    fmt::print(stderr, "scraper: cannot open '{}' for the records: {}\n", out_name,
+               open_error.empty() ? std::strerror(errno) : open_error);
     if (site) co_await site->stop();
     co_return 1;
   }
-  static char buffer[1 << 16];
-  std::setvbuf(out, buffer, _IOFBF, sizeof buffer);
+  record_output out(fd, c.store ? c.store->output_offset() : 0);
+  if (c.store && !c.store->fresh() && !c.quiet)
+    fmt::print(stderr, "resuming the crawl in '{}': {} records already in '{}'\n", c.state, c.store->records(),
+               out_name);
 
   scraper::demo_tally tally;
-  bool write_failed = false;
   const bool quiet = c.quiet, erase = ::isatty(2) != 0;
+  // A failed write must not be committed as written: the crawl stops with
+  // the error, and the next run resumes from the commit before.
+  c.crawl.checkpoint = [&out, &out_name] {
+    const std::uint64_t size = out.flush();
+    if (out.failed())
+      throw std::runtime_error(fmt::format("writing '{}' failed: {}", out_name, std::strerror(out.error())));
+    return size;
+  };
   scraper::crawler crawler(c.crawl, [&](const scraper::page_record& r) {
     // A sitemap that failed is said at once (its record has it too): the
     // user asked for --sitemaps and gets fewer URLs than the site lists.
     if (r.sitemap && r.error != scraper::fetch_error::none && !quiet)
       fmt::print(stderr, "{}scraper: {}\n", erase ? "\r\x1b[K" : "", r.message);
     tally.add(r);
-    std::string line = scraper::to_json_line(r);
-    line += '\n';
-    if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) write_failed = true;
+    out.add(scraper::to_json_line(r));
   });
 
   std::atomic<int> sig{0};
@@ -352,8 +458,8 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     co_await stop_task(*progress);
     fmt::print(stderr, "\r\x1b[K");
   }
-  if (std::fflush(out) != 0) write_failed = true;
-  if (out != stdout) std::fclose(out);
+  out.flush();
+  const bool write_failed = out.failed();
   if (site) co_await site->stop();
   if (failed) std::rethrow_exception(failed);
 
@@ -371,7 +477,7 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     }
   }
   if (write_failed) {
-    fmt::print(stderr, "scraper: writing the output failed: {}\n", std::strerror(errno));
+    fmt::print(stderr, "scraper: writing the output failed: {}\n", std::strerror(out.error()));
     co_return 1;
   }
 
@@ -414,6 +520,22 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "scraper: {}\nRun 'scraper --help' for the options.\n", e.what());
       return example::exit_usage;
     }
+  }
+  // The state file is opened here, before the runtime's threads exist (its
+  // calls later run on the blocking pool), and closed after they are gone.
+  std::shared_ptr<scraper::sqlite_frontier_store> store;
+  if (!c.state.empty()) {
+    try {
+      store = scraper::sqlite_frontier_store::open(c.state, scraper::crawl_fingerprint(c.crawl));
+    } catch (const scraper::state_mismatch& e) {
+      fmt::print(stderr, "scraper: --state: {}\nRun 'scraper --help' for the options.\n", e.what());
+      return example::exit_usage;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "scraper: --state: {}\n", e.what());
+      return example::exit_error;
+    }
+    c.store = store;
+    c.crawl.state = store;
   }
   try {
     weft::runtime rt(c.runtime);

@@ -86,4 +86,14 @@ class throttle {
   duration min_delay_{0}, max_delay_{0};
 };
 
+/// An origin's autothrottle as the crawler keeps it (frontier::origin::pace,
+/// under the crawler's scheduler lock): the controller, when the last request
+/// to the origin started (or its last backoff answer arrived), and the
+/// latest wake-up handed to a waiting request.
+struct paced_origin {
+  throttle ctl;
+  std::chrono::steady_clock::time_point last_start{};
+  std::chrono::steady_clock::time_point promised{};
+};
+
 }  // namespace scraper

@@ -647,6 +647,31 @@ test(("build/examples/scraper https://example.org/ --max-pages 200 --delay 500ms
      timeout=60)(run_scraper_on_site)
 
 
+def run_scraper_state(ctx: Context) -> None:
+    """`scraper https://example.org/ --state crawl.db --output pages.jsonl`,
+    run twice with the site served here: the first run crawls the site, the
+    second resumes a finished crawl: nothing fetched, pages.jsonl kept."""
+    ctx.serve_site("site", static_site())
+    argv, env = ctx.argv(subst={"https://example.org/": "{site}/"})
+    p = ctx.run(argv, env)
+    expect_rc(p)
+    out, db = ctx.cwd / "pages.jsonl", ctx.cwd / "crawl.db"
+    expect(out.is_file() and db.is_file(), "pages.jsonl and crawl.db in the working directory", "missing", p)
+    first = out.read_text()
+    check_site_records(ctx, p, json_lines(first, "pages.jsonl", p), "pages.jsonl")
+    scraper_summary_pages(p, len(SITE_DEPTH))
+    p = ctx.run(argv, env)
+    expect_rc(p)
+    expect_match(p, r"resuming the crawl in 'crawl\.db': 7 records already in 'pages\.jsonl'", "stderr")
+    scraper_summary_pages(p, 0)
+    expect(out.read_text() == first, "the second run (a finished crawl resumed) to leave pages.jsonl as it was",
+           "pages.jsonl changed", p)
+
+
+test(("scraper https://example.org/ --state crawl.db --output pages.jsonl",), (SCRAPER,),
+     timeout=60)(run_scraper_state)
+
+
 def run_scraper_demo_to_files(ctx: Context) -> None:
     """`scraper --output pages.jsonl --stats stats.json`: the demo site."""
     argv, env = ctx.argv()
