@@ -85,6 +85,7 @@
 #include <vector>
 
 #include "page.hpp"
+#include "page_batcher.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace scraper {
@@ -169,6 +170,7 @@ struct crawl_options {
   page_rules rules;                // fields to extract and links to follow, evaluated in the worker (extract.hpp)
   std::vector<std::string> allow;  // follow a link only if it matches one of these RE2 patterns (none: any)
   std::vector<std::string> deny;   // never follow a link matching one of these (link_filter.hpp); seeds pass
+  page_batcher_options batching;   // how pages are gathered into pool calls (page_batcher.hpp)
 };
 
 /// An origin's autothrottle state at the end of a crawl (crawl_stats::hosts).
