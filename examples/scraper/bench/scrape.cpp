@@ -23,7 +23,8 @@
 // alone), --batch-pages caps a batch, --batch-window-us is the timer rule's
 // window.
 //
-// --analyze-only times analyze_page alone, in this thread, on N pages made
+// --analyze-only times analyze_page alone (with --extract rules:
+// analyze_page_with), in this thread, on N pages made
 // in memory (no server, no pool): `delay` pages are the bytes delay_httpd
 // serves (4096 B, 5 links, Latin filler text), `demo` pages are the demo
 // site's /page/K.html (its vocabulary, 5-10 links) and /broken.html.
@@ -116,8 +117,9 @@ std::string delay_page(long i, long n) {
   return p;
 }
 
-/// Times analyze_page on n pages of `input`, after one untimed pass.
-int analyze_only(const std::string& input, long n) {
+/// Times analyze_page (analyze_page_with when there are rules) on n pages
+/// of `input`, after one untimed pass.
+int analyze_only(const std::string& input, long n, const scraper::page_rules& rules) {
   std::vector<std::pair<std::string, std::string>> pages;  // final URL, body
   if (input == "delay") {
     for (long i = 0; i < n; ++i)
@@ -137,7 +139,7 @@ int analyze_only(const std::string& input, long n) {
   std::uint64_t bytes = 0, links = 0, words = 0;
   for (const auto& [url, body] : pages) {  // the untimed pass: caches, the allocator's pools
     bytes += body.size();
-    (void)scraper::analyze_page(url, body);
+    (void)scraper::analyze_job({url, body, rules});
   }
   using clock = std::chrono::steady_clock;
   // The best of 5 passes: the least disturbed by whatever else runs.
@@ -146,14 +148,16 @@ int analyze_only(const std::string& input, long n) {
     links = words = 0;
     const auto t0 = clock::now();
     for (const auto& [url, body] : pages) {
-      const scraper::page_info info = scraper::analyze_page(url, body);
+      const scraper::page_info info = scraper::analyze_job({url, body, rules});
       links += info.links.size();
       words += info.word_count;
     }
     best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());
   }
-  fmt::print("RESULT weft.analyze_page input={} pages={} bytes_per_page={} links={} words={} us_per_page={:.2f}\n",
-             input, n, bytes / static_cast<std::uint64_t>(n), links, words, best * 1e6 / static_cast<double>(n));
+  fmt::print(
+      "RESULT weft.analyze_page input={} pages={} bytes_per_page={} links={} words={} fields={} us_per_page={:.2f}\n",
+      input, n, bytes / static_cast<std::uint64_t>(n), links, words, rules.fields.size(),
+      best * 1e6 / static_cast<double>(n));
   return 0;
 }
 
@@ -208,7 +212,7 @@ int main(int argc, char** argv) {
     } else usage();
   }
   if (pages <= 0 || conc <= 0 || per_host < 0 || delay_ms <= 0) usage();
-  if (analyze) return analyze_only(input, pages);
+  if (analyze) return analyze_only(input, pages, rules);
   while (!base.empty() && base.back() == '/') base.pop_back();
 
   const unsigned cpus = allowed_cpus();
