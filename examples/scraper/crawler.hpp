@@ -1,7 +1,7 @@
 // scraper::crawler: the crawl engine of the scraper example. It fetches
 // pages with weft::http::client, parses HTML bodies in the process pool
-// (weft::spawn_process(analyze_page, ...)) so the I/O side never waits on
-// the parser, and follows links breadth-first.
+// (analyze_page, in batches: page_batcher.hpp) so the I/O side never
+// waits on the parser, and follows links breadth-first.
 //
 //   scraper::crawl_options o;
 //   o.seeds = {"http://127.0.0.1:8080/"};
