@@ -77,11 +77,13 @@ using call_handle = weft::join_handle<std::vector<page_outcome>>;
 }  // namespace
 
 struct page_batcher::state {
-  explicit state(page_batcher_options o)
-      : opt(std::move(o)), pool(opt.pool ? *opt.pool : weft::ipc::default_pool()), idle(true) {}
+  explicit state(page_batcher_options o) : opt(std::move(o)), idle(true) {}
 
   page_batcher_options opt;
-  weft::ipc::process_pool& pool;
+
+  /// Looked up at the first page, not at construction: a crawl that
+  /// parses nothing never starts the default pool's workers.
+  weft::ipc::process_pool& pool() const { return opt.pool ? *opt.pool : weft::ipc::default_pool(); }
 
   // Under mu.
   mutable std::mutex mu;
@@ -101,7 +103,7 @@ struct page_batcher::state {
   /// outside mu: the pool's own lock is taken.
   unsigned limit() const {
     if (opt.max_in_flight) return opt.max_in_flight;
-    return std::max(1u, pool.size());
+    return std::max(1u, pool().size());
   }
 
   bool full_locked() const { return pending.size() >= opt.max_pages || pending_bytes >= opt.max_bytes; }
@@ -189,7 +191,7 @@ struct registration {
 
 /// One pool call, cancellable by close().
 weft::task<std::vector<page_outcome>> call(std::shared_ptr<state> st, std::vector<page_job> jobs) {
-  call_handle h = st->pool.submit(st->opt.function, std::move(jobs));
+  call_handle h = st->pool().submit(st->opt.function, std::move(jobs));
   std::list<call_handle*>::iterator it;
   {
     std::lock_guard g(st->mu);
