@@ -16,7 +16,10 @@
 # PYTHON (/usr/bin/python3, the Python with aiohttp), BUILD_LOCK
 # (/tmp/weft-build.lock: builds run under flock on it; empty: no lock),
 # WEFT_BIN (a bench_scrape built before, run instead of building one: to
-# compare two commits, each beside the same peers).
+# compare two commits, each beside the same peers), EXTRACT (extraction
+# rules for weft, space-separated NAME=XPATH, each passed as --extract; the
+# issue's three-rule run: EXTRACT="title=//title h1=//h1 links=//li/a/@href"),
+# WEFT_ARGS (more bench_scrape options, e.g. "--batch off").
 #
 # What it does, as the harness's run.sh scrape section: compiles
 # src/delay_httpd.c (gcc -O2) into the build folder and starts it on
@@ -46,6 +49,10 @@ CLIENTS="${CLIENTS:-weft go py-asyncio py-aiohttp py-threads}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 BUILD_LOCK="${BUILD_LOCK-/tmp/weft-build.lock}"
 BASE="http://127.0.0.1:$PORT"
+weft_extra=()
+for rule in ${EXTRACT:-}; do weft_extra+=(--extract "$rule"); done
+# shellcheck disable=SC2206  # WEFT_ARGS is split on purpose
+weft_extra+=(${WEFT_ARGS:-})
 
 log() { printf '[bench-scrape] %s\n' "$*" >&2; }
 
@@ -119,7 +126,7 @@ common=(--url "$BASE" -n "$PAGES" -c "$CONC" --delay-ms "$DELAY_MS" --timeout 12
 run_client() {  # run_client NAME LOGFILE
   local cl=$1 f=$2
   case $cl in
-    weft) timeout 180 taskset -c "$CLIENT_CPU" "$WEFT_BIN" --url "$BASE" -n "$PAGES" -c "$CONC" --delay-ms "$DELAY_MS" ;;
+    weft) timeout 180 taskset -c "$CLIENT_CPU" "$WEFT_BIN" --url "$BASE" -n "$PAGES" -c "$CONC" --delay-ms "$DELAY_MS" "${weft_extra[@]}" ;;
     go) [ -n "$GO_BIN" ] || return 1
         timeout 180 taskset -c "$CLIENT_CPU" "$GO_BIN" -url "$BASE" -n "$PAGES" -c "$CONC" -delay-ms "$DELAY_MS" -timeout 120s ;;
     py-asyncio) timeout 180 taskset -c "$CLIENT_CPU" "$PYTHON" "$PEERS_SRC/src/py/scrape_asyncio.py" "${common[@]}" ;;
@@ -150,6 +157,7 @@ curl -s --noproxy '*' -m 5 "$BASE/stats" >"$OUT/server_stats.json" || true
 # ---------------------------------------------------------------- table
 echo
 echo "scrape: $PAGES pages, $CONC in flight, ${DELAY_MS} ms per response; server on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU; median of $REPS"
+[ ${#weft_extra[@]} -eq 0 ] || echo "weft: $WEFT_BIN ${weft_extra[*]}"
 echo
 echo "| client | pages/s | min-max | ratio to ideal |"
 echo "|---|---:|---:|---:|"

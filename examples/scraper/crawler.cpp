@@ -317,6 +317,8 @@ struct crawler::impl {
   weft::task_scope* workers = nullptr;  // set before the first worker starts
   weft::semaphore parsing;              // pages handed to the pool and not yet recorded
   const link_filter filter;             // allow/deny, matched without a lock
+  // Pages to the pool in batches (page_batcher.hpp); made in run().
+  std::unique_ptr<page_batcher> batcher;
 
   // Output and statistics, under out_mu.
   std::mutex out_mu;
@@ -820,8 +822,7 @@ struct crawler::impl {
   weft::task<void> analyze(page_record r, std::string body) {
     try {
       try {
-        if (opt.rules.empty()) r.page = co_await weft::spawn_process(analyze_page, r.final_url, std::move(body));
-        else r.page = co_await weft::spawn_process(analyze_page_with, r.final_url, std::move(body), opt.rules);
+        r.page = co_await batcher->analyze(r.final_url, std::move(body), opt.rules);
       } catch (const weft::operation_cancelled&) {
         throw;
       } catch (const std::exception& e) {
@@ -1214,6 +1215,7 @@ weft::task<crawl_stats> crawler::run() {
       m.push_found(std::move(u), 0);
     }
   }
+  m.batcher = std::make_unique<page_batcher>(m.opt.batching);
   std::exception_ptr failed, commit_failed;
   std::optional<weft::join_handle<void>> committer;
   if (m.opt.state) committer.emplace(weft::spawn(m.committer(commit_failed)));
@@ -1236,6 +1238,7 @@ weft::task<crawl_stats> crawler::run() {
     std::lock_guard g(m.scope_mu);
     m.workers = nullptr;
   }
+  co_await m.batcher->close();
   m.client->close_idle();
   m.client.reset();
   if (m.sitemap_client) {

@@ -1,7 +1,7 @@
 // scraper::crawler: the crawl engine of the scraper example. It fetches
 // pages with weft::http::client, parses HTML bodies in the process pool
-// (weft::spawn_process(analyze_page, ...)) so the I/O side never waits on
-// the parser, and follows links breadth-first.
+// (analyze_page, in batches: page_batcher.hpp) so the I/O side never
+// waits on the parser, and follows links breadth-first.
 //
 //   scraper::crawl_options o;
 //   o.seeds = {"http://127.0.0.1:8080/"};
@@ -90,6 +90,7 @@
 #include <vector>
 
 #include "page.hpp"
+#include "page_batcher.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace scraper {
@@ -187,6 +188,7 @@ struct crawl_options {
   page_rules rules;                // fields to extract and links to follow, evaluated in the worker (extract.hpp)
   std::vector<std::string> allow;  // follow a link only if it matches one of these RE2 patterns (none: any)
   std::vector<std::string> deny;   // never follow a link matching one of these (link_filter.hpp); seeds pass
+  page_batcher_options batching;   // how pages are gathered into pool calls (page_batcher.hpp)
 };
 
 /// An origin's autothrottle state at the end of a crawl (crawl_stats::hosts).

@@ -637,13 +637,14 @@ page_info analyze(const std::string& final_url, const std::string& html, const p
   if (w.base_href) {
     if (auto b = resolve_link(final_url, *w.base_href)) base = std::move(*b);
   }
+  const link_resolver resolver(base);  // the base parsed once for all the links
   info.links.reserve(w.hrefs.size());
   // Deduplicated by a linear search while the list is short (most pages:
   // no hashing, no set to allocate), by a set beyond.
   constexpr std::size_t linear_up_to = 32;
   std::unordered_set<std::string> seen;
   for (const auto& href : w.hrefs) {
-    auto link = resolve_link(base, href);
+    auto link = resolver.resolve(href);
     if (!link) continue;
     bool duplicate;
     if (info.links.size() < linear_up_to) {
@@ -661,7 +662,7 @@ page_info analyze(const std::string& final_url, const std::string& html, const p
       info.follow_restricted = true;
       std::unordered_set<std::string> chosen;
       for (const auto& href : detail::follow_hrefs(doc.get(), rules->follow))
-        if (auto link = resolve_link(base, href)) chosen.insert(std::move(*link));
+        if (auto link = resolver.resolve(href)) chosen.insert(std::move(*link));
       for (const auto& l : info.links)
         if (chosen.count(l)) info.follow.push_back(l);
     }

@@ -71,10 +71,12 @@ std::string remove_dot_segments(std::string_view in) {
   return out;
 }
 
-/// The normal form of a parsed absolute URL, built by hand: Boost.URL
-/// 1.81's normalize() decodes "%2F" into '/' (another path) and leaves
-/// "/../" at the root, and set_encoded_path("/") writes "/./".
-std::optional<std::string> canonical(const urls::url_view_base& u) {
+/// The scheme and authority of the normal form of a parsed absolute URL
+/// ("http://host[:port]"), or nullopt when it is not http(s), has no host
+/// or its port is not a TCP port. Built by hand: Boost.URL 1.81's
+/// normalize() decodes "%2F" into '/' (another path) and leaves "/../" at
+/// the root, and set_encoded_path("/") writes "/./".
+std::optional<std::string> canonical_origin(const urls::url_view_base& u) {
   const bool http = u.scheme_id() == urls::scheme::http;
   if (!http && u.scheme_id() != urls::scheme::https) return std::nullopt;
   if (!u.has_authority() || u.encoded_host().empty()) return std::nullopt;
@@ -92,12 +94,25 @@ std::optional<std::string> canonical(const urls::url_view_base& u) {
       out += std::to_string(u.port_number());
     }
   }
-  std::string path = remove_dot_segments(normalize_percent(u.encoded_path(), false));
+  return out;
+}
+
+/// The normal form's path and query (query: nullptr when there is none).
+void append_path_and_query(std::string& out, std::string_view encoded_path, const std::string_view* encoded_query) {
+  std::string path = remove_dot_segments(normalize_percent(encoded_path, false));
   out += path.empty() ? "/" : path;
-  if (u.has_query()) {
+  if (encoded_query) {
     out += '?';
-    out += normalize_percent(u.encoded_query(), false);
+    out += normalize_percent(*encoded_query, false);
   }
+}
+
+/// The normal form of a parsed absolute URL.
+std::optional<std::string> canonical(const urls::url_view_base& u) {
+  std::optional<std::string> out = canonical_origin(u);
+  if (!out) return std::nullopt;
+  const std::string_view query = u.encoded_query();
+  append_path_and_query(*out, u.encoded_path(), u.has_query() ? &query : nullptr);
   return out;
 }
 
@@ -181,6 +196,72 @@ std::optional<std::string> resolve_link(std::string_view base, std::string_view 
     target += b->encoded_query();
   }
   return normalize_url(target);
+}
+
+link_resolver::link_resolver(std::string_view base) : base_(base) {
+  auto b = urls::parse_uri(base_);
+  if (!b) return;
+  parsed_ = true;
+  // Without an authority resolve_link writes the base's path where the
+  // authority goes ("http:x" and "" give "http://x/"): that odd case keeps
+  // resolve_link's own path, so that the two always agree.
+  general_ = !b->has_authority();
+  scheme_ = std::string(b->scheme());
+  path_ = std::string(b->encoded_path());
+  if (b->has_query()) query_ = std::string(b->encoded_query());
+  // The normal form's origin, as canonical() would compute it for every
+  // relative link: the scheme and authority a relative link keeps are the
+  // base's (RFC 3986 5.2.2).
+  origin_ = canonical_origin(*b);
+}
+
+std::optional<std::string> link_resolver::resolve(std::string_view href) const {
+  if (!parsed_) return std::nullopt;
+  if (general_) return resolve_link(base_, href);
+  const std::string cleaned = clean_href(href);
+  auto ref = urls::parse_uri_reference(cleaned);
+  if (!ref) return std::nullopt;
+  // As resolve_link, step for step, but the base is not parsed again and
+  // a relative link's target is built in its normal form directly rather
+  // than written out and parsed a third time.
+  if (ref->has_scheme() && ref->scheme_id() != urls::scheme::http && ref->scheme_id() != urls::scheme::https)
+    return std::nullopt;
+  if (ref->has_scheme()) return canonical(*ref);
+  if (ref->has_authority()) {
+    std::string target = scheme_;
+    target += "://";
+    target += ref->encoded_authority();
+    target += ref->encoded_path();
+    if (ref->has_query()) {
+      target += '?';
+      target += ref->encoded_query();
+    }
+    return normalize_url(target);
+  }
+  if (!origin_) return std::nullopt;
+  std::string path;
+  const std::string_view ref_path = ref->encoded_path();
+  if (ref_path.empty()) {
+    path = path_;
+  } else if (ref_path.front() == '/') {
+    path = ref_path;
+  } else {
+    const auto slash = path_.rfind('/');
+    path = slash == std::string::npos ? std::string("/") : path_.substr(0, slash + 1);
+    path += ref_path;
+  }
+  std::string_view query;
+  const std::string_view* q = nullptr;
+  if (ref->has_query()) {
+    query = ref->encoded_query();
+    q = &query;
+  } else if (ref_path.empty() && query_) {
+    query = *query_;
+    q = &query;
+  }
+  std::string out = *origin_;
+  append_path_and_query(out, path, q);
+  return out;
 }
 
 std::string origin_of(std::string_view normalized_url) {

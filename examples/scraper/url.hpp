@@ -32,6 +32,28 @@ std::optional<std::string> normalize_url(std::string_view absolute);
 /// result, and for what does not parse.
 std::optional<std::string> resolve_link(std::string_view base, std::string_view href);
 
+/// resolve_link for many links of one page: the base is parsed once, and
+/// a relative link's normal form is built from its parts instead of being
+/// written out and parsed again. resolve(href) == resolve_link(base, href)
+/// for every href.
+///
+///   scraper::link_resolver r("http://example.com/a/b.html");
+///   auto l = r.resolve("../c.html?x=1#s");  // "http://example.com/c.html?x=1"
+class link_resolver {
+ public:
+  explicit link_resolver(std::string_view base);
+  std::optional<std::string> resolve(std::string_view href) const;
+
+ private:
+  std::string base_;
+  bool parsed_ = false;                // base_ is a URI
+  bool general_ = false;               // base_ has no authority: resolve_link does it
+  std::string scheme_;                 // as written
+  std::string path_;                   // encoded
+  std::optional<std::string> query_;   // encoded
+  std::optional<std::string> origin_;  // the normal form's "scheme://authority"; nullopt: no relative link resolves
+};
+
 /// "scheme://host[:port]" of a normalized URL (the port only when it is not
 /// the default): the key for per-host limits and robots.txt.
 std::string origin_of(std::string_view normalized_url);

@@ -11,12 +11,20 @@
 // the server and runs the peers' clients in the same run.
 //
 //   bench_scrape [--url BASE] [-n N] [-c C] [--per-host P] [--delay-ms D] [--no-parse]
+//                [--extract NAME=XPATH]... [--batch adaptive|timer|off] [--batch-pages N] [--batch-window-us U]
 //   -> RESULT weft.scrape pages=10000 ok=10000 failed=0 links=50000 seconds=... pages_per_s=... ideal_ratio=...
 //
 //   bench_scrape --analyze-only [--input delay|demo] [-n N]
 //   -> RESULT weft.analyze_page input=delay pages=N bytes_per_page=... us_per_page=...
 //
-// --analyze-only times analyze_page alone, in this thread, on N pages made
+// --extract adds an extraction rule (as the scraper's --extract), evaluated
+// in the worker on every page; --batch picks how pages are gathered into
+// pool calls (page_batcher.hpp: adaptive by default; off sends each page
+// alone), --batch-pages caps a batch, --batch-window-us is the timer rule's
+// window.
+//
+// --analyze-only times analyze_page alone (with --extract rules:
+// analyze_page_with), in this thread, on N pages made
 // in memory (no server, no pool): `delay` pages are the bytes delay_httpd
 // serves (4096 B, 5 links, Latin filler text), `demo` pages are the demo
 // site's /page/K.html (its vocabulary, 5-10 links) and /broken.html.
@@ -44,6 +52,7 @@
 
 #include "crawler.hpp"
 #include "demo_site.hpp"
+#include "extract.hpp"
 #include "page.hpp"
 #include "weft/weft.hpp"
 
@@ -76,6 +85,8 @@ weft::task<result> crawl(scraper::crawl_options o) {
 [[noreturn]] void usage() {
   fmt::print(stderr,
              "usage: bench_scrape [--url BASE] [-n N] [-c C] [--per-host P] [--delay-ms D] [--no-parse]\n"
+             "                    [--extract NAME=XPATH]... [--batch adaptive|timer|off] [--batch-pages N]\n"
+             "                    [--batch-window-us U]\n"
              "       bench_scrape --analyze-only [--input delay|demo] [-n N]\n"
              "  defaults: --url http://127.0.0.1:19190 -n 10000 -c 100 --per-host C --delay-ms 10 --input delay\n");
   std::exit(2);
@@ -106,8 +117,9 @@ std::string delay_page(long i, long n) {
   return p;
 }
 
-/// Times analyze_page on n pages of `input`, after one untimed pass.
-int analyze_only(const std::string& input, long n) {
+/// Times analyze_page (analyze_page_with when there are rules) on n pages
+/// of `input`, after one untimed pass.
+int analyze_only(const std::string& input, long n, const scraper::page_rules& rules) {
   std::vector<std::pair<std::string, std::string>> pages;  // final URL, body
   if (input == "delay") {
     for (long i = 0; i < n; ++i)
@@ -127,7 +139,7 @@ int analyze_only(const std::string& input, long n) {
   std::uint64_t bytes = 0, links = 0, words = 0;
   for (const auto& [url, body] : pages) {  // the untimed pass: caches, the allocator's pools
     bytes += body.size();
-    (void)scraper::analyze_page(url, body);
+    (void)scraper::analyze_job({url, body, rules});
   }
   using clock = std::chrono::steady_clock;
   // The best of 5 passes: the least disturbed by whatever else runs.
@@ -136,14 +148,16 @@ int analyze_only(const std::string& input, long n) {
     links = words = 0;
     const auto t0 = clock::now();
     for (const auto& [url, body] : pages) {
-      const scraper::page_info info = scraper::analyze_page(url, body);
+      const scraper::page_info info = scraper::analyze_job({url, body, rules});
       links += info.links.size();
       words += info.word_count;
     }
     best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());
   }
-  fmt::print("RESULT weft.analyze_page input={} pages={} bytes_per_page={} links={} words={} us_per_page={:.2f}\n",
-             input, n, bytes / static_cast<std::uint64_t>(n), links, words, best * 1e6 / static_cast<double>(n));
+  fmt::print(
+      "RESULT weft.analyze_page input={} pages={} bytes_per_page={} links={} words={} fields={} us_per_page={:.2f}\n",
+      input, n, bytes / static_cast<std::uint64_t>(n), links, words, rules.fields.size(),
+      best * 1e6 / static_cast<double>(n));
   return 0;
 }
 
@@ -155,6 +169,8 @@ int main(int argc, char** argv) {
   double delay_ms = 10;
   bool parse = true, analyze = false;
   std::string input = "delay";
+  scraper::page_rules rules;
+  scraper::page_batcher_options batching;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -169,16 +185,41 @@ int main(int argc, char** argv) {
     else if (a == "--no-parse") parse = false;
     else if (a == "--analyze-only") analyze = true;
     else if (a == "--input") input = value();
-    else usage();
+    else if (a == "--extract") {
+      const std::string spec = value();
+      try {
+        rules.fields.push_back(scraper::xpath_rule(spec));
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "bench_scrape: --extract '{}': {}\n", spec, e.what());
+        return 2;
+      }
+    } else if (a == "--batch") {
+      const std::string rule = value();
+      try {
+        batching.rule = scraper::parse_batch_rule(rule);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "bench_scrape: --batch: {}\n", e.what());
+        return 2;
+      }
+    } else if (a == "--batch-pages") {
+      const long n = std::atol(value().c_str());
+      if (n <= 0) usage();
+      batching.max_pages = static_cast<std::size_t>(n);
+    } else if (a == "--batch-window-us") {
+      const long us = std::atol(value().c_str());
+      if (us <= 0) usage();
+      batching.window = std::chrono::microseconds(us);
+    } else usage();
   }
   if (pages <= 0 || conc <= 0 || per_host < 0 || delay_ms <= 0) usage();
-  if (analyze) return analyze_only(input, pages);
+  if (analyze) return analyze_only(input, pages, rules);
   while (!base.empty() && base.back() == '/') base.pop_back();
 
   const unsigned cpus = allowed_cpus();
   const std::string pool_workers = std::to_string(cpus);
   setenv("WEFT_PROCESS_WORKERS", pool_workers.c_str(), 0);
 
+  const std::size_t field_rules = rules.fields.size();
   scraper::crawl_options o;
   o.seeds.reserve(static_cast<std::size_t>(pages));
   for (long i = 0; i < pages; ++i) o.seeds.push_back(base + "/page/" + std::to_string(i));
@@ -189,6 +230,8 @@ int main(int argc, char** argv) {
   o.retries = 0;
   o.robots = false;
   o.analyze = parse;
+  o.rules = std::move(rules);
+  o.batching = batching;
 
   weft::runtime rt({.workers = cpus});
   result r = rt.block_on(crawl(std::move(o)));
@@ -197,9 +240,9 @@ int main(int argc, char** argv) {
   const std::uint64_t failed = s.pages - s.pages_ok;
   fmt::print(
       "RESULT weft.scrape pages={} ok={} failed={} links={} parsed={} seconds={:.3f} pages_per_s={:.0f} "
-      "ideal_ratio={:.3f} json_bytes={} workers={}\n",
+      "ideal_ratio={:.3f} json_bytes={} workers={} fields={}\n",
       pages, s.pages_ok, failed, s.links, s.parsed, s.seconds, static_cast<double>(s.pages_ok) / s.seconds,
-      static_cast<double>(s.pages_ok) / s.seconds / ideal, r.json_bytes, cpus);
+      static_cast<double>(s.pages_ok) / s.seconds / ideal, r.json_bytes, cpus, field_rules);
   for (const auto& [k, v] : s.errors) fmt::print(stderr, "error {}: {}\n", k, v);
   return s.pages_ok == static_cast<std::uint64_t>(pages) ? 0 : 1;
 }

@@ -1,5 +1,9 @@
-// scraper::normalize_url, resolve_link, origin_of, path_and_query.
+// scraper::normalize_url, resolve_link, link_resolver, origin_of,
+// path_and_query.
 #include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
 
 #include "url.hpp"
 
@@ -89,4 +93,81 @@ TEST_CASE("url: origin_of and path_and_query", "[scraper][url]") {
   CHECK(scraper::path_and_query("http://example.com/x/y?z=1") == "/x/y?z=1");
   CHECK(scraper::path_and_query("http://example.com/") == "/");
   CHECK(scraper::path_and_query("http://example.com/?") == "/?");
+}
+
+TEST_CASE("url: link_resolver gives what resolve_link gives, for every base and href", "[scraper][url]") {
+  const std::vector<std::string> bases = {
+      "http://a/b/c/d;p?q",
+      "http://a/b/c/d;p",
+      "HTTP://Ex.COM:80/dir/page.html",
+      "https://ex.com:443/x%2Fy/page.html?a=%41&b",
+      "http://user:pw@ex.com:8080/a/./b/../c",
+      "http://ex.com",
+      "http://ex.com?q=1",
+      "http://ex.com//double//slash",
+      "http://ex.com:0/bad-port",
+      "http://ex.com:99999/bad-port",
+      "http:///no-host",
+      "http:relative",
+      "ftp://ex.com/file",
+      "mailto:me@ex.com",
+      "not a url",
+      "",
+  };
+  const std::vector<std::string> hrefs = {
+      "g",
+      "./g",
+      "g/",
+      "/g",
+      "//g",
+      "?y",
+      "g?y",
+      "#s",
+      "g#s",
+      "..",
+      "../g",
+      "../../../g",
+      "",
+      ".",
+      "./",
+      "/./g",
+      "/../g",
+      "g;x=1/../y",
+      "HTTPS://Other.example:443/x",
+      "//B:81/x%2fy?q=%2F",
+      "//b",
+      "//",
+      "///x",
+      "odd%2Fname.html",
+      "%7Euser/%41.html",
+      "a b.html",
+      "caf\xC3\xA9.html",
+      "100%.html",
+      "  other.html \n",
+      "/x\t/y",
+      "mailto:me@ex.com",
+      "javascript:void(0)",
+      "data:text/html,x",
+      "ftp://ex.com/f",
+      "?",
+      "?#",
+      "g?q=%2f&r=%7e",
+      "http:g",
+      "http://",
+      "http://h:0/",
+      "%",
+      "[",
+      "/p?a=b?c",
+      "../../..",
+      "..%2F..",
+  };
+  for (const auto& base : bases) {
+    const scraper::link_resolver r(base);
+    for (const auto& href : hrefs) {
+      INFO("base '" << base << "' href '" << href << "'");
+      CHECK(r.resolve(href) == resolve_link(base, href));
+    }
+  }
+  CHECK(scraper::link_resolver("http://example.com/a/b.html").resolve("../c.html?x=1#s") ==
+        "http://example.com/c.html?x=1");
 }
