@@ -253,6 +253,33 @@ TEST_CASE("pool: a task past its timeout fails alone and the rest finish", "[clu
   }());
 }
 
+TEST_CASE("pool: a grouped tiny call that hangs times out alone and the rest finish", "[cluster][pool]") {
+  weft::runtime rt{rt_options()};
+  rt.block_on([]() -> weft::task<void> {
+    weft::cluster::pool pool{{.workers_per_rank = 1, .task_timeout = 500ms}};
+    for (int i = 0; i < 50; ++i) {  // sleep_ms(0) is tiny: its calls are grouped from now on
+      int v = co_await pool.call(sleep_ms, 0);
+      CHECK(v == 0);
+    }
+    const int n = 3000;
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < n; ++i) hs.push_back(pool.submit(sleep_ms, i == 1500 ? 60000 : 0));
+    int timed_out = 0, ok = 0;
+    for (auto& h : hs) {
+      try {
+        int v = co_await h;
+        ok += v == 0;
+      } catch (const weft::timeout_error&) {
+        ++timed_out;
+      }
+    }
+    CHECK(timed_out == 1);
+    CHECK(ok == n - 1);
+    CHECK(pool.stats().timed_out == 1);
+    co_await pool.shutdown();
+  }());
+}
+
 TEST_CASE("pool: cancelling queued and running calls kills the running ones' workers", "[cluster][pool]") {
   weft::runtime rt{rt_options()};
   rt.block_on([]() -> weft::task<void> {
