@@ -30,7 +30,9 @@ constexpr const char* no_servers_message =
 // (the local pool's rule: enough to hide a round trip, not so much that
 // one rank hoards the tail of a map).
 constexpr double queue_budget_ns = 2e6;
-constexpr unsigned max_depth = 256;
+// Tiny calls: deep enough that a batch fills every local worker for a
+// while (the serving rank groups them into few local-pool calls).
+constexpr unsigned max_depth = 8192;
 // A batch message grows to about this before the rest waits for the next one.
 constexpr std::size_t batch_bytes = std::size_t{64} << 20;
 

@@ -3,6 +3,7 @@
 // outcomes back, batched by the progress thread.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,48 @@ std::vector<std::byte> run_registered(std::uint32_t id, std::uint8_t kind, std::
   return f->call(f->fn, args);
 }
 
+/// Runs in a local worker process: several tiny calls in one local-pool
+/// call (u32 count, then per call u32 function, u8 kind, blob arguments).
+/// Each call's outcome is its own (u8 outcome, u64 ns in the worker, then
+/// the result blob or the error's text, as the result record carries it):
+/// an exception fails that call alone, as it would through the pool.
+std::vector<std::byte> run_registered_group(std::vector<std::byte> packed) {
+  wire_in in(packed.data(), packed.size());
+  wire_out out;
+  std::uint32_t count = in.u32();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t fid = in.u32();
+    std::uint8_t kind = in.u8();
+    std::vector<std::byte> args = in.blob();
+    auto t0 = std::chrono::steady_clock::now();
+    auto ns = [&] {
+      return static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    };
+    try {
+      std::vector<std::byte> result = run_registered(fid, kind, std::move(args));
+      out.u8(static_cast<std::uint8_t>(outcome::ok));
+      out.u64(ns());
+      out.blob(result);
+    } catch (const ipc::serialization_error& e) {
+      out.u8(static_cast<std::uint8_t>(outcome::serialization));
+      out.u64(ns());
+      out.str(e.what());
+    } catch (const std::exception& e) {
+      out.u8(static_cast<std::uint8_t>(outcome::remote_error));
+      out.u64(ns());
+      out.str(ipc::exception_type_name(e));
+      out.str(e.what());
+    } catch (...) {
+      out.u8(static_cast<std::uint8_t>(outcome::remote_error));
+      out.u64(ns());
+      out.str("unknown exception");
+      out.str("(details lost)");
+    }
+  }
+  return std::move(out.bytes());
+}
+
 namespace {
 
 struct local_pool {
@@ -44,7 +87,28 @@ struct local_pool {
   std::string error;  // the pool could not start: every call fails with it
   std::unordered_map<std::uint64_t, join_handle<void>> tasks;
   std::size_t live = 0;
+  // Per function: a moving average of one call's time in the worker, once
+  // a call of it ran alone. Calls far shorter than a local-pool round trip
+  // go several to one local-pool call (groups); others go alone.
+  std::unordered_map<std::uint32_t, double> fn_ns;
+  unsigned workers = 1;
+  std::chrono::nanoseconds timeout{0};
 };
+
+/// A call waiting to go into a group.
+struct queued_call {
+  std::uint64_t id;
+  std::uint32_t fid;
+  std::uint8_t kind;
+  std::vector<std::byte> args;
+};
+
+// A call at most this long (worker time) may share a local-pool call with
+// others; a group holds about group_budget_ns of work, so a crash or a
+// cancellation costs little rerun and results keep streaming back.
+constexpr double tiny_ns = 20'000;
+constexpr double group_budget_ns = 1'000'000;
+constexpr std::size_t max_group = 16384;
 
 class server final : public role {
  public:
@@ -81,6 +145,9 @@ class server final : public role {
  private:
   task<void> run_one(std::shared_ptr<local_pool> lp, std::uint32_t pool_id, std::uint64_t id, std::uint32_t fid,
                      std::uint8_t kind, std::vector<std::byte> args);
+  task<void> run_group(std::shared_ptr<local_pool> lp, std::uint32_t pool_id, std::vector<queued_call> calls);
+  void start_one(const std::shared_ptr<local_pool>& lp, std::uint32_t pool_id, queued_call c);
+  void start_groups(const std::shared_ptr<local_pool>& lp, std::uint32_t pool_id, std::vector<queued_call>& calls);
   task<void> close_pool(std::uint32_t pool_id, ipc::shutdown_mode mode);
 
   std::mutex mu_;
@@ -92,6 +159,27 @@ int wait_status_of(const ipc::worker_crashed& e) {
   if (e.signal() != 0) return e.signal();             // WIFSIGNALED: the signal in the low bits
   if (e.exit_code() >= 0) return e.exit_code() << 8;  // WIFEXITED
   return SIGKILL;
+}
+
+/// Reads one call's outcome as run_registered_group wrote it (the tail of
+/// a result record) and returns its worker time.
+std::uint64_t skip_outcome(wire_in& in) {
+  auto o = static_cast<outcome>(in.u8());
+  std::uint64_t ns = in.u64();
+  if (o == outcome::ok) {
+    in.blob();
+  } else if (o == outcome::remote_error) {
+    in.str();
+    in.str();
+  } else {
+    in.str();  // the worker writes only ok, remote_error, serialization
+  }
+  return ns;
+}
+
+void note_time(local_pool& lp, std::uint32_t fid, std::uint64_t ns) {
+  auto [it, fresh] = lp.fn_ns.try_emplace(fid, double(ns));
+  if (!fresh) it->second = it->second * 0.875 + double(ns) * 0.125;
 }
 
 task<void> server::run_one(std::shared_ptr<local_pool> lp, std::uint32_t pool_id, std::uint64_t id, std::uint32_t fid,
@@ -112,10 +200,19 @@ task<void> server::run_one(std::shared_ptr<local_pool> lp, std::uint32_t pool_id
   };
   try {
     if (!lp->pool) throw ipc::pool_error(lp->error);
-    std::vector<std::byte> result = co_await lp->pool->call(&run_registered, fid, kind, std::move(args));
-    r.u8(static_cast<std::uint8_t>(outcome::ok));
-    r.u64(elapsed());
-    r.blob(result);
+    // A group of one: the worker times the call itself (what decides
+    // whether later calls of this function are grouped) and reports its
+    // exceptions as the pool would.
+    wire_out g;
+    g.u32(1);
+    g.u32(fid);
+    g.u8(kind);
+    g.blob(args);
+    std::vector<std::byte>().swap(args);
+    std::vector<std::byte> out = co_await lp->pool->call(&run_registered_group, std::move(g.bytes()));
+    wire_in in(out.data(), out.size());
+    note_time(*lp, fid, skip_outcome(in));
+    r.raw(out.data(), out.size());
   } catch (const ipc::remote_error& e) {
     r.u8(static_cast<std::uint8_t>(outcome::remote_error));
     r.u64(elapsed());
@@ -147,6 +244,74 @@ task<void> server::run_one(std::shared_ptr<local_pool> lp, std::uint32_t pool_id
   --lp->live;
 }
 
+task<void> server::run_group(std::shared_ptr<local_pool> lp, std::uint32_t pool_id, std::vector<queued_call> calls) {
+  wire_out g;
+  g.u32(static_cast<std::uint32_t>(calls.size()));
+  for (auto& c : calls) {
+    g.u32(c.fid);
+    g.u8(c.kind);
+    g.blob(c.args);
+  }
+  std::vector<std::byte> out;
+  bool failed = false;
+  try {
+    out = co_await lp->pool->call(&run_registered_group, std::move(g.bytes()));
+  } catch (const std::exception&) {
+    failed = true;
+  }
+  if (failed) {
+    // A crash, a timeout or the pool closing: every call again alone, so
+    // the one at fault fails alone and the others get their own outcome.
+    for (auto& c : calls) start_one(lp, pool_id, std::move(c));
+    co_return;
+  }
+  wire_out r;
+  wire_in in(out.data(), out.size());
+  for (auto& c : calls) {
+    const std::byte* from = in.at();
+    note_time(*lp, c.fid, skip_outcome(in));
+    r.u8(static_cast<std::uint8_t>(msg::result));
+    r.u32(pool_id);
+    r.u64(c.id);
+    r.raw(from, static_cast<std::size_t>(in.at() - from));
+  }
+  post(r);
+  lp->live -= calls.size();
+}
+
+void server::start_one(const std::shared_ptr<local_pool>& lp, std::uint32_t pool_id, queued_call c) {
+  auto h = weft::spawn(run_one(lp, pool_id, c.id, c.fid, c.kind, std::move(c.args)));
+  if (!h.is_finished()) lp->tasks.emplace(c.id, std::move(h));
+}
+
+/// Tiny calls that came in one batch: split over the local workers, each
+/// group about group_budget_ns of work. A cancel for a grouped call finds
+/// no task here; rank 0 has already dropped it, and it is too short to
+/// be worth a worker's life.
+void server::start_groups(const std::shared_ptr<local_pool>& lp, std::uint32_t pool_id,
+                          std::vector<queued_call>& calls) {
+  if (calls.empty()) return;
+  double budget = group_budget_ns;
+  if (lp->timeout.count() > 0) budget = std::min(budget, double(lp->timeout.count()) / 4);
+  std::size_t per_worker = (calls.size() + lp->workers - 1) / lp->workers;
+  std::vector<queued_call> group;
+  double group_ns = 0;
+  auto flush = [&] {
+    if (group.size() == 1) start_one(lp, pool_id, std::move(group.front()));
+    else if (!group.empty()) weft::spawn(run_group(lp, pool_id, std::move(group))).detach();
+    group.clear();
+    group_ns = 0;
+  };
+  for (auto& c : calls) {
+    double ns = std::max(lp->fn_ns[c.fid], 50.0);
+    if (!group.empty() && (group_ns + ns > budget || group.size() >= per_worker || group.size() >= max_group)) flush();
+    group_ns += ns;
+    group.push_back(std::move(c));
+  }
+  flush();
+  calls.clear();
+}
+
 task<void> server::close_pool(std::uint32_t pool_id, ipc::shutdown_mode mode) {
   auto it = pools_.find(pool_id);
   if (it != pools_.end()) {
@@ -167,8 +332,17 @@ task<void> server::serve() {
     std::optional<std::vector<std::byte>> batch = co_await inbox.recv();
     if (!batch) co_return;
     wire_in in(batch->data(), batch->size());
+    // Tiny calls of this batch, grouped when the batch is read (or when
+    // another message comes, to keep the order rank 0 sent).
+    std::vector<queued_call> grouped;
+    std::shared_ptr<local_pool> grouped_lp;
+    std::uint32_t grouped_pool = 0;
     while (!in.done()) {
       auto type = static_cast<msg>(in.u8());
+      if (type != msg::call && grouped_lp) {
+        start_groups(grouped_lp, grouped_pool, grouped);
+        grouped_lp.reset();
+      }
       if (type == msg::open_pool) {
         std::uint32_t pool_id = in.u32();
         ipc::process_pool_options o;
@@ -178,6 +352,8 @@ task<void> server::serve() {
         auto lp = std::make_shared<local_pool>();
         try {
           lp->pool = std::make_unique<ipc::process_pool>(o);
+          lp->workers = std::max(1u, lp->pool->size());
+          lp->timeout = o.task_timeout;
         } catch (const std::exception& e) {
           lp->error = std::string("weft::cluster: rank ") + std::to_string(engine::get().rank) +
                       " cannot start its local process pool: " + e.what();
@@ -198,8 +374,17 @@ task<void> server::serve() {
           lp->error = "weft::cluster: the pool is closed on rank " + std::to_string(engine::get().rank);
         }
         ++lp->live;
-        auto h = weft::spawn(run_one(lp, pool_id, id, fid, kind, std::move(args)));
-        if (!h.is_finished()) lp->tasks.emplace(id, std::move(h));
+        auto known = lp->fn_ns.find(fid);
+        if (lp->pool && known != lp->fn_ns.end() && known->second < tiny_ns) {
+          if (grouped_pool != pool_id) {
+            if (grouped_lp) start_groups(grouped_lp, grouped_pool, grouped);
+            grouped_lp = lp;
+            grouped_pool = pool_id;
+          }
+          grouped.push_back(queued_call{id, fid, kind, std::move(args)});
+        } else {
+          start_one(lp, pool_id, queued_call{id, fid, kind, std::move(args)});
+        }
       } else if (type == msg::cancel) {
         std::uint32_t pool_id = in.u32();
         std::uint64_t id = in.u64();
@@ -224,6 +409,7 @@ task<void> server::serve() {
         std::abort();
       }
     }
+    if (grouped_lp) start_groups(grouped_lp, grouped_pool, grouped);
   }
 }
 

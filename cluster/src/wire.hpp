@@ -50,6 +50,7 @@ class wire_out {
     put(s.data(), s.size());
   }
   void append(const wire_out& o) { put(o.buf_.data(), o.buf_.size()); }
+  void raw(const std::byte* p, std::size_t n) { put(p, n); }
   bool empty() const noexcept { return buf_.empty(); }
   std::size_t size() const noexcept { return buf_.size(); }
   std::vector<std::byte>& bytes() noexcept { return buf_; }
@@ -71,6 +72,7 @@ class wire_in {
  public:
   wire_in(const std::byte* p, std::size_t n) noexcept : p_(p), end_(p + n) {}
   bool done() const noexcept { return p_ == end_; }
+  const std::byte* at() const noexcept { return p_; }
   std::uint8_t u8() { return get<std::uint8_t>(); }
   std::uint32_t u32() { return get<std::uint32_t>(); }
   std::uint64_t u64() { return get<std::uint64_t>(); }

@@ -203,6 +203,34 @@ TEST_CASE("pool: a task that aborts fails alone with worker_crashed", "[cluster]
   }());
 }
 
+TEST_CASE("pool: a tiny call that aborts among many grouped ones fails alone", "[cluster][pool]") {
+  weft::runtime rt{rt_options()};
+  rt.block_on([]() -> weft::task<void> {
+    weft::cluster::pool pool{{.workers_per_rank = 1}};
+    // One at a time first: every rank times the function and groups it from then on.
+    for (int i = 0; i < 50; ++i) {
+      int v = co_await pool.call(abort_on_minus_one, i);
+      CHECK(v == i * 2);
+    }
+    const int n = 5000;
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < n; ++i) hs.push_back(pool.submit(abort_on_minus_one, i == 2500 ? -1 : i));
+    int crashed = 0, ok = 0;
+    for (int i = 0; i < n; ++i) {
+      try {
+        int v = co_await hs[static_cast<std::size_t>(i)];
+        ok += v == i * 2;
+      } catch (const weft::ipc::worker_crashed&) {
+        ++crashed;
+      }
+    }
+    CHECK(crashed == 1);
+    CHECK(ok == n - 1);
+    CHECK(pool.stats().crashed == 1);
+    co_await pool.shutdown();
+  }());
+}
+
 TEST_CASE("pool: a task past its timeout fails alone and the rest finish", "[cluster][pool]") {
   weft::runtime rt{rt_options()};
   rt.block_on([]() -> weft::task<void> {
@@ -220,6 +248,33 @@ TEST_CASE("pool: a task past its timeout fails alone and the rest finish", "[clu
     int ok = 0;
     for (auto& h : quick) ok += (co_await h) == 1;
     CHECK(ok == 12);
+    CHECK(pool.stats().timed_out == 1);
+    co_await pool.shutdown();
+  }());
+}
+
+TEST_CASE("pool: a grouped tiny call that hangs times out alone and the rest finish", "[cluster][pool]") {
+  weft::runtime rt{rt_options()};
+  rt.block_on([]() -> weft::task<void> {
+    weft::cluster::pool pool{{.workers_per_rank = 1, .task_timeout = 500ms}};
+    for (int i = 0; i < 50; ++i) {  // sleep_ms(0) is tiny: its calls are grouped from now on
+      int v = co_await pool.call(sleep_ms, 0);
+      CHECK(v == 0);
+    }
+    const int n = 3000;
+    std::vector<weft::join_handle<int>> hs;
+    for (int i = 0; i < n; ++i) hs.push_back(pool.submit(sleep_ms, i == 1500 ? 60000 : 0));
+    int timed_out = 0, ok = 0;
+    for (auto& h : hs) {
+      try {
+        int v = co_await h;
+        ok += v == 0;
+      } catch (const weft::timeout_error&) {
+        ++timed_out;
+      }
+    }
+    CHECK(timed_out == 1);
+    CHECK(ok == n - 1);
     CHECK(pool.stats().timed_out == 1);
     co_await pool.shutdown();
   }());

@@ -27,13 +27,20 @@
 // (so a large payload is one message, and a thousand tiny calls are one
 // message too), keeping each rank's share in flight in proportion to its
 // workers and to how long tasks take (about 2 ms of work queued per worker,
-// the local pool's rule). Results stream back as they finish, batched the
+// the local pool's rule, at most 8192 calls). Results stream back as they finish, batched the
 // same way, and wake the awaiting tasks through the runtime's normal
 // wake-up path (the runtime's threads never call MPI nor wait for it).
+// A serving rank times each function in its workers; calls of one that
+// takes under 20 us go several to one local-pool call (about 1 ms of work
+// each, spread over the rank's workers), which is what makes a million
+// tiny calls cheap. If such a group's worker crashes or times out, the
+// rank runs each of its calls again alone, so the one at fault fails alone
+// and the others succeed; a grouped call may thus run twice.
 //
 // Cancellation: a call still queued here is dropped; one sent to a rank is
 // cancelled there (dropped if queued, its worker killed and replaced if
-// running). The awaiting task gets operation_cancelled at once.
+// running). The awaiting task gets operation_cancelled at once. A grouped
+// tiny call that is cancelled finishes on its rank and its result is dropped.
 //
 // Fault model: see init.hpp. A task's failure is local; losing a rank ends
 // the job (Open MPI 4.1 has no recovery from a lost rank).
