@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "json.hpp"
+#include "libxml.hpp"
 
 namespace scraper {
 
@@ -508,23 +509,6 @@ struct xpath_errors {
   }
 };
 
-/// Routes this thread's libxml2 generic errors to `errors` for a scope
-/// (libxml2 would print them on stderr, from a worker process too).
-class scoped_generic_errors {
- public:
-  explicit scoped_generic_errors(xpath_errors& errors)
-      : previous_(xmlGenericError), previous_context_(xmlGenericErrorContext) {
-    xmlSetGenericErrorFunc(&errors, &xpath_errors::on_generic);
-  }
-  ~scoped_generic_errors() { xmlSetGenericErrorFunc(previous_context_, previous_); }
-  scoped_generic_errors(const scoped_generic_errors&) = delete;
-  scoped_generic_errors& operator=(const scoped_generic_errors&) = delete;
-
- private:
-  xmlGenericErrorFunc previous_;
-  void* previous_context_;
-};
-
 struct comp_deleter {
   void operator()(xmlXPathCompExpr* c) const noexcept { xmlXPathFreeCompExpr(c); }
 };
@@ -541,32 +525,10 @@ using comp_ptr = std::unique_ptr<xmlXPathCompExpr, comp_deleter>;
 using context_ptr = std::unique_ptr<xmlXPathContext, context_deleter>;
 using object_ptr = std::unique_ptr<xmlXPathObject, object_deleter>;
 
-void init_libxml() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
-}
-
-/// Routes this thread's libxml2 structured errors to `errors` for a scope.
-/// (Not the context's own error callback: libxml2 hands that one the
-/// error without its message.)
-class scoped_structured_errors {
- public:
-  explicit scoped_structured_errors(xpath_errors& errors)
-      : previous_(xmlStructuredError), previous_context_(xmlStructuredErrorContext) {
-    xmlSetStructuredErrorFunc(&errors, &xpath_errors::on_structured);
-  }
-  ~scoped_structured_errors() { xmlSetStructuredErrorFunc(previous_context_, previous_); }
-  scoped_structured_errors(const scoped_structured_errors&) = delete;
-  scoped_structured_errors& operator=(const scoped_structured_errors&) = delete;
-
- private:
-  xmlStructuredErrorFunc previous_;
-  void* previous_context_;
-};
-
 /// Every libxml2 error of a scope (structured or generic) into `errors`.
 struct error_scope {
-  explicit error_scope(xpath_errors& e) : structured(e), generic(e) {}
+  explicit error_scope(xpath_errors& e)
+      : structured(&e, &xpath_errors::on_structured), generic(&e, &xpath_errors::on_generic) {}
   scoped_structured_errors structured;
   scoped_generic_errors generic;
 };

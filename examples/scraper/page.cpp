@@ -15,17 +15,12 @@
 #include <unordered_set>
 
 #include "json.hpp"
+#include "libxml.hpp"
 #include "url.hpp"
 
 namespace scraper {
 
 namespace {
-
-/// libxml2 wants its global state set up once, before threads parse.
-void init_libxml() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
-}
 
 bool is_ascii_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -530,23 +525,6 @@ struct markup_errors {
   }
 };
 
-/// Installs a markup_errors as this thread's libxml2 error handler for the
-/// parse (libxml2 keeps it per thread), restoring the previous one after.
-class scoped_error_handler {
- public:
-  explicit scoped_error_handler(markup_errors& errors)
-      : previous_(xmlStructuredError), previous_context_(xmlStructuredErrorContext) {
-    xmlSetStructuredErrorFunc(&errors, &markup_errors::on_error);
-  }
-  ~scoped_error_handler() { xmlSetStructuredErrorFunc(previous_context_, previous_); }
-  scoped_error_handler(const scoped_error_handler&) = delete;
-  scoped_error_handler& operator=(const scoped_error_handler&) = delete;
-
- private:
-  xmlStructuredErrorFunc previous_;
-  void* previous_context_;
-};
-
 struct doc_deleter {
   void operator()(xmlDoc* d) const noexcept { xmlFreeDoc(d); }
 };
@@ -616,7 +594,7 @@ page_info analyze(const std::string& final_url, const std::string& html, const p
   markup_errors errors;
   std::unique_ptr<xmlDoc, doc_deleter> doc;
   {
-    scoped_error_handler handler(errors);
+    scoped_structured_errors handler(&errors, &markup_errors::on_error);
     doc.reset(htmlCtxtReadMemory(ctxt, html.data(), size, final_url.c_str(), encoding, options));
   }
   info.html_ok = doc != nullptr && errors.count == 0;

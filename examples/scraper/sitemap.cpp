@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "libxml.hpp"
 #include "url.hpp"
 
 namespace scraper {
@@ -90,12 +91,6 @@ struct first_error {
 
 bool named(const xmlChar* name, const char* want) {
   return name != nullptr && xmlStrEqual(name, reinterpret_cast<const xmlChar*>(want));
-}
-
-/// libxml2 wants its global state set up once, before threads parse.
-void init_libxml() {
-  static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
 }
 
 }  // namespace
