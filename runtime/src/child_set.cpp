@@ -8,13 +8,16 @@ child_set::~child_set() {
   // cancel the children and let them run on detached.
   const std::size_t token = waiting_ ? 0 : 1;
   if (remaining_.load(std::memory_order_acquire) > token) cancel_all();
-  std::lock_guard lock(mu_);
+  // No child is spawned any more, so children_ stays as it is: the lock is
+  // not needed to read it, and must not be held while waiting below.
   for (child& c : children_) {
     join_listener* expected = &c;
     if (c.cell->joiner.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel))
       remaining_.fetch_sub(1, std::memory_order_acq_rel);  // it will never notify us
   }
-  // A child that is notifying right now touches the set until its decrement.
+  // A child that is notifying right now touches the set until its decrement,
+  // and may first take mu_ in cancel_all() (its failure, or the winner of
+  // `any`): holding mu_ here would deadlock with it.
   while (remaining_.load(std::memory_order_acquire) > token) cpu_relax();
   for (child& c : children_) {
     c.cell->set_flags(task_header::handle_dropped);

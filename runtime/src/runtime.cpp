@@ -274,7 +274,14 @@ void report_unjoined_error(task_header* cell, std::exception_ptr e) noexcept {
 
 std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept {
   if (worker* w = this_worker_ptr()) w->count_completed();
-  const auto prev = t->set_flags(task_header::complete);
+  // Once `complete` is set, the registry's sweep (on the worker that owns
+  // t, maybe another thread) may drop the frame's reference, and a joiner
+  // or a dropped handle the last other one: t could be freed while this
+  // function still uses it (the joiner exchange below would then write into
+  // a reused cell). So the flag comes with a reference of our own, in the
+  // same atomic step, dropped when t is no longer needed.
+  const auto prev = t->state.fetch_add(task_header::complete + task_header::ref_unit, std::memory_order_acq_rel) &
+                    (task_header::ref_unit - 1);  // complete was not set: adding it sets it
   join_listener* l = t->joiner.exchange(listener_done, std::memory_order_acq_rel);
   task_header* next = l ? l->notify(l) : nullptr;
   // Nobody will join it: its failure goes to the handler. (Read only now:
@@ -282,7 +289,7 @@ std::coroutine_handle<> finish_task(task_header* t, bool failed) noexcept {
   // A task given up on (quiet) is not reported, whatever it ended with.
   if (failed && (prev & task_header::handle_dropped) && !(prev & task_header::quiet))
     runtime_of(t)->report(t->ops->error(t));
-  // The frame's reference is the registry's: t stays until a sweep.
+  t->release();
   if (next) {
     if (may_hand_off()) return hand_off(next);
     schedule_wake(next);

@@ -47,6 +47,35 @@ TEST_CASE("task_scope: the first failure cancels siblings and the body", "[runti
   CHECK(finished == 0);
 }
 
+// A child that ends (by cancellation) while the scope is being destroyed
+// reports to the scope from its own thread: the destructor must not hold
+// the scope's lock while it waits for that report, or both threads wait on
+// each other (this hung CI's TSan run once).
+TEST_CASE("task_scope: destroying a scope while its children end does not deadlock", "[runtime][structured][cancel]") {
+  weft::runtime rt{{.workers = 2}};
+  std::atomic<int> started{0}, ended{0};
+  constexpr int rounds = 2000, children = 3;
+  rt.block_on([](std::atomic<int>& s, std::atomic<int>& e) -> weft::task<void> {
+    for (int round = 0; round < rounds; ++round) {
+      weft::task_scope scope;
+      for (int i = 0; i < children; ++i)
+        scope.spawn([](std::atomic<int>& s, std::atomic<int>& e) -> weft::task<void> {
+          ++s;  // a child cancelled before it starts never runs
+          try {
+            for (;;) co_await weft::yield_now();
+          } catch (const weft::operation_cancelled&) {
+            ++e;
+            throw;
+          }
+        }(s, e));
+      if (round % 2) co_await weft::yield_now();  // some children started, some not
+    }
+    bool all = co_await weft_test::eventually([&] { return e.load() == s.load(); });
+    CHECK(all);
+  }(started, ended));
+  CHECK(started.load() > 0);
+}
+
 TEST_CASE("task_scope object with join, running and cancel", "[runtime][structured]") {
   weft::runtime rt{{.workers = 2}};
   rt.block_on([]() -> weft::task<void> {
