@@ -55,6 +55,12 @@ struct pool_core : wait_target {
   std::vector<std::pair<int, std::uint64_t>> cancels;  // (rank, task) to cancel there
   std::vector<unsigned> in_flight;                     // per rank: sent, outcome not back
   std::vector<std::uint64_t> finished_by_rank;
+  /// Per rank, what its local pool last reported of its workers.
+  struct workers_report {
+    unsigned alive = 0;
+    std::uint64_t started = 0, restarted = 0;
+  };
+  std::vector<workers_report> reported;
   pool_stats counters;
   std::uint64_t next_id = 1;
   std::size_t admitted = 0;  // calls made before shutdown, not yet enqueued
@@ -286,6 +292,12 @@ class caller final : public role {
         std::exception_ptr error = error_of(o, in, core->counters);
         rec.result = std::move(result);
         finish(rec, std::move(error), wake);
+      } else if (type == msg::pool_workers) {
+        const unsigned alive = in.u32();
+        const std::uint64_t started = in.u64(), restarted = in.u64();
+        if (!core) continue;
+        std::lock_guard lock(core->lock);
+        core->reported[r] = {alive, started, restarted};
       } else if (type == msg::pool_closed) {
         if (!core) continue;
         bool done = false;
@@ -357,6 +369,7 @@ pool_core::pool_core(const pool_options& o) : wait_target(&cancel_hook), opts(o)
   }
   in_flight.assign(all.size(), 0);
   finished_by_rank.assign(all.size(), 0);
+  reported.assign(all.size(), {});
 }
 
 role& caller_role() {
@@ -463,6 +476,17 @@ pool_stats stats_of(pool_core& core) {
   pool_stats s = core.counters;
   s.ranks = static_cast<unsigned>(core.workers.size() > 0 ? core.workers.size() - 1 : 0);
   s.workers = core.total_workers;
+  // Until a rank has reported (its first results), count its configured workers as alive.
+  unsigned alive = 0;
+  bool any = false;
+  for (std::size_t r = 1; r < core.reported.size(); ++r) {
+    const auto& w = core.reported[r];
+    s.workers_started += w.started;
+    s.workers_restarted += w.restarted;
+    if (w.started) any = true;
+    alive += w.started ? w.alive : core.workers[r];
+  }
+  if (any) s.workers = alive;
   s.queued = core.pending_count;
   s.running = core.running.size();
   s.finished_by_rank = core.finished_by_rank;

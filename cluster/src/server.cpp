@@ -93,6 +93,9 @@ struct local_pool {
   std::unordered_map<std::uint32_t, double> fn_ns;
   unsigned workers = 1;
   std::chrono::nanoseconds timeout{0};
+  // What rank 0 was last told of the local workers (pool_workers).
+  std::uint64_t told_started = 0, told_restarted = 0;
+  unsigned told_alive = 0;
 };
 
 /// A call waiting to go into a group.
@@ -177,6 +180,24 @@ std::uint64_t skip_outcome(wire_in& in) {
   return ns;
 }
 
+/// Appends a pool_workers record to r when the local pool's workers
+/// changed since rank 0 was last told (started, replaced, alive), so that
+/// rank 0's stats() shows them without a message of their own.
+void note_workers(local_pool& lp, std::uint32_t pool_id, wire_out& r) {
+  if (!lp.pool) return;
+  const ipc::pool_stats s = lp.pool->stats();
+  if (s.workers_started == lp.told_started && s.workers_restarted == lp.told_restarted && s.workers == lp.told_alive)
+    return;
+  lp.told_started = s.workers_started;
+  lp.told_restarted = s.workers_restarted;
+  lp.told_alive = s.workers;
+  r.u8(static_cast<std::uint8_t>(msg::pool_workers));
+  r.u32(pool_id);
+  r.u32(s.workers);
+  r.u64(s.workers_started);
+  r.u64(s.workers_restarted);
+}
+
 void note_time(local_pool& lp, std::uint32_t fid, std::uint64_t ns) {
   auto [it, fresh] = lp.fn_ns.try_emplace(fid, double(ns));
   if (!fresh) it->second = it->second * 0.875 + double(ns) * 0.125;
@@ -239,6 +260,7 @@ task<void> server::run_one(std::shared_ptr<local_pool> lp, std::uint32_t pool_id
     r.str(ipc::exception_type_name(e));
     r.str(e.what());
   }
+  note_workers(*lp, pool_id, r);
   post(r);
   lp->tasks.erase(id);  // our own handle: dropping it lets this task end normally
   --lp->live;
@@ -275,6 +297,7 @@ task<void> server::run_group(std::shared_ptr<local_pool> lp, std::uint32_t pool_
     r.u64(c.id);
     r.raw(from, static_cast<std::size_t>(in.at() - from));
   }
+  note_workers(*lp, pool_id, r);
   post(r);
   lp->live -= calls.size();
 }

@@ -20,8 +20,9 @@ enum class msg : std::uint8_t {
   shutdown_pool = 4,  // u32 pool, u8 shutdown_mode
   exit = 5,           // the job ends
   // server -> rank 0
-  result = 10,       // u32 pool, u64 task, u8 outcome, u64 ns, then by outcome
-  pool_closed = 11,  // u32 pool
+  result = 10,        // u32 pool, u64 task, u8 outcome, u64 ns, then by outcome
+  pool_closed = 11,   // u32 pool
+  pool_workers = 12,  // u32 pool, u32 workers alive, u64 started, u64 restarted (when they changed)
 };
 
 enum class outcome : std::uint8_t {

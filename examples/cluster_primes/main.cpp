@@ -100,7 +100,8 @@ weft::task<int> amain(options opt, std::vector<std::uint64_t> numbers) {
     fmt::print("rank {} on {}: {} numbers\n", r, info.host, stats.finished_by_rank[static_cast<std::size_t>(r)]);
   }
   fmt::print("serial:  {:7.3f} s  (rank 0 alone)\n", serial_s);
-  fmt::print("cluster: {:7.3f} s  (cluster::pool::map, {} ranks, {} workers)\n", pool_s, ranks, pool.size());
+  fmt::print("cluster: {:7.3f} s  (cluster::pool::map, {} ranks, {} workers; {} worker processes started)\n", pool_s,
+             ranks, pool.size(), stats.workers_started);
   fmt::print("speed-up: {:6.2f}x\n", serial_s / pool_s);
   co_return wrong == 0 ? 0 : 1;
 }

@@ -101,6 +101,10 @@ TEST_CASE("pool: a map of 10000 items equals the local result and every serving 
       INFO("rank " << r);
       CHECK(s.finished_by_rank[static_cast<std::size_t>(r)] > 0);
     }
+    // Every rank ran tasks, so every rank reported its local workers.
+    CHECK(s.workers_started >= s.ranks);
+    CHECK(s.workers_restarted == 0);
+    CHECK(s.workers >= s.ranks);
     co_await pool.shutdown();
   }());
 }
@@ -199,6 +203,14 @@ TEST_CASE("pool: a task that aborts fails alone with worker_crashed", "[cluster]
     CHECK(pool.stats().crashed == 1);
     int after = co_await pool.call(abort_on_minus_one, 4);  // its rank replaced the worker
     CHECK(after == 8);
+    // The replacement shows in stats() once its rank reports again (with
+    // the results that follow it).
+    for (int i = 0; i < 400 && pool.stats().workers_restarted == 0; ++i) {
+      int v = co_await pool.call(abort_on_minus_one, i);
+      CHECK(v == i * 2);
+    }
+    CHECK(pool.stats().workers_restarted >= 1);
+    CHECK(pool.stats().workers_started > pool.stats().workers_restarted);
     co_await pool.shutdown();
   }());
 }

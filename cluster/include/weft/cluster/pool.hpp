@@ -90,10 +90,16 @@ struct pool_stats {
   std::uint64_t crashed = 0;    // their worker died (worker_crashed)
   std::uint64_t timed_out = 0;  // ran past task_timeout
   std::uint64_t cancelled = 0;  // cancelled while queued or running
-  unsigned ranks = 0;           // serving ranks
-  unsigned workers = 0;         // their local workers, together
-  std::size_t queued = 0;       // waiting here to be sent
-  std::size_t running = 0;      // sent to a rank, not finished
+  /// Worker processes the serving ranks' local pools started, and of those
+  /// the replacements (after a crash, a timeout, a cancel or recycling),
+  /// all ranks together, as last reported (each rank reports with the
+  /// results that follow a change).
+  std::uint64_t workers_started = 0;
+  std::uint64_t workers_restarted = 0;
+  unsigned ranks = 0;       // serving ranks
+  unsigned workers = 0;     // their local workers, together (alive, as last reported)
+  std::size_t queued = 0;   // waiting here to be sent
+  std::size_t running = 0;  // sent to a rank, not finished
   /// Calls finished (any outcome) by each rank, indexed by rank (rank 0 serves none).
   std::vector<std::uint64_t> finished_by_rank;
 };
