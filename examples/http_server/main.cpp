@@ -8,6 +8,7 @@
 //   GET  /json         a small JSON document
 //   GET  /primes?n=N   how many primes are below N (N capped), counted in a
 //                      worker process: the event loop stays free meanwhile
+//   GET  /metrics      the runtime's counters (weft::metrics_text), for Prometheus
 //   POST /echo         the request body, back
 //
 // Other paths get 404; a known path with another method gets 405 and
@@ -104,6 +105,11 @@ std::vector<route> make_routes() {
                                        "application/json");
        }});
   r.push_back({"GET", "/primes", "?n=N: primes below N, counted in a worker process", primes});
+  r.push_back({"GET", "/metrics", "the runtime's counters, in the Prometheus text format",
+               [](http::request&, std::string_view) -> weft::task<http::response> {
+                 co_return http::make_response(200, weft::metrics_text(*weft::runtime::current()),
+                                               "text/plain; version=0.0.4");
+               }});
   r.push_back({"POST", "/echo", "the request body, back",
                [](http::request& req, std::string_view) -> weft::task<http::response> {
                  auto type = req.headers.get("content-type");
@@ -186,6 +192,11 @@ weft::task<bool> self_test(http::server& srv) {
   check(r.status == 400, "GET /primes?n=ten -> 400");
   r = co_await get("/primes");
   check(r.status == 400, "GET /primes -> 400 (n missing)");
+  r = co_await get("/metrics");
+  check(r.status == 200 && r.headers.get("content-type") == "text/plain; version=0.0.4" &&
+            r.body.find("\n# TYPE weft_tasks_polled_total counter\n") != std::string::npos &&
+            r.body.find("weft_tasks_completed_total{worker=\"0\"} ") != std::string::npos,
+        "GET /metrics -> the runtime's counters, Prometheus text format");
   r = co_await get("/nowhere");
   check(r.status == 404, "GET /nowhere -> 404");
   r = co_await fetch(a, "DELETE /hello HTTP/1.1\r\nHost: quick\r\n\r\n");

@@ -2,12 +2,20 @@
 // runtime_metrics::total() over every counter, and the snapshot a runtime
 // gives: one entry per worker, tasks spawned and completed, live tasks,
 // queue depths, timers fired, parks, and the blocking pool's figures.
-// (Stealing, the inject queue and overflows: spawn_test.cpp.)
+// (Stealing, the inject queue and overflows: spawn_test.cpp.) And
+// metrics_text: the Prometheus text format, line by line.
 #include <catch2/catch.hpp>
+
+#include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -194,4 +202,85 @@ TEST_CASE("metrics: the blocking pool's threads, idle threads and queue", "[runt
     CHECK(after.blocking_threads == 1);
     CHECK(after.blocking_queue_depth == 0);
   }());
+}
+
+namespace {
+
+/// The Prometheus text format's lines, checked as a scraper would read them:
+/// every sample's metric has a TYPE before it, counters end in _total, and
+/// each sample line is `name{labels} value` or `name value`. Returns the
+/// samples, "name{labels}" -> value.
+std::map<std::string, std::uint64_t> parse_exposition(const std::string& text) {
+  std::map<std::string, std::uint64_t> samples;
+  std::map<std::string, std::string> types;
+  std::set<std::string> helped;
+  std::istringstream in(text);
+  std::string line;
+  const std::regex help_re(R"(# HELP (weft_[a-z_]+) \S.*)");
+  const std::regex type_re(R"(# TYPE (weft_[a-z_]+) (counter|gauge))");
+  const std::regex sample_re(R"re((weft_[a-z_]+)(\{worker="(\d+)"\})? (\d+))re");
+  std::smatch mt;
+  REQUIRE(!text.empty());
+  REQUIRE(text.back() == '\n');
+  while (std::getline(in, line)) {
+    INFO(line);
+    if (std::regex_match(line, mt, help_re)) {
+      CHECK(helped.insert(mt[1]).second);  // one HELP per metric
+    } else if (std::regex_match(line, mt, type_re)) {
+      CHECK(helped.count(mt[1]) == 1);  // HELP comes first
+      CHECK(types.emplace(mt[1], mt[2]).second);
+      if (mt[2] == "counter") CHECK(std::string(mt[1]).ends_with("_total"));
+    } else if (std::regex_match(line, mt, sample_re)) {
+      CHECK(types.count(mt[1]) == 1);  // declared before its samples
+      CHECK(samples.emplace(std::string(mt[1]) + std::string(mt[2]), std::stoull(mt[4])).second);
+    } else {
+      FAIL("not a line of the Prometheus text format");
+    }
+  }
+  return samples;
+}
+
+}  // namespace
+
+TEST_CASE("metrics: metrics_text renders every figure in the Prometheus text format", "[runtime][metrics]") {
+  weft::runtime_metrics m;
+  m.workers = {numbered(0), numbered(100)};
+  m.inject_queue_depth = 21;
+  m.live_tasks = 22;
+  m.blocking_threads = 23;
+  m.blocking_idle = 24;
+  m.blocking_queue_depth = 25;
+  const auto s = parse_exposition(weft::metrics_text(m));
+  CHECK(s.at("weft_workers") == 2);
+  // The counters in worker_metrics' order (numbered() gives them base + 1..15).
+  const char* names[] = {"tasks_polled",     "tasks_spawned", "tasks_completed", "tasks_stolen", "steal_attempts",
+                         "steal_operations", "parks",         "wakeups",         "inject_pops",  "local_overflows",
+                         "lifo_polls",       "hand_offs",     "io_completions",  "timers_fired"};
+  for (std::uint64_t w = 0; w < 2; ++w) {
+    std::uint64_t i = 1;
+    for (const char* n : names) {
+      const std::string key = fmt::format("weft_{}_total{{worker=\"{}\"}}", n, w);
+      INFO(key);
+      CHECK(s.at(key) == 100 * w + i++);
+    }
+    CHECK(s.at(fmt::format("weft_local_queue_depth{{worker=\"{}\"}}", w)) == 100 * w + 15);
+  }
+  CHECK(s.at("weft_inject_queue_depth") == 21);
+  CHECK(s.at("weft_live_tasks") == 22);
+  CHECK(s.at("weft_blocking_threads") == 23);
+  CHECK(s.at("weft_blocking_idle") == 24);
+  CHECK(s.at("weft_blocking_queue_depth") == 25);
+  CHECK(s.size() == 1 + 2 * 15 + 5);  // nothing else
+}
+
+TEST_CASE("metrics: metrics_text of a running runtime counts its tasks", "[runtime][metrics]") {
+  weft::runtime rt{{.workers = 2}};
+  rt.block_on([]() -> task<void> {
+    std::vector<weft::join_handle<void>> hs;
+    for (int i = 0; i < 100; ++i) hs.push_back(weft::spawn([]() -> task<void> { co_return; }()));
+    for (auto& h : hs) co_await h;
+  }());
+  const auto s = parse_exposition(weft::metrics_text(rt));
+  CHECK(s.at("weft_workers") == 2);
+  CHECK(s.at("weft_tasks_completed_total{worker=\"0\"}") + s.at("weft_tasks_completed_total{worker=\"1\"}") >= 100);
 }

@@ -1,13 +1,22 @@
-// Scheduler counters, per worker, for tests, tuning and dashboards.
+// Scheduler counters, per worker, for tests, tuning and dashboards, and
+// their rendering in the Prometheus text format for a /metrics endpoint.
 //
 //   auto m = rt.metrics();
 //   fmt::print("stolen: {}\n", m.total().tasks_stolen);
+//   std::string page = weft::metrics_text(rt);  // serve as text/plain; version=0.0.4
+//
+// A snapshot is read without stopping the workers: each counter is exact
+// on its own, but counters of one snapshot may be a few events apart.
+// Nothing here suspends, so cancellation does not apply.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace weft {
+
+class runtime;
 
 struct worker_metrics {
   std::uint64_t tasks_polled = 0;      // times a task was resumed from a run queue
@@ -44,5 +53,14 @@ struct runtime_metrics {
     return t;
   }
 };
+
+/// The snapshot in the Prometheus text exposition format (version 0.0.4):
+/// one `# HELP` and `# TYPE` per metric, named `weft_...`; the per-worker
+/// counters (`weft_tasks_polled_total{worker="0"}`, ...) as counters with a
+/// `worker` label, the queue depths and the blocking pool as gauges. Serve
+/// it with `Content-Type: text/plain; version=0.0.4`.
+std::string metrics_text(const runtime_metrics& m);
+/// metrics_text(rt.metrics()).
+std::string metrics_text(const runtime& rt);
 
 }  // namespace weft
