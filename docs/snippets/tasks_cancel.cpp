@@ -2,6 +2,7 @@
 // next) suspension point throw weft::operation_cancelled.
 #include <weft/weft.hpp>
 
+#include <atomic>
 #include <string>
 
 #include "check.hpp"
@@ -129,7 +130,30 @@ weft::task<> cancel_a_loop() {
 }
 // [end yield]
 
+// [start stall]
+int find_stalls() {
+  weft::runtime_options options;
+  options.workers = 2;
+  options.stall_threshold = 50ms;  // report any task that runs 50 ms without suspending
+  std::atomic<int> reported{0};
+  options.on_stall = [&](const weft::stall_report& r) {  // on the detector's thread; default: r.text() on stderr
+    ++reported;
+    CHECK(r.running_for >= 50ms);  // r.backtrace: the worker's stack, taken during the stall
+  };
+  weft::runtime rt{options};
+  rt.block_on([]() -> weft::task<> {
+    const auto end = std::chrono::steady_clock::now() + 200ms;
+    while (std::chrono::steady_clock::now() < end) {
+    }  // 200 ms without a co_await: a stall
+    co_return;
+  }());
+  CHECK(rt.metrics().total().stalls == 1);
+  return reported;
+}
+// [end stall]
+
 int main() {
+  CHECK(find_stalls() == 1);
   weft::run(cancel_one());
   weft::run(cancel_tidy());
   weft::run(never_started(), {.workers = 1});

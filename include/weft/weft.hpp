@@ -14,6 +14,7 @@
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/runtime_options.hpp"
 #include "weft/runtime/spawn.hpp"
+#include "weft/runtime/stall.hpp"
 #include "weft/runtime/sync.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/task_scope.hpp"

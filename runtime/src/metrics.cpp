@@ -36,6 +36,8 @@ constexpr worker_counter worker_counters[] = {
     {"hand_offs", "Joiners resumed directly by a finishing task.", &worker_metrics::hand_offs},
     {"io_completions", "I/O driver events processed.", &worker_metrics::io_completions},
     {"timers_fired", "Timers that fired.", &worker_metrics::timers_fired},
+    {"stalls", "Tasks reported running past runtime_options::stall_threshold without suspending.",
+     &worker_metrics::stalls},
 };
 
 void header(std::string& out, const char* name, const char* help, const char* type) {

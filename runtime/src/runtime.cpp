@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "scheduler.hpp"
+#include "stall_detector.hpp"
 #include "weft/runtime/detail/start_hooks.hpp"
 #include "weft/runtime/errors.hpp"
 
@@ -41,6 +42,7 @@ worker_metrics& worker_metrics::operator+=(const worker_metrics& o) noexcept {
   hand_offs += o.hand_offs;
   io_completions += o.io_completions;
   timers_fired += o.timers_fired;
+  stalls += o.stalls;
   local_queue_depth += o.local_queue_depth;
   return *this;
 }
@@ -147,6 +149,8 @@ runtime_impl::runtime_impl(weft::runtime& o, runtime_options opts)
     table.remove(id);
     std::rethrow_exception(start_error);
   }
+  lock.unlock();
+  if (options.stall_threshold.count() > 0) stalls = std::make_unique<stall_detector>(*this);
 }
 
 runtime_impl::~runtime_impl() {
@@ -156,6 +160,7 @@ runtime_impl::~runtime_impl() {
 
 void runtime_impl::shutdown() noexcept {
   if (destroying_) return;
+  stalls.reset();  // its thread signals workers: gone before they are
   // First, while the workers still run: the tasks of dropped and running
   // jobs wake and end normally.
   blocking.shutdown();

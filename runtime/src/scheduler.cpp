@@ -192,9 +192,11 @@ void worker::run_entry(std::uintptr_t e) {
   auto& ctx = this_thread();
   ctx.current = t;
   in_task_ = true;
+  run_seq_.store(++run_seq_local_, std::memory_order_relaxed);  // odd: in a task
   // Cancelled before it ever ran: it never runs.
   if (initial && t->root_scope.stop_requested()) resume_all(abort_unstarted(t));
   else resume_all(t->resume_point);
+  run_seq_.store(++run_seq_local_, std::memory_order_relaxed);
   in_task_ = false;
   ctx.current = nullptr;
   if (initial) t->release();
@@ -327,6 +329,7 @@ worker_metrics worker::snapshot() const noexcept {
   m.hand_offs = r(counters_.hand_offs);
   m.io_completions = r(counters_.io_completions);
   m.timers_fired = wheel_.fired_total();
+  m.stalls = stalls_.load(std::memory_order_relaxed);
   m.local_queue_depth = queue_.size();
   return m;
 }

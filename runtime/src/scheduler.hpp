@@ -45,6 +45,7 @@ class runtime;
 namespace weft::detail {
 
 class runtime_impl;
+class stall_detector;  // stall_detector.hpp
 
 /// The cells one worker spawned, for destroying the unfinished ones at
 /// shutdown. Only its worker touches it, so spawning and finishing take no
@@ -98,6 +99,11 @@ class worker {
   local_queue<queue_capacity>& queue() noexcept { return queue_; }
   task_registry& registry() noexcept { return registry_; }
   void count_completed() noexcept { worker_counters::bump(counters_.completed); }
+  /// Odd while the worker runs a task, even between tasks; moves on at
+  /// every task (the stall detector's view of the worker).
+  std::uint64_t run_seq() const noexcept { return run_seq_.load(std::memory_order_relaxed); }
+  void count_stall() noexcept { stalls_.fetch_add(1, std::memory_order_relaxed); }
+  std::thread::native_handle_type native_thread() noexcept { return thread_.native_handle(); }
 
  private:
   friend class runtime_impl;
@@ -129,6 +135,9 @@ class worker {
   task_registry registry_;
   std::chrono::steady_clock::time_point last_sweep_{};
   worker_counters counters_;
+  std::uint64_t run_seq_local_ = 0;  // run_seq_'s value, kept here to store without a load
+  std::atomic<std::uint64_t> run_seq_{0};
+  std::atomic<std::uint64_t> stalls_{0};  // written by the stall detector's thread
   std::atomic<bool> notified_{false};
   std::thread thread_;
 };
@@ -165,7 +174,8 @@ class runtime_impl {
   // whose end lets the runtime be destroyed.
   std::atomic<unsigned> foreign_wakers{0};
   std::atomic<bool> stopping{false};
-  blocking_pool blocking;  // threads start on first use
+  blocking_pool blocking;                  // threads start on first use
+  std::unique_ptr<stall_detector> stalls;  // when options.stall_threshold is set
 
   // Idle bookkeeping.
   std::atomic<std::uint32_t> num_searching{0};

@@ -73,11 +73,12 @@ TEST_CASE("worker_metrics formats every counter", "[runtime][format]") {
   w.hand_offs = 12;
   w.io_completions = 13;
   w.timers_fired = 14;
-  w.local_queue_depth = 15;
+  w.stalls = 15;
+  w.local_queue_depth = 16;
   const std::string all =
       "tasks_polled=1 tasks_spawned=2 tasks_completed=3 tasks_stolen=4 steal_attempts=5 steal_operations=6 "
       "parks=7 wakeups=8 inject_pops=9 local_overflows=10 lifo_polls=11 hand_offs=12 io_completions=13 "
-      "timers_fired=14 local_queue_depth=15";
+      "timers_fired=14 stalls=15 local_queue_depth=16";
   CHECK(fmt::format("{}", w) == all);
   CHECK(fmt::format("{:*<{}}", w, all.size() + 2) == all + "**");
   const weft::worker_metrics& cref = w;

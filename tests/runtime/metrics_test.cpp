@@ -29,34 +29,35 @@ using weft_test::eventually;
 
 namespace {
 
-// Every counter set, to base + its position (1..15).
+// Every counter set, to base + its position (1..16).
 weft::worker_metrics numbered(std::uint64_t base) {
   weft::worker_metrics m;
-  std::uint64_t* fields[] = {
-      &m.tasks_polled,     &m.tasks_spawned, &m.tasks_completed, &m.tasks_stolen, &m.steal_attempts,
-      &m.steal_operations, &m.parks,         &m.wakeups,         &m.inject_pops,  &m.local_overflows,
-      &m.lifo_polls,       &m.hand_offs,     &m.io_completions,  &m.timers_fired, &m.local_queue_depth};
+  std::uint64_t* fields[] = {&m.tasks_polled,   &m.tasks_spawned,    &m.tasks_completed, &m.tasks_stolen,
+                             &m.steal_attempts, &m.steal_operations, &m.parks,           &m.wakeups,
+                             &m.inject_pops,    &m.local_overflows,  &m.lifo_polls,      &m.hand_offs,
+                             &m.io_completions, &m.timers_fired,     &m.stalls,          &m.local_queue_depth};
   std::uint64_t i = 1;
   for (auto* f : fields) *f = base + i++;
   return m;
 }
 
 std::vector<std::uint64_t> counters(const weft::worker_metrics& m) {
-  return {m.tasks_polled,     m.tasks_spawned, m.tasks_completed, m.tasks_stolen, m.steal_attempts,
-          m.steal_operations, m.parks,         m.wakeups,         m.inject_pops,  m.local_overflows,
-          m.lifo_polls,       m.hand_offs,     m.io_completions,  m.timers_fired, m.local_queue_depth};
+  return {m.tasks_polled,   m.tasks_spawned,    m.tasks_completed, m.tasks_stolen,
+          m.steal_attempts, m.steal_operations, m.parks,           m.wakeups,
+          m.inject_pops,    m.local_overflows,  m.lifo_polls,      m.hand_offs,
+          m.io_completions, m.timers_fired,     m.stalls,          m.local_queue_depth};
 }
 
 std::vector<std::uint64_t> expected_sum(std::uint64_t base_a, std::uint64_t base_b) {
   std::vector<std::uint64_t> v;
-  for (std::uint64_t i = 1; i <= 15; ++i) v.push_back(base_a + i + base_b + i);
+  for (std::uint64_t i = 1; i <= 16; ++i) v.push_back(base_a + i + base_b + i);
   return v;
 }
 
 }  // namespace
 
 TEST_CASE("metrics: counters start at zero", "[runtime][metrics]") {
-  CHECK(counters(weft::worker_metrics{}) == std::vector<std::uint64_t>(15, 0));
+  CHECK(counters(weft::worker_metrics{}) == std::vector<std::uint64_t>(16, 0));
   const weft::runtime_metrics m;
   CHECK(m.workers.empty());
   CHECK(m.inject_queue_depth == 0);
@@ -64,7 +65,7 @@ TEST_CASE("metrics: counters start at zero", "[runtime][metrics]") {
   CHECK(m.blocking_threads == 0);
   CHECK(m.blocking_idle == 0);
   CHECK(m.blocking_queue_depth == 0);
-  CHECK(counters(m.total()) == std::vector<std::uint64_t>(15, 0));
+  CHECK(counters(m.total()) == std::vector<std::uint64_t>(16, 0));
 }
 
 TEST_CASE("metrics: operator+= adds every counter and returns the left side", "[runtime][metrics]") {
@@ -81,7 +82,7 @@ TEST_CASE("metrics: total() sums the workers", "[runtime][metrics]") {
   m.workers = {numbered(0), numbered(10), numbered(200)};
   m.inject_queue_depth = 7;  // not a worker counter: not in the total
   std::vector<std::uint64_t> want;
-  for (std::uint64_t i = 1; i <= 15; ++i) want.push_back(3 * i + 210);
+  for (std::uint64_t i = 1; i <= 16; ++i) want.push_back(3 * i + 210);
   CHECK(counters(m.total()) == want);
   m.workers.resize(1);
   CHECK(counters(m.total()) == counters(numbered(0)));
@@ -252,7 +253,7 @@ TEST_CASE("metrics: metrics_text renders every figure in the Prometheus text for
   m.blocking_queue_depth = 25;
   const auto s = parse_exposition(weft::metrics_text(m));
   CHECK(s.at("weft_workers") == 2);
-  // The counters in worker_metrics' order (numbered() gives them base + 1..15).
+  // The counters in worker_metrics' order (numbered() gives them base + 1..16).
   const char* names[] = {"tasks_polled",     "tasks_spawned", "tasks_completed", "tasks_stolen", "steal_attempts",
                          "steal_operations", "parks",         "wakeups",         "inject_pops",  "local_overflows",
                          "lifo_polls",       "hand_offs",     "io_completions",  "timers_fired"};
@@ -263,14 +264,14 @@ TEST_CASE("metrics: metrics_text renders every figure in the Prometheus text for
       INFO(key);
       CHECK(s.at(key) == 100 * w + i++);
     }
-    CHECK(s.at(fmt::format("weft_local_queue_depth{{worker=\"{}\"}}", w)) == 100 * w + 15);
+    CHECK(s.at(fmt::format("weft_local_queue_depth{{worker=\"{}\"}}", w)) == 100 * w + 16);
   }
   CHECK(s.at("weft_inject_queue_depth") == 21);
   CHECK(s.at("weft_live_tasks") == 22);
   CHECK(s.at("weft_blocking_threads") == 23);
   CHECK(s.at("weft_blocking_idle") == 24);
   CHECK(s.at("weft_blocking_queue_depth") == 25);
-  CHECK(s.size() == 1 + 2 * 15 + 5);  // nothing else
+  CHECK(s.size() == 1 + 2 * 16 + 5);  // nothing else
 }
 
 TEST_CASE("metrics: metrics_text of a running runtime counts its tasks", "[runtime][metrics]") {

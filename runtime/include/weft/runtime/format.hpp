@@ -105,17 +105,17 @@ struct fmt::formatter<weft::runtime_metrics> : weft::detail::text_formatter {
 /// "tasks_polled=410 tasks_spawned=130 tasks_completed=128 tasks_stolen=12
 /// steal_attempts=70 steal_operations=9 parks=57 wakeups=41 inject_pops=5
 /// local_overflows=0 lifo_polls=88 hand_offs=14 io_completions=96
-/// timers_fired=3 local_queue_depth=1".
+/// timers_fired=3 stalls=0 local_queue_depth=1".
 template <>
 struct fmt::formatter<weft::worker_metrics> : weft::detail::text_formatter {
   auto format(const weft::worker_metrics& w, fmt::format_context& ctx) const -> decltype(ctx.out()) {
     return format_text(ctx,
                        "tasks_polled={} tasks_spawned={} tasks_completed={} tasks_stolen={} steal_attempts={} "
                        "steal_operations={} parks={} wakeups={} inject_pops={} local_overflows={} lifo_polls={} "
-                       "hand_offs={} io_completions={} timers_fired={} local_queue_depth={}",
+                       "hand_offs={} io_completions={} timers_fired={} stalls={} local_queue_depth={}",
                        w.tasks_polled, w.tasks_spawned, w.tasks_completed, w.tasks_stolen, w.steal_attempts,
                        w.steal_operations, w.parks, w.wakeups, w.inject_pops, w.local_overflows, w.lifo_polls,
-                       w.hand_offs, w.io_completions, w.timers_fired, w.local_queue_depth);
+                       w.hand_offs, w.io_completions, w.timers_fired, w.stalls, w.local_queue_depth);
   }
 };
 

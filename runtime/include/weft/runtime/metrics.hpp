@@ -33,6 +33,7 @@ struct worker_metrics {
   std::uint64_t hand_offs = 0;         // joiners resumed directly by a finishing task
   std::uint64_t io_completions = 0;    // driver events processed
   std::uint64_t timers_fired = 0;
+  std::uint64_t stalls = 0;             // tasks reported running past runtime_options::stall_threshold
   std::uint64_t local_queue_depth = 0;  // at the time of the snapshot
 
   worker_metrics& operator+=(const worker_metrics& o) noexcept;

@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "weft/runtime/stall.hpp"
+
 namespace weft {
 
 /// Which driver completes I/O. `automatic` picks io_uring when the kernel
@@ -52,6 +54,14 @@ struct runtime_options {
   /// A blocking-pool thread idle this long exits. Pool threads are named
   /// "<thread_name>-blk".
   std::chrono::nanoseconds blocking_keep_alive = std::chrono::seconds(10);
+  /// The stall detector (stall.hpp): a task that runs this long without
+  /// suspending is reported once per stall, with its worker's stack, and
+  /// counted in metrics().total().stalls. Zero (the default) turns it off:
+  /// no detector thread, no signal handler.
+  std::chrono::nanoseconds stall_threshold{0};
+  /// Receives each stall report, on the detector's thread. Default: the
+  /// report's text() on stderr.
+  std::function<void(const stall_report&)> on_stall{};
 };
 
 }  // namespace weft
