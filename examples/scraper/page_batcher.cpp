@@ -103,6 +103,7 @@ struct page_batcher::state {
   /// outside mu: the pool's own lock is taken.
   unsigned limit() const {
     if (opt.max_in_flight) return opt.max_in_flight;
+    if (opt.submit) return std::max(1u, opt.submit_workers);
     return std::max(1u, pool().size());
   }
 
@@ -189,9 +190,10 @@ struct registration {
   }
 };
 
-/// One pool call, cancellable by close().
+/// One pool call (or submit() call), cancellable by close().
 weft::task<std::vector<page_outcome>> call(std::shared_ptr<state> st, std::vector<page_job> jobs) {
-  call_handle h = st->pool().submit(st->opt.function, std::move(jobs));
+  call_handle h =
+      st->opt.submit ? st->opt.submit(std::move(jobs)) : st->pool().submit(st->opt.function, std::move(jobs));
   std::list<call_handle*>::iterator it;
   {
     std::lock_guard g(st->mu);
