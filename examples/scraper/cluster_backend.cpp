@@ -49,8 +49,8 @@ cluster_report cluster_backend::report() const {
   r.cancelled = s.cancelled;
   const auto& ranks = weft::cluster::ranks();
   for (std::size_t i = 1; i < ranks.size(); ++i)
-    r.by_rank.push_back(cluster_rank_report{ranks[i].rank, ranks[i].host,
-                                            i < s.finished_by_rank.size() ? s.finished_by_rank[i] : 0});
+    r.by_rank.push_back(
+        cluster_rank_report{ranks[i].rank, ranks[i].host, i < s.finished_by_rank.size() ? s.finished_by_rank[i] : 0});
   return r;
 }
 
@@ -78,8 +78,9 @@ std::string to_json(const cluster_report& r) {
 }
 
 std::string summary_text(const cluster_report& r) {
-  std::string out = fmt::format("page analysis on the cluster: {} pages in {} batches to {} serving rank{} ({} workers)",
-                                r.pages, r.batches, r.ranks, r.ranks == 1 ? "" : "s", r.workers);
+  std::string out =
+      fmt::format("page analysis on the cluster: {} pages in {} batches to {} serving rank{} ({} workers)", r.pages,
+                  r.batches, r.ranks, r.ranks == 1 ? "" : "s", r.workers);
   if (r.failed) fmt::format_to(std::back_inserter(out), ", {} batches failed as a whole", r.failed);
   out += '\n';
   for (std::size_t i = 0; i < r.by_rank.size(); ++i) {

@@ -51,13 +51,13 @@ struct cluster_rank_report {
 
 /// What the cluster did for a crawl: --stats' "cluster" object.
 struct cluster_report {
-  unsigned ranks = 0;          // serving ranks
-  unsigned workers = 0;        // their local workers, together
-  std::uint64_t pages = 0;     // pages sent to the serving ranks (retries alone included)
-  std::uint64_t batches = 0;   // pool calls made with them
-  std::uint64_t completed = 0; // calls that returned outcomes
-  std::uint64_t failed = 0;    // calls that failed as a whole: an exception, a crash, a timeout
-  std::uint64_t cancelled = 0; // calls cancelled (the crawl stopped)
+  unsigned ranks = 0;           // serving ranks
+  unsigned workers = 0;         // their local workers, together
+  std::uint64_t pages = 0;      // pages sent to the serving ranks (retries alone included)
+  std::uint64_t batches = 0;    // pool calls made with them
+  std::uint64_t completed = 0;  // calls that returned outcomes
+  std::uint64_t failed = 0;     // calls that failed as a whole: an exception, a crash, a timeout
+  std::uint64_t cancelled = 0;  // calls cancelled (the crawl stopped)
   std::vector<cluster_rank_report> by_rank;
 };
 
