@@ -20,9 +20,11 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -568,6 +570,13 @@ bool mentions_cluster(int argc, char** argv) {
   return false;
 }
 
+/// The job's size when Open MPI's mpirun started this process (its
+/// environment says so before MPI starts), else 1.
+int mpirun_ranks() {
+  const char* n = std::getenv("OMPI_COMM_WORLD_SIZE");
+  return n ? std::max(1, std::atoi(n)) : 1;
+}
+
 /// weft::cluster::init: on ranks 1..N-1 it serves pages to analyze and
 /// never returns; rank 0 returns and crawls. Returns an exit code if MPI
 /// could not start.
@@ -600,6 +609,18 @@ int main(int argc, char** argv) {
   cli c;
   if (auto rc = parse(argc, argv, c)) return *rc;
 #if SCRAPER_HAVE_CLUSTER
+  // mpirun without --cluster: every rank would crawl the whole site by
+  // itself, into the same output file. Said by rank 0; every rank stops.
+  if (!c.cluster && mpirun_ranks() > 1) {
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (!rank || std::string_view(rank) == "0")
+      fmt::print(stderr,
+                 "scraper: started by mpirun as {} ranks without --cluster: each rank would crawl on its own, into "
+                 "the same output; add --cluster (rank 0 crawls, the other ranks analyze pages), or run one scraper "
+                 "without mpirun\n",
+                 mpirun_ranks());
+    return example::exit_usage;
+  }
   if (c.cluster) {
     if (!joined)
       if (auto rc = join_cluster(argc, argv)) return *rc;

@@ -21,7 +21,9 @@ every parsed page, each rank some of the batches, none failed; and no
 process of the job (mpirun, the ranks, their fork servers and workers:
 every process holding this run's marker in its environment) is left. Also:
 --cluster without mpirun (a job of one rank) exits 2 saying so, and a usage
-error under mpirun is printed once (by rank 0), exit code 2.
+error under mpirun is printed once (by rank 0), exit code 2; and mpirun
+without --cluster (each rank would crawl alone, into one output file) is
+refused, said once, exit code 2.
 
 --without-cluster (the examples label of a build without Open MPI):
 scraper --cluster exits 2 with "this scraper was built without
@@ -231,6 +233,12 @@ def launch_checks(c, a, scraper, work):
          "a usage error under mpirun is printed once, exit code 2", describe(rc, err))
     left = wait_gone(token, 10)
     c.ok(not left, "no process left after the usage error", describe_pids(left))
+    # mpirun without --cluster: every rank would crawl alone into one file.
+    rc, _, err = run([a.mpirun, "-n", "2", *ROOT_FLAGS, scraper, "http://127.0.0.1:9/", "-o", "x.jsonl"], work,
+                     timeout=60)
+    c.ok(rc == 2 and err.count("started by mpirun as 2 ranks without --cluster") == 1
+         and not os.path.exists(os.path.join(work, "x.jsonl")),
+         "mpirun without --cluster is refused, said once, nothing written", describe(rc, err))
 
 
 def without_cluster_checks(c, scraper, work):
