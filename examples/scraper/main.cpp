@@ -8,6 +8,7 @@
 //   scraper --quick                           small demo crawl that checks itself (exit 0/1)
 //   scraper http://127.0.0.1:8000/ --target-concurrency 2 --stats stats.json   (autothrottle: on for real sites)
 //   scraper URL --state crawl.db -o pages.jsonl   resumable: run again after a stop to go on
+//   mpirun -n 3 scraper URL --cluster         page analysis on ranks 1 and 2; rank 0 crawls
 //
 // Ctrl-C (SIGINT) or SIGTERM stops scheduling, cancels the fetches in flight,
 // flushes what was written and prints the summary; the exit code is then
@@ -19,14 +20,17 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../common/cli.hpp"
@@ -38,6 +42,11 @@
 #include "frontier_sqlite.hpp"
 #include "link_filter.hpp"
 #include "weft/weft.hpp"
+
+#if SCRAPER_HAVE_CLUSTER
+#include "cluster_backend.hpp"
+#include "weft/cluster/init.hpp"
+#endif
 
 namespace {
 
@@ -51,6 +60,8 @@ struct cli {
   std::string stats;
   std::string state;                                      // --state FILE: a resumable crawl
   std::shared_ptr<scraper::sqlite_frontier_store> store;  // opened by main() before the runtime
+  bool cluster = false;                                   // --cluster: page analysis on the other ranks of an MPI job
+  unsigned workers_per_rank = 0;                          // --workers-per-rank
   scraper::crawl_options crawl;
   weft::runtime_options runtime;
 };
@@ -226,6 +237,13 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
                  "appending to --output")
       ->type_name("FILE");
   app.add_flag("--quiet,-q", c.quiet, "no progress line and no summary");
+  auto* cluster = app.add_flag("--cluster", c.cluster,
+                               "analyze pages on the other ranks of an MPI job: start it as mpirun -n 3 scraper "
+                               "URL --cluster (rank 0 crawls)");
+  app.add_option("--workers-per-rank", c.workers_per_rank,
+                 "--cluster: worker processes on each serving rank, 0 = one per core of its machine")
+      ->check(CLI::Range(0u, 256u))
+      ->needs(cluster);
   auto* demo_pages = app.add_option("--demo-pages", c.demo_pages, "pages of the demo site (300 with --quick)")
                          ->check(CLI::Range(std::size_t{10}, std::size_t{1'000'000}));
   app.add_flag("--quick", c.quick, "small demo crawl that checks its results (exit 0 or 1)");
@@ -236,6 +254,11 @@ std::optional<int> parse(int argc, char** argv, cli& c) {
       "Exit codes: 0 done, 1 error (the output cannot be written), 2 usage error,\n"
       "130 after Ctrl-C (SIGINT), 143 after SIGTERM: the records so far are written either way.");
   if (auto rc = example::parse(app, argc, argv)) return rc;
+#if !SCRAPER_HAVE_CLUSTER
+  if (c.cluster)
+    return example::usage_failure(
+        app, "--cluster: this scraper was built without weft::cluster (Open MPI not found at build time)");
+#endif
 
   try {
     c.seeds = urls;
@@ -421,6 +444,17 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
     fmt::print(stderr, "resuming the crawl in '{}': {} records already in '{}'\n", c.state, c.store->records(),
                out_name);
 
+#if SCRAPER_HAVE_CLUSTER
+  // Before the crawler, which copies the batching options, and destroyed
+  // after it: its page_batcher calls the backend until the crawl ends.
+  std::optional<scraper::cluster_backend> cluster;
+  if (c.cluster) {
+    const scraper::cluster_backend_options co{.workers_per_rank = c.workers_per_rank};
+    cluster.emplace(co);
+    cluster->attach(c.crawl.batching);
+  }
+#endif
+
   scraper::demo_tally tally;
   const bool quiet = c.quiet, erase = ::isatty(2) != 0;
   // A failed write must not be committed as written: the crawl stops with
@@ -453,6 +487,15 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   } catch (...) {
     failed = std::current_exception();
   }
+#if SCRAPER_HAVE_CLUSTER
+  // The crawl's batcher is closed: no call is left. Stops the serving
+  // ranks' local pools; their counts stay readable.
+  std::optional<scraper::cluster_report> cluster_done;
+  if (cluster) {
+    co_await cluster->shutdown();
+    cluster_done = cluster->report();
+  }
+#endif
   co_await stop_task(watcher);
   if (progress) {
     co_await stop_task(*progress);
@@ -469,7 +512,12 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
       fmt::print(stderr, "scraper: cannot open '{}': {}\n", c.stats, std::strerror(errno));
       co_return 1;
     }
-    std::string j = scraper::to_json(stats) + "\n";
+    std::string j = scraper::to_json(stats);
+#if SCRAPER_HAVE_CLUSTER
+    // Where the analysis ran: {..., "cluster":{"ranks":2,...,"by_rank":[...]}}.
+    if (cluster_done) j.insert(j.size() - 1, ",\"cluster\":" + scraper::to_json(*cluster_done));
+#endif
+    j += "\n";
     const bool ok = std::fwrite(j.data(), 1, j.size(), f) == j.size();
     if (std::fclose(f) != 0 || !ok) {
       fmt::print(stderr, "scraper: writing '{}' failed\n", c.stats);
@@ -485,6 +533,9 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   if (!c.quiet) {
     if (sig.load()) fmt::print(stderr, "{}: stopped, results so far written\n", example::signal_name(sig.load()));
     fmt::print(stderr, "{}", scraper::summary_text(stats));
+#if SCRAPER_HAVE_CLUSTER
+    if (cluster_done) fmt::print(stderr, "{}", scraper::summary_text(*cluster_done));
+#endif
     fmt::print(stderr, "records (JSON Lines): {}\n", out_name);
   }
   const bool restricted = !c.crawl.allow.empty() || !c.crawl.deny.empty() || !c.crawl.rules.follow.empty();
@@ -506,12 +557,85 @@ weft::task<int> run(cli c, example::stop_signals& signals) {
   co_return rc;
 }
 
+#if SCRAPER_HAVE_CLUSTER
+/// Whether the command line asks for --cluster, looked at before it is
+/// parsed (a value that happens to be "--cluster" counts too: then the job
+/// is joined for nothing, and the crawl runs as asked).
+bool mentions_cluster(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--cluster" || a.starts_with("--cluster=")) return true;
+  }
+  return false;
+}
+
+/// The job's size when Open MPI's mpirun started this process (its
+/// environment says so before MPI starts), else 1.
+int mpirun_ranks() {
+  const char* n = std::getenv("OMPI_COMM_WORLD_SIZE");
+  return n ? std::max(1, std::atoi(n)) : 1;
+}
+
+/// weft::cluster::init: on ranks 1..N-1 it serves pages to analyze and
+/// never returns; rank 0 returns and crawls. Returns an exit code if MPI
+/// could not start.
+std::optional<int> join_cluster(int& argc, char**& argv) {
+  try {
+    weft::cluster::init(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "scraper: --cluster: {}\n", e.what());
+    return example::exit_error;
+  }
+  return std::nullopt;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  example::stop_signals signals;  // first: the runtime's threads inherit the blocked signals
+  example::stop_signals signals;  // first: the runtime's threads (and MPI's) inherit the blocked signals
+#if SCRAPER_HAVE_CLUSTER
+  // --cluster joins the MPI job before anything else: init() forks weft's
+  // fork server while this process has one thread, and from there the
+  // serving ranks never come back. Only rank 0 then parses the command
+  // line, so a usage error is said once, not once per rank.
+  bool joined = false;
+  if (mentions_cluster(argc, argv)) {
+    if (auto rc = join_cluster(argc, argv)) return *rc;
+    joined = true;
+  }
+#endif
   cli c;
   if (auto rc = parse(argc, argv, c)) return *rc;
+#if SCRAPER_HAVE_CLUSTER
+  // mpirun without --cluster: every rank would crawl the whole site by
+  // itself, into the same output file. Said by rank 0; every rank stops.
+  if (!c.cluster && mpirun_ranks() > 1) {
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (!rank || std::string_view(rank) == "0")
+      fmt::print(stderr,
+                 "scraper: started by mpirun as {} ranks without --cluster: each rank would crawl on its own, into "
+                 "the same output; add --cluster (rank 0 crawls, the other ranks analyze pages), or run one scraper "
+                 "without mpirun\n",
+                 mpirun_ranks());
+    return example::exit_usage;
+  }
+  if (c.cluster) {
+    if (!joined)
+      if (auto rc = join_cluster(argc, argv)) return *rc;
+    // A job of one rank has nobody to send pages to. Failing says so at
+    // once; quietly parsing here instead would hide a launch mistake (a
+    // missing mpirun, -n 1) behind a crawl that merely seems slow.
+    if (weft::cluster::size() < 2) {
+      fmt::print(stderr,
+                 "scraper: --cluster: this MPI job has 1 rank, so no rank would analyze pages: start it under "
+                 "mpirun with 2 ranks or more (mpirun -n 3 scraper URL --cluster: rank 0 crawls, ranks 1 and 2 "
+                 "analyze), or leave out --cluster to analyze pages in local worker processes\n");
+      return example::exit_usage;
+    }
+  }
+#endif
   // Checked here so that a bad URL is a usage error, not a failure later.
   if (!c.demo) {
     try {

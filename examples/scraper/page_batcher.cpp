@@ -103,6 +103,7 @@ struct page_batcher::state {
   /// outside mu: the pool's own lock is taken.
   unsigned limit() const {
     if (opt.max_in_flight) return opt.max_in_flight;
+    if (opt.submit) return std::max(1u, opt.submit_workers);
     return std::max(1u, pool().size());
   }
 
@@ -189,9 +190,19 @@ struct registration {
   }
 };
 
-/// One pool call, cancellable by close().
+/// A batch to the pool, or to the submit function. A plain function, not
+/// a conditional expression in the coroutine below: written there, g++ 12
+/// (-O3) built a call() whose crawl crashed (SIGSEGV resuming a task in
+/// extract_test's crawl), a coroutine code-generation bug like the
+/// braced-temporary one CONTRIBUTING.md warns of.
+call_handle start_call(const state& st, std::vector<page_job> jobs) {
+  if (st.opt.submit) return st.opt.submit(std::move(jobs));
+  return st.pool().submit(st.opt.function, std::move(jobs));
+}
+
+/// One pool call (or submit() call), cancellable by close().
 weft::task<std::vector<page_outcome>> call(std::shared_ptr<state> st, std::vector<page_job> jobs) {
-  call_handle h = st->pool().submit(st->opt.function, std::move(jobs));
+  call_handle h = start_call(*st, std::move(jobs));
   std::list<call_handle*>::iterator it;
   {
     std::lock_guard g(st->mu);

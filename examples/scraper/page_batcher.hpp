@@ -29,6 +29,14 @@
 // by one, so only the page that crashes or hangs fails, with the error a
 // lone spawn_process of it would give.
 //
+// Where batches go: the process pool (`pool`, weft's default pool when
+// null) runs `function` on each batch; or, with `submit` set, that
+// function takes each batch instead and returns the task computing its
+// outcomes (the scraper's --cluster mode sends them to the ranks of an MPI
+// job this way: cluster_backend.hpp), with `submit_workers` workers behind
+// it. The batcher itself knows no more about where they run: gathering,
+// the retry one by one and cancellation are the same either way.
+//
 // Cancellation: a task cancelled in analyze() throws operation_cancelled;
 // its page is dropped from the batch being gathered if it was not sent
 // yet, and if it was sent its result is discarded (the other pages of the
@@ -41,6 +49,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +57,7 @@
 #include "extract.hpp"
 #include "page.hpp"
 #include "weft/ipc/process_pool.hpp"
+#include "weft/runtime/spawn.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace scraper {
@@ -114,6 +124,13 @@ std::vector<page_outcome> analyze_batch_using(std::vector<page_job> jobs) {
 /// The batch function the batcher sends by default.
 std::vector<page_outcome> analyze_batch(std::vector<page_job> jobs);
 
+/// Sends one batch somewhere other than a local process pool: the pages
+/// in, the task computing one outcome per page (in order) out. A failure of
+/// the whole task (worker_crashed, timeout_error, ...) counts as the
+/// batch's failing as a whole, as a pool call's would: its pages are sent
+/// again one by one, through this function too.
+using batch_submit = std::function<weft::join_handle<std::vector<page_outcome>>(std::vector<page_job>)>;
+
 enum class batch_rule {
   adaptive,  // send while a worker is free; else gather until a batch returns or one is full
   timer,     // gather for `window` after the first page, or until full
@@ -132,6 +149,8 @@ struct page_batcher_options {
   unsigned max_in_flight = 0;                    // adaptive: batches in the pool before gathering; 0: its workers
   weft::ipc::process_pool* pool = nullptr;       // nullptr: weft's default pool (spawn_process's)
   batch_function function = &analyze_batch;      // what runs in the worker (tests inject theirs)
+  batch_submit submit;                           // set: batches go here, not to `pool` (nor `function`)
+  unsigned submit_workers = 0;                   // with submit: the workers behind it (as the pool's size; 0: 1)
 };
 
 /// Counters since the batcher was made.

@@ -1029,6 +1029,59 @@ def run_cluster_primes_srun(ctx: Context) -> None:
     raise Skip("srun needs a Slurm allocation (the same program as the mpirun lines)")
 
 
+# ================================================================ the scraper's --cluster (mpirun)
+# examples/scraper/README.md, "On a cluster". The lines as written, with
+# MPI_TEST_FLAGS after `mpirun` (as for cluster_primes), the program's path,
+# the served site for https://example.org/, and a hostfile written here.
+
+
+def scraper_cluster_line(ranks: int, hostfile: bool = False):
+    def fn(ctx: Context) -> None:
+        mpirun = shutil.which("mpirun")
+        if not mpirun:
+            raise Skip("mpirun is not installed (Debian: openmpi-bin)")
+        scraper = ctx.exe("scraper")
+        probe = ctx.run([scraper, "--cluster", "--quick"], ctx.env(), timeout=30)
+        if "built without weft::cluster" in probe.stderr:
+            raise Skip("the scraper is built without weft::cluster (Open MPI not found at build time)")
+        on_site = "https://example.org/" in ctx.key
+        if on_site:
+            ctx.serve_site("site", static_site())
+        if hostfile:
+            (ctx.cwd / "hosts").write_text(f"localhost slots={ranks}\n")
+        words, env = ctx.argv(subst={"https://example.org/": "{site}/", "scraper": scraper})
+        p = ctx.run([words[0]] + MPI_TEST_FLAGS + words[1:], env)
+        expect_rc(p)
+        if not on_site:  # --quick: the demo crawl checks itself
+            expect_match(p, r"^scraper --quick: \d+ pages, every count matches the demo site's manifest$", "stdout")
+            return
+        records = json_lines((ctx.cwd / "pages.jsonl").read_text(), "pages.jsonl", p)
+        check_site_records(ctx, p, records, "pages.jsonl")
+        scraper_summary_pages(p, len(SITE_DEPTH))
+        serving = ranks - 1
+        expect_match(p, rf"^page analysis on the cluster: 6 pages in \d+ batches to {serving} serving ranks "
+                        r"\(\d+ workers\)$", "stderr", "the summary line saying where the analysis ran")
+        for r in range(1, ranks):
+            expect_match(p, rf"rank {r} on \S+: \d+ batches", "stderr", f"rank {r}'s line in the summary")
+        if "--stats" in words:
+            stats = json.loads((ctx.cwd / "stats.json").read_text())
+            k = stats.get("cluster", {})
+            expect(k.get("ranks") == serving and k.get("pages") == stats.get("parsed") == 6,
+                   f"stats.json: \"cluster\" with {serving} serving ranks that analyzed the 6 HTML pages",
+                   json.dumps(k), p)
+            expect(sum(b.get("batches", 0) for b in k.get("by_rank", [])) == k.get("batches"),
+                   "stats.json: every batch finished by a serving rank", json.dumps(k), p)
+
+    return fn
+
+
+test("mpirun -n 3 scraper https://example.org/ --cluster --output pages.jsonl --stats stats.json", SCRAPER,
+     timeout=90)(scraper_cluster_line(3))
+test("mpirun -n 3 scraper --quick --cluster", SCRAPER, timeout=120)(scraper_cluster_line(3))
+test("mpirun --hostfile hosts -n 4 scraper https://example.org/ --cluster --output pages.jsonl", SCRAPER,
+     timeout=90)(scraper_cluster_line(4, hostfile=True))
+
+
 # ================================================================ runtime examples
 
 

@@ -1,7 +1,8 @@
 // scraper::page_batcher: each awaiter gets its own page's result, pages
 // gather while the pool is busy, batch caps, a page that throws, crashes or
 // hangs fails alone, cancellation before and after a batch is sent, close(),
-// and the timer and off rules.
+// the timer and off rules, and batches sent through a submit function
+// instead of the process pool (the --cluster mode's hook).
 //
 // The analysis injected here (test_analyze, through the options'
 // `function`) recognizes URLs that tell it to misbehave; production uses
@@ -17,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -415,4 +418,124 @@ TEST_CASE("page_batcher: batch rules are named adaptive, timer or off", "[scrape
   CHECK(scraper::parse_batch_rule("timer") == scraper::batch_rule::timer);
   CHECK(scraper::parse_batch_rule("off") == scraper::batch_rule::off);
   CHECK_THROWS_WITH(scraper::parse_batch_rule("nagle"), "batch rule must be adaptive, timer or off, not 'nagle'");
+}
+
+namespace {
+
+/// A stand-in for the cluster: runs each batch in this process (on the
+/// blocking pool), marks every title so that the test sees where it was
+/// analyzed, and records the size of each batch it was given. A batch
+/// holding a "/gate" page waits for `gate` first; one holding a "/crash"
+/// page with others fails as a whole with worker_crashed, as a pool call
+/// whose worker died would (alone, the crash page fails with it too).
+struct fake_cluster {
+  std::shared_ptr<weft::event> gate = std::make_shared<weft::event>(false);
+  std::shared_ptr<std::vector<std::size_t>> sizes = std::make_shared<std::vector<std::size_t>>();
+  std::shared_ptr<std::mutex> mu = std::make_shared<std::mutex>();
+
+  static weft::task<std::vector<scraper::page_outcome>> run(std::shared_ptr<weft::event> gate,
+                                                            std::vector<scraper::page_job> jobs) {
+    bool has_gate = false, has_crash = false;
+    for (const auto& j : jobs) {
+      has_gate = has_gate || j.url.find("/gate") != std::string::npos;
+      has_crash = has_crash || j.url.find("/crash") != std::string::npos;
+    }
+    if (has_gate) co_await gate->wait();
+    if (has_crash) throw weft::ipc::worker_crashed(4242, 3 << 8);
+    auto analyze_all = [&jobs] { return scraper::analyze_batch(std::move(jobs)); };
+    std::vector<scraper::page_outcome> out = co_await weft::spawn_blocking(analyze_all);
+    for (auto& o : out) o.info.title = "fake:" + o.info.title;
+    co_return out;
+  }
+
+  scraper::batch_submit submit() const {
+    return [gate = gate, sizes = sizes, mu = mu](std::vector<scraper::page_job> jobs) {
+      {
+        std::lock_guard g(*mu);
+        sizes->push_back(jobs.size());
+      }
+      return weft::spawn(run(gate, std::move(jobs)));
+    };
+  }
+
+  std::vector<std::size_t> batch_sizes() const {
+    std::lock_guard g(*mu);
+    return *sizes;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("page_batcher: a submit function takes the batches instead of the process pool", "[scraper][page_batcher]") {
+  on_runtime([]() -> weft::task<void> {
+    fake_cluster cluster;
+    page_batcher_options o;
+    o.submit = cluster.submit();
+    o.submit_workers = 2;
+    o.max_pages = 4;
+    page_batcher b(o);
+    scraper::page_rules rules;
+    rules.fields.push_back(scraper::xpath_rule("heading=//h1"));
+    std::vector<weft::join_handle<page_info>> hs;
+    for (int i = 0; i < 40; ++i)
+      hs.push_back(weft::spawn(
+          b.analyze("http://h/p" + std::to_string(i), page("t" + std::to_string(i)) + "<h1>x</h1>", rules)));
+    for (int i = 0; i < 40; ++i) {
+      page_info p = co_await hs[static_cast<std::size_t>(i)];
+      CHECK(p.title == "fake:t" + std::to_string(i));
+      REQUIRE(p.fields.size() == 1);  // the rules travelled with the page
+      CHECK(p.fields[0].second == std::vector<std::string>{"x"});
+    }
+    const page_batcher_stats s = b.stats();
+    const std::vector<std::size_t> sizes = cluster.batch_sizes();
+    std::size_t pages = 0;
+    for (std::size_t n : sizes) {
+      CHECK(n >= 1);
+      CHECK(n <= 4);
+      pages += n;
+    }
+    CHECK(pages == 40);
+    CHECK(sizes.size() == s.batches);
+    CHECK(s.sent == 40);
+    CHECK(s.retried == 0);
+    co_await b.close();
+  });
+}
+
+TEST_CASE("page_batcher: a batch failing as a whole through submit is sent again page by page through it",
+          "[scraper][page_batcher]") {
+  on_runtime([]() -> weft::task<void> {
+    fake_cluster cluster;
+    page_batcher_options o;
+    o.submit = cluster.submit();
+    o.submit_workers = 1;  // one batch out at a time: the gate holds the others back
+    page_batcher b(o);
+    auto first = weft::spawn(analyze(b, "http://h/gate", page("gate")));
+    const bool busy = co_await wait_for(b, [](const page_batcher_stats& s) { return s.in_flight == 1; });
+    REQUIRE(busy);
+    auto a = weft::spawn(analyze(b, "http://h/a", page("a")));
+    auto crash = weft::spawn(analyze(b, "http://h/crash", page("crash")));
+    auto c = weft::spawn(analyze(b, "http://h/c", page("c")));
+    const bool gathered = co_await wait_for(b, [](const page_batcher_stats& s) { return s.pending == 3; });
+    REQUIRE(gathered);
+    cluster.gate->set();
+    page_info g = co_await first;
+    CHECK(g.title == "fake:gate");
+    page_info pa = co_await a;
+    CHECK(pa.title == "fake:a");
+    page_info pc = co_await c;
+    CHECK(pc.title == "fake:c");
+    std::string crashed;
+    try {
+      (void)co_await crash;
+    } catch (const weft::ipc::worker_crashed& e) {
+      crashed = e.what();
+    }
+    CHECK(!crashed.empty());
+    const page_batcher_stats s = b.stats();
+    CHECK(s.batches == 2);  // the gate alone, then the three together
+    CHECK(s.retried == 3);  // then each of the three alone
+    CHECK(cluster.batch_sizes() == std::vector<std::size_t>{1, 3, 1, 1, 1});
+    co_await b.close();
+  });
 }
