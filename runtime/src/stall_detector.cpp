@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
+#include <ucontext.h>
 
 #include <algorithm>
 #include <atomic>
@@ -52,18 +53,33 @@ struct sample {
   std::atomic<int> state{idle};
   void* frames[64];
   int count = 0;
+  void* pc = nullptr;  // where the thread was interrupted
   void* task_fn = nullptr;
 };
 sample the_sample;
 std::mutex capture_mu;  // serializes the detectors of several runtimes
 int stall_signal() { return SIGRTMIN + 5; }
 
-void on_signal(int, siginfo_t*, void*) {
+/// Where the signal interrupted the thread, from the signal's context
+/// (0 where this port does not know the register).
+std::uintptr_t interrupted_pc(void* context) {
+  [[maybe_unused]] auto* uc = static_cast<ucontext_t*>(context);
+#if defined(__x86_64__)
+  return static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return static_cast<std::uintptr_t>(uc->uc_mcontext.pc);
+#else
+  return 0;
+#endif
+}
+
+void on_signal(int, siginfo_t*, void* context) {
   int expected = requested;
   if (!the_sample.state.compare_exchange_strong(expected, capturing, std::memory_order_acq_rel))
     return;  // not asked for, or too late
   const int saved = errno;
   the_sample.count = ::backtrace(the_sample.frames, 64);
+  the_sample.pc = reinterpret_cast<void*>(interrupted_pc(context));
   // The running task's spawned coroutine: its frame starts with the resume
   // function's address (the coroutine ABI of GCC and Clang).
   the_sample.task_fn = nullptr;
@@ -163,10 +179,13 @@ void stall_detector::run() {
         }
         // Whatever happened, a late signal must find nothing to write to.
         if (the_sample.state.exchange(idle, std::memory_order_acq_rel) == captured) {
-          // Frames 0 and 1 are the handler and the kernel's signal
-          // trampoline; frame 2 is where the worker was interrupted (an
-          // exact address), the rest return addresses.
-          constexpr int skipped = 2;
+          // The first frames are the handler's own (how many depends on
+          // the build: a sanitizer wraps handlers) and the kernel's signal
+          // trampoline; the stack proper starts at the interrupted address
+          // (an exact address; the rest are return addresses).
+          int skipped = 0;
+          while (skipped < the_sample.count && the_sample.frames[skipped] != the_sample.pc) ++skipped;
+          if (skipped == the_sample.count) skipped = 0;  // not found: show everything
           for (int k = skipped; k < the_sample.count; ++k) {
             const auto pc = reinterpret_cast<std::uintptr_t>(the_sample.frames[k]);
             r.addresses.push_back(pc);

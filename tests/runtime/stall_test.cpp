@@ -50,7 +50,7 @@ weft::runtime_options options_for(collected& c, std::chrono::milliseconds thresh
 
 [[maybe_unused]] bool in_function(std::uintptr_t pc, const void* fn) {
   const auto f = reinterpret_cast<std::uintptr_t>(fn);
-  return pc >= f && pc < f + 512;  // spin_for is a small function
+  return pc >= f && pc < f + 4096;  // spin_for is a small function (larger with sanitizers)
 }
 
 }  // namespace
