@@ -888,6 +888,7 @@ struct crawler::impl {
       origin* o = origin_for(r.origin);
       if (o->state == robots_state::unknown) set_rules(o, rules_from(r.status, r.body));
     }
+    for (const auto& key : snap.sitemaps_read) origin_for(key)->sitemaps_read = true;
     for (auto& u : snap.done) front.mark_seen(std::move(u));
     for (auto& p : snap.pending) push(std::move(p.url), p.depth);
     started = static_cast<std::size_t>(snap.records);  // max_pages counts the earlier runs' records
@@ -941,8 +942,9 @@ struct crawler::impl {
 
   /// Reads j.o's sitemaps (a sitemaps job): those its robots.txt lists,
   /// else /sitemap.xml, and the children of indexes, breadth-first, each
-  /// file once per crawl. Queues their URLs in scope at depth 0.
-  weft::task<void> read_sitemaps(const job& j) {
+  /// file once per crawl. Queues their URLs in scope at depth 0. Returns
+  /// whether it read them all (false: the crawl stopped or hit its limit).
+  weft::task<bool> read_sitemaps(const job& j) {
     struct file {
       std::string url;
       int level = 0;  // 0: listed in robots.txt (or /sitemap.xml); n: n indexes above it
@@ -963,7 +965,7 @@ struct crawler::impl {
       std::shared_ptr<const robots_rules> rules;
       {
         auto lk = co_await mu.lock();
-        if (limit_reached()) co_return;  // no page could be fetched from what it lists
+        if (limit_reached()) co_return false;  // no page could be fetched from what it lists
         if (!sitemaps_seen.insert(f.url).second) continue;
         const std::string key = origin_of(f.url);
         if (in_scope(key)) {
@@ -1077,6 +1079,7 @@ struct crawler::impl {
       }
       emit_sitemap(r, queued, skipped);
     }
+    co_return todo.empty();  // false: stopped before the end
   }
 
   weft::task<void> worker() {
@@ -1088,7 +1091,10 @@ struct crawler::impl {
           case job::done: co_return;
           case job::robots: co_await fetch_robots(j.o, j.slot); break;
           case job::sitemaps:
-            co_await read_sitemaps(j);
+            if (co_await read_sitemaps(j) && opt.state) {  // after the URLs found joined the batch: never without them
+              std::lock_guard g(out_mu);
+              batch.sitemaps_read.push_back(j.o->key);
+            }
             co_await end_job();
             break;
           case job::unreachable: {

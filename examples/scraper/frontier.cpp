@@ -99,6 +99,7 @@ weft::task<frontier_snapshot> memory_frontier_store::load() {
     std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& p : pending) s.pending.push_back(std::move(p.second));
     s.robots = robots_;
+    s.sitemaps_read.assign(sitemaps_read_.begin(), sitemaps_read_.end());
     s.records = records_;
     s.output_offset = offset_;
   }
@@ -126,6 +127,7 @@ weft::task<void> memory_frontier_store::commit(frontier_batch b) {
       if (it != robots_.end()) *it = std::move(r);
       else robots_.push_back(std::move(r));
     }
+    for (auto& o : b.sitemaps_read) sitemaps_read_.insert(std::move(o));
     records_ = b.records;
     offset_ = b.output_offset;
   }

@@ -181,6 +181,9 @@ struct frontier_batch {
   std::vector<frontier_item> found;  // links queued; a URL already known keeps its first depth
   std::vector<std::string> done;     // URLs finished: recorded, refused by robots.txt, or reached by a redirect
   std::vector<robots_entry> robots;
+  /// Origins whose sitemaps were read: their URLs are in `found` of this
+  /// batch or an earlier one, so a resumed crawl does not read them again.
+  std::vector<std::string> sitemaps_read;
   std::uint64_t records = 0;        // records in the output, in all, with this batch
   std::uint64_t output_offset = 0;  // the output's size holding exactly those records
 };
@@ -190,6 +193,7 @@ struct frontier_snapshot {
   std::vector<frontier_item> pending;  // found and not done (in flight at a kill included), in the order found
   std::vector<std::string> done;
   std::vector<robots_entry> robots;
+  std::vector<std::string> sitemaps_read;  // origins
   std::uint64_t records = 0;
   std::uint64_t output_offset = 0;
 };
@@ -230,6 +234,7 @@ class memory_frontier_store final : public frontier_store {
   std::unordered_map<std::string, url_state> urls_;
   std::uint64_t order_ = 0;
   std::vector<robots_entry> robots_;
+  std::set<std::string> sitemaps_read_;
   std::uint64_t records_ = 0, offset_ = 0;
 };
 

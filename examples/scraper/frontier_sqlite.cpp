@@ -88,7 +88,8 @@ std::shared_ptr<sqlite_frontier_store> sqlite_frontier_store::open(const std::st
       "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE,"
       " depth INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
-      "CREATE TABLE IF NOT EXISTS robots (origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL);");
+      "CREATE TABLE IF NOT EXISTS robots (origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS sitemaps_read (origin TEXT PRIMARY KEY);");
   std::string stored;
   bool has_fingerprint = false;
   {
@@ -159,6 +160,13 @@ frontier_snapshot sqlite_frontier_store::load_now() {
     if (rc != SQLITE_DONE) fail("cannot read");
   }
   {
+    statement q(db_, "SELECT origin FROM sitemaps_read");
+    if (!q) fail("cannot read");
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) snap.sitemaps_read.push_back(q.column_text(0));
+    if (rc != SQLITE_DONE) fail("cannot read");
+  }
+  {
     statement q(db_, "SELECT key, value FROM meta WHERE key IN ('records', 'output_offset')");
     if (!q) fail("cannot read");
     while (q.step() == SQLITE_ROW) {
@@ -177,7 +185,8 @@ void sqlite_frontier_store::commit_now(const frontier_batch& b) {
     statement done(db_, "INSERT INTO urls(url, depth, done) VALUES (?1, 0, 1) ON CONFLICT(url) DO UPDATE SET done = 1");
     statement robots(db_, "INSERT OR REPLACE INTO robots(origin, status, body) VALUES (?1, ?2, ?3)");
     statement meta(db_, "UPDATE meta SET value = ?2 WHERE key = ?1");
-    if (!found || !done || !robots || !meta) fail("cannot write");
+    statement sitemaps(db_, "INSERT OR IGNORE INTO sitemaps_read(origin) VALUES (?1)");
+    if (!found || !done || !robots || !meta || !sitemaps) fail("cannot write");
     for (const auto& f : b.found) {
       found.text(1, f.url);
       found.integer(2, static_cast<std::int64_t>(f.depth));
@@ -195,6 +204,11 @@ void sqlite_frontier_store::commit_now(const frontier_batch& b) {
       robots.blob(3, r.body);
       if (robots.step() != SQLITE_DONE) fail("cannot write");
       robots.reset();
+    }
+    for (const auto& o : b.sitemaps_read) {
+      sitemaps.text(1, o);
+      if (sitemaps.step() != SQLITE_DONE) fail("cannot write");
+      sitemaps.reset();
     }
     const std::pair<const char*, std::uint64_t> values[] = {{"records", b.records}, {"output_offset", b.output_offset}};
     for (const auto& [key, value] : values) {

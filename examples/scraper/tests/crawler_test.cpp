@@ -19,6 +19,7 @@
 #include "crawler.hpp"
 #include "demo_check.hpp"
 #include "demo_site.hpp"
+#include "frontier.hpp"
 #include "weft/http/server.hpp"
 #include "weft/weft.hpp"
 
@@ -925,6 +926,35 @@ TEST_CASE("crawler: without Sitemap lines /sitemap.xml is read, and nothing with
     CHECK(stats.sitemaps_fetched == (on ? 1u : 0u));
     if (on) CHECK(pages["/only-in-sitemap"].lastmod == "2020-01-01");
   }
+}
+
+TEST_CASE("crawler: a resumed crawl does not read the sitemaps it read before", "[scraper][crawler][sitemap]") {
+  scripted_server s;
+  s.replies["/robots.txt"] = {404, "", "text/plain"};
+  s.replies["/"] = {200, "<title>Home</title>"};
+  s.replies["/only-in-sitemap"] = {200, "<title>Found</title>"};
+  auto store = std::make_shared<scraper::memory_frontier_store>();
+  collected first, second;
+  on_runtime([&]() -> weft::task<void> {
+    co_await with_server(s, [&](std::string b) -> weft::task<void> {
+      s.set("/sitemap.xml", {200, urlset_of({{b + "/only-in-sitemap", ""}}), "application/xml"});
+      auto o = test_crawl(b + "/");
+      o.sitemaps = true;
+      o.state = store;
+      {
+        scraper::crawler c(o, first.sink());
+        co_await c.run();
+      }
+      scraper::crawler again(o, second.sink());  // the same command, run again: nothing left to do
+      co_await again.run();
+    });
+  });
+  auto [sitemaps, pages] = split_records(first);
+  CHECK(sitemaps.size() == 1);
+  CHECK(pages.size() == 2);
+  CHECK(second.records.empty());
+  CHECK(s.hits_for("/sitemap.xml") == 1);
+  CHECK(s.hits_for("/only-in-sitemap") == 1);
 }
 
 TEST_CASE("crawler: broken, missing and too deeply nested sitemaps are reported and the crawl goes on",

@@ -44,6 +44,7 @@ inline weft::task<void> check_commits(reopen_fn reopen) {
     CHECK(empty.pending.empty());
     CHECK(empty.done.empty());
     CHECK(empty.robots.empty());
+    CHECK(empty.sitemaps_read.empty());
     CHECK(empty.records == 0);
     CHECK(empty.output_offset == 0);
 
@@ -51,6 +52,7 @@ inline weft::task<void> check_commits(reopen_fn reopen) {
     b1.found = {{a, 0}, {b, 1}, {c, 1}};
     b1.done = {a};
     b1.robots.push_back(scraper::robots_entry{"http://h:1", 200, "User-agent: *\nDisallow: /x\n"});
+    b1.sitemaps_read = {"http://h:1"};
     b1.records = 1;
     b1.output_offset = 100;
     co_await s->commit(std::move(b1));
@@ -66,6 +68,7 @@ inline weft::task<void> check_commits(reopen_fn reopen) {
     CHECK(snap.robots[0].origin == "http://h:1");
     CHECK(snap.robots[0].status == 200);
     CHECK(snap.robots[0].body == "User-agent: *\nDisallow: /x\n");
+    CHECK(snap.sitemaps_read == std::vector<std::string>{"http://h:1"});
     CHECK(snap.records == 1);
     CHECK(snap.output_offset == 100);
 
@@ -73,6 +76,7 @@ inline weft::task<void> check_commits(reopen_fn reopen) {
     b2.found = {{b, 5}, {d, 2}};  // b again: keeps depth 1
     b2.done = {c, e};             // e never found: a redirect's target
     b2.robots.push_back(scraper::robots_entry{"http://h:1", 404, ""});
+    b2.sitemaps_read = {"http://h:1", "http://h:2"};  // h:1 again: kept once
     b2.records = 2;
     b2.output_offset = 250;
     co_await s->commit(std::move(b2));
@@ -88,6 +92,8 @@ inline weft::task<void> check_commits(reopen_fn reopen) {
     REQUIRE(snap.robots.size() == 1);
     CHECK(snap.robots[0].status == 404);
     CHECK(snap.robots[0].body.empty());
+    CHECK(as_set(snap.sitemaps_read) == std::set<std::string>{"http://h:1", "http://h:2"});
+    CHECK(snap.sitemaps_read.size() == 2);
     CHECK(snap.records == 2);
     CHECK(snap.output_offset == 250);
 
