@@ -1,0 +1,147 @@
+// A real redis-server for the tests, started on 127.0.0.1 with a fresh
+// temporary directory, nothing saved to disk, and stopped by its pid.
+//
+//   weft_test::redis_server server;                      // a free port
+//   weft_test::redis_server locked{{"--requirepass", "s3cret"}};
+//   server.url()                                          // "redis://127.0.0.1:PORT"
+//   server.kill(); server.start();                        // the same port again
+//
+// The port is picked by binding port 0 first, then given to redis-server;
+// if another process takes it meanwhile the start fails and is retried
+// with a new port (only before the first successful start). start()
+// returns once the server answers PING (or says NOAUTH), within 10 s.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace weft_test {
+
+class redis_server {
+ public:
+  explicit redis_server(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+    char tmpl[] = "/tmp/weft-redis-test-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("redis_server: mkdtemp failed");
+    dir_ = tmpl;
+    for (int attempt = 0;; ++attempt) {
+      port_ = free_port();
+      if (try_start()) break;
+      if (attempt == 4) throw std::runtime_error("redis_server: redis-server did not start (see " + dir_ + "/log)");
+    }
+  }
+  ~redis_server() {
+    kill();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const noexcept { return pid_; }
+
+  /// SIGKILL (no goodbye to clients), and waits for the process.
+  void kill() { stop(SIGKILL); }
+  /// SIGTERM, and waits for the process.
+  void terminate() { stop(SIGTERM); }
+
+  /// Starts it again on the same port.
+  void start() {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      if (try_start()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the old socket lingering
+    }
+    throw std::runtime_error("redis_server: redis-server did not restart on port " + std::to_string(port_));
+  }
+
+ private:
+  static std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0)
+      throw std::runtime_error("redis_server: no free port");
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+
+  bool try_start() {
+    std::vector<std::string> args = {"redis-server", "--port",    std::to_string(port_), "--bind",      "127.0.0.1",
+                                     "--save",       "",          "--appendonly",        "no",          "--dir",
+                                     dir_,           "--logfile", dir_ + "/log",         "--daemonize", "no"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error("redis_server: cannot run redis-server (Debian: apt-get install redis-server)");
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < give_up) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // exited: port taken, say
+        pid_ = -1;
+        return false;
+      }
+      if (answers()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stop(SIGKILL);
+    return false;
+  }
+
+  /// Whether something on the port answers PING like a Redis server.
+  bool answers() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = false;
+    timeval tv{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::write(fd, "PING\r\n", 6) == 6) {
+      char buf[64];
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      const std::string got(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+      ok = got.rfind("+PONG", 0) == 0 || got.rfind("-NOAUTH", 0) == 0;
+    }
+    ::close(fd);
+    return ok;
+  }
+
+  void stop(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  std::vector<std::string> extra_;
+  std::string dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace weft_test
