@@ -7,5 +7,6 @@
 #include "weft/redis/error.hpp"
 #include "weft/redis/options.hpp"
 #include "weft/redis/pipeline.hpp"
+#include "weft/redis/pool.hpp"
 #include "weft/redis/reply.hpp"
 #include "weft/redis/script.hpp"
