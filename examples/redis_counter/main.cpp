@@ -42,9 +42,12 @@ redis::client_stats totals(redis::pool& p) {
 const redis::script take_counter{"local v = redis.call('GET', KEYS[1]) redis.call('DEL', KEYS[1]) return v"};
 
 weft::task<int> amain(std::string url, std::string key, int tasks, int increments, int connections) {
-  redis::pool pool = co_await redis::pool::connect(url, static_cast<std::size_t>(connections));
+  redis::client_options options = redis::parse_url(url);  // std::invalid_argument for a bad URL
+  options.command_timeout = std::chrono::seconds(10);
+  redis::pool pool = co_await redis::pool::connect(options, static_cast<std::size_t>(connections));
   redis::client& first = pool.at(0);
-  co_await first.command("DEL", key);
+  const redis::command del("DEL", key);  // a command built beforehand
+  co_await first.execute(del);
   fmt::print("redis_counter: {} tasks x {} INCR {} on {} ({} connection{})\n", tasks, increments, key, url, connections,
              connections == 1 ? "" : "s");
 
@@ -84,7 +87,10 @@ int run_guarded(const std::string& url, const std::string& key, int tasks, int i
   } catch (const std::invalid_argument& e) {
     fmt::print(stderr, "redis_counter: {}\n", e.what());
     return 2;
-  } catch (const std::exception& e) {  // connection_error, redis::error, timeout_error
+  } catch (const redis::error& e) {  // an error reply: e.command(), e.code(), e.message()
+    fmt::print(stderr, "redis_counter: the server refused {}: {}\n", e.command(), e.message());
+    return 3;
+  } catch (const std::exception& e) {  // redis::connection_error, weft::timeout_error
     fmt::print(stderr, "redis_counter: {}\n", e.what());
     return 3;
   }
