@@ -478,8 +478,10 @@ task<client> client::connect_state(std::shared_ptr<detail::client_state> st) {
   co_return client(std::move(st));
 }
 
-task<client> client::connect(std::string url) {
-  return connect_state(std::make_shared<detail::client_state>(parse_url(url)));
+task<client> client::connect_url(std::string url) {
+  // A coroutine, so that a bad URL throws where the task is awaited.
+  auto st = std::make_shared<detail::client_state>(parse_url(url));
+  co_return co_await connect_state(std::move(st));
 }
 
 task<client> client::connect(const client_options& o) {

@@ -5,7 +5,10 @@
 
 namespace weft::redis {
 
-task<pool> pool::connect(std::string url, std::size_t size) { return connect_copy(parse_url(url), size); }
+task<pool> pool::connect_url(std::string url, std::size_t size) {
+  // A coroutine, so that a bad URL throws where the task is awaited.
+  co_return co_await connect_copy(parse_url(url), size);
+}
 
 task<pool> pool::connect(const client_options& o, std::size_t size) { return connect_copy(o, size); }
 

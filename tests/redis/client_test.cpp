@@ -435,6 +435,10 @@ TEST_CASE("client: connection refused, and rediss:// to a plain server, fail cle
                                 ": could not connect (2 attempts in") == 0);
     CHECK(what_of(refused).find("Connection refused") != std::string::npos);
 
+    // A bad URL fails where the connect is awaited.
+    std::exception_ptr bad_url = co_await error_of(redis::client::connect("redis://127.0.0.1:notaport"));
+    CHECK(is<std::invalid_argument>(bad_url));
+
     redis::client_options tls = redis::parse_url("rediss://127.0.0.1:" + std::to_string(server.port()));
     tls.tls_options.verify = false;
     tls.reconnect.max_attempts = 1;

@@ -59,6 +59,7 @@
 // It must be destroyed before its runtime ends.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -92,7 +93,11 @@ class client {
   /// std::invalid_argument for a bad URL; connection_error when no attempt
   /// connects (see client_options::reconnect); redis::error when AUTH or
   /// SELECT is refused (a wrong password is not tried again).
-  static task<client> connect(std::string url);
+  /// (A template, so that a braced list is never taken for a URL: see
+  /// the refused overload below.)
+  template <class Url>
+  requires std::convertible_to<const Url&, std::string_view>
+  static task<client> connect(const Url& url) { return connect_url(std::string(std::string_view(url))); }
   static task<client> connect(const client_options& o);
   /// Refused: the options as a temporary or another rvalue (see GCC 12 above).
   template <class Unused = void>
@@ -156,6 +161,7 @@ class client {
 
  private:
   explicit client(std::shared_ptr<detail::client_state> st) noexcept;
+  static task<client> connect_url(std::string url);
   static task<client> connect_state(std::shared_ptr<detail::client_state> st);
   task<reply> run(const redis::command& c, const io::deadline* d);
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -30,7 +31,11 @@ class pool {
  public:
   /// `size` clients to the server of url, connected one after the other;
   /// std::invalid_argument for size 0.
-  static task<pool> connect(std::string url, std::size_t size);
+  template <class Url>
+  requires std::convertible_to<const Url&, std::string_view>
+  static task<pool> connect(const Url& url, std::size_t size) {
+    return connect_url(std::string(std::string_view(url)), size);
+  }
   static task<pool> connect(const client_options& o, std::size_t size);
   /// Refused: the options as a temporary (see GCC 12 in client.hpp).
   template <class Unused = void>
@@ -65,6 +70,7 @@ class pool {
     std::atomic<std::size_t> turn{0};
   };
   explicit pool(std::unique_ptr<state> st) noexcept : st_(std::move(st)) {}
+  static task<pool> connect_url(std::string url, std::size_t size);
   static task<pool> connect_copy(client_options o, std::size_t size);
 
   std::unique_ptr<state> st_;
