@@ -45,8 +45,10 @@ bool is(const std::exception_ptr& e) {
 
 redis::client_options options_for(const redis_server& s) { return redis::parse_url(s.url()); }
 
-/// A listener on 127.0.0.1 whose connections each get `serve`, until
-/// cancelled; then it cancels and joins them, so that none outlives the test.
+/// A listener on 127.0.0.1 whose connections each get `serve`, until the
+/// listener is closed (stop()); then it cancels and joins them, so that none
+/// outlives the test. (Not by cancelling this task: a cancelled task could
+/// not wait for them.)
 template <class F>
 weft::task<void> fake_server(io::tcp_listener& l, F serve) {
   std::vector<weft::join_handle<void>> conns;
@@ -63,9 +65,9 @@ weft::task<void> fake_server(io::tcp_listener& l, F serve) {
   }
 }
 
-weft::task<void> stop(weft::join_handle<void>& server) {
-  server.cancel();
-  co_await error_of(std::move(server));
+weft::task<void> stop(io::tcp_listener& l, weft::join_handle<void>& server) {
+  l.close();
+  co_await server;
 }
 
 /// Reads what the client sends until it closes (answers nothing).
@@ -298,7 +300,7 @@ TEST_CASE("client: a server that never answers costs the command its deadline", 
     std::exception_ptr behind = co_await error_of(std::move(slow));
     REQUIRE(is<redis::connection_error>(behind));
     CHECK(what_of(behind).find("closed after GET timed out") != std::string::npos);
-    co_await stop(server);
+    co_await stop(l, server);
   }());
 }
 
@@ -320,7 +322,7 @@ TEST_CASE("client: a server that closes mid-reply fails the command clearly", "[
     REQUIRE(is<redis::connection_error>(e));
     CHECK(what_of(e) ==
           "redis 127.0.0.1:" + std::to_string(o.port) + ": the server closed the connection (1 command in flight)");
-    co_await stop(server);
+    co_await stop(l, server);
   }());
 }
 
@@ -341,7 +343,7 @@ TEST_CASE("client: a server that sends no RESP fails the connection with a proto
     std::exception_ptr e = co_await error_of(c.command("GET", "k"));
     REQUIRE(is<redis::connection_error>(e));
     CHECK(what_of(e).find("protocol error: Protocol error, got \"H\" as reply type byte") != std::string::npos);
-    co_await stop(server);
+    co_await stop(l, server);
   }());
 }
 
