@@ -284,12 +284,15 @@ task<std::optional<outcome>> exchange(std::shared_ptr<connection> c, std::string
   co_return co_await io::within(d, std::move(rx));
 }
 
-/// One connection attempt: TCP (and TLS), then AUTH and SELECT.
-task<std::shared_ptr<connection>> open_connection(std::shared_ptr<client_state> st) {
+/// One connection attempt: TCP (and TLS), then AUTH and SELECT; `stage`
+/// says which step it is in.
+task<std::shared_ptr<connection>> open_steps(std::shared_ptr<client_state> st, std::string& stage) {
   const client_options& o = st->opts;
   const io::deadline d(o.connect_timeout);
+  stage = "the TCP connect";
   io::tcp_stream s = co_await io::connect(o.host, o.port, d);
   s.set_nodelay(true);
+  stage = "the TLS handshake";
   auto c = std::make_shared<connection>(st->server, o.max_reply_bytes, o.command_timeout, st->stats);
   if (o.tls) {
     io::tls_client_options t = o.tls_options;
@@ -310,6 +313,7 @@ task<std::shared_ptr<connection>> open_connection(std::shared_ptr<client_state> 
   }
   if (o.db != 0) setup.add("SELECT", o.db);
   if (setup.empty()) co_return c;
+  stage = setup.size() == 2 ? "AUTH and SELECT" : setup.names()[0];
 
   std::optional<outcome> r;
   std::exception_ptr failed;
@@ -331,6 +335,18 @@ task<std::shared_ptr<connection>> open_connection(std::shared_ptr<client_state> 
     }
   }
   co_return c;
+}
+
+/// open_steps, with a deadline that passes named: which step, which limit.
+task<std::shared_ptr<connection>> open_connection(std::shared_ptr<client_state> st) {
+  std::string stage;
+  try {
+    co_return co_await open_steps(st, stage);
+  } catch (const timeout_error&) {
+  }
+  throw timeout_error(fmt::format("{} did not complete within {} ms (client_options::connect_timeout){}", stage,
+                                  st->opts.connect_timeout.count(),
+                                  stage == "the TLS handshake" ? "; does the server speak TLS?" : ""));
 }
 
 /// Connects with the reconnect policy, then wakes everyone waiting on a.

@@ -11,6 +11,7 @@
 
 #include "io_test_support.hpp"
 #include "redis_test_server.hpp"
+#include "test_pki.hpp"
 #include "weft/redis/client.hpp"
 #include "weft/runtime/spawn.hpp"
 #include "weft/runtime/sync/event.hpp"
@@ -449,6 +450,12 @@ TEST_CASE("client: connection refused, and rediss:// to a plain server, fail cle
     REQUIRE(is<redis::connection_error>(plain));
     INFO(what_of(plain));
     CHECK(what_of(plain).find(": could not connect (1 attempt in") != std::string::npos);
+    const bool handshake_named =
+        what_of(plain).find(
+            "the TLS handshake did not complete within 500 ms (client_options::connect_timeout); "
+            "does the server speak TLS?") != std::string::npos ||
+        what_of(plain).find("tls") != std::string::npos || what_of(plain).find("TLS") != std::string::npos;
+    CHECK(handshake_named);
   }());
 }
 
@@ -481,5 +488,31 @@ TEST_CASE("client: close() fails what is in flight, the next command reconnects"
     redis::reply pong = co_await c.command("PING");
     CHECK(pong.as_string() == "PONG");
     CHECK(c.stats().connects == 2);
+  }());
+}
+
+TEST_CASE("client: rediss:// to a TLS redis-server, verified, with AUTH and SELECT", "[client][tls]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  redis_server server({"--requirepass", "s3cret"}, redis_tls{pki().server.cert, pki().server.key});
+  weft::runtime rt{io_options(backend)};
+  rt.block_on([&]() -> weft::task<void> {
+    redis::client_options o = redis::parse_url("rediss://:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/3");
+    o.tls_options.ca_pem = pki().ca;  // the certificate names 127.0.0.1 (the host is the server name)
+    redis::client c = co_await redis::client::connect(o);
+    const std::string big(1 << 20, 'z');
+    redis::pipeline p;
+    p.add("SET", "big", big).add("GET", "big").add("CLIENT", "INFO");
+    std::vector<redis::reply> r = co_await c.execute(p);
+    CHECK(r[0].as_string() == "OK");
+    CHECK(r[1].as_string() == big);
+    CHECK(r[2].as_string().find(" db=3 ") != std::string::npos);
+
+    // A server whose certificate is not trusted: refused, saying why.
+    redis::client_options untrusted = o;
+    untrusted.tls_options.ca_pem.clear();
+    untrusted.reconnect.max_attempts = 1;
+    std::exception_ptr e = co_await error_of(redis::client::connect(untrusted));
+    REQUIRE(is<redis::connection_error>(e));
+    CHECK(what_of(e).find("certificate verify failed") != std::string::npos);
   }());
 }

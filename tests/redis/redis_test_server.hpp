@@ -5,11 +5,14 @@
 //   weft_test::redis_server locked{{"--requirepass", "s3cret"}};
 //   server.url()                                          // "redis://127.0.0.1:PORT"
 //   server.kill(); server.start();                        // the same port again
+//   weft_test::redis_server tls({}, weft_test::redis_tls{cert_pem, key_pem});  // TLS only (rediss://)
 //
 // The port is picked by binding port 0 first, then given to redis-server;
 // if another process takes it meanwhile the start fails and is retried
 // with a new port (only before the first successful start). start()
-// returns once the server answers PING (or says NOAUTH), within 10 s.
+// returns once the server answers PING (or says NOAUTH), within 10 s; a
+// TLS-only server once it accepts connections. WEFT_TEST_KEEP_REDIS=1 in
+// the environment keeps the server's directory (its log) for a post-mortem.
 #pragma once
 
 #include <arpa/inet.h>
@@ -22,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -33,21 +37,52 @@ extern char** environ;
 
 namespace weft_test {
 
+/// A server certificate and key (PEM) for a TLS-only redis_server.
+struct redis_tls {
+  std::string cert;
+  std::string key;
+};
+
 class redis_server {
  public:
-  explicit redis_server(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+  explicit redis_server(std::vector<std::string> extra = {}) : extra_(std::move(extra)) { start_first(); }
+  /// TLS only: --tls-port, no plain port, clients not asked for certificates.
+  redis_server(std::vector<std::string> extra, const redis_tls& tls) : extra_(std::move(extra)), tls_(true) {
+    make_dir();
+    write_file(dir_ + "/cert.pem", tls.cert);
+    write_file(dir_ + "/key.pem", tls.key);
+    extra_.insert(extra_.end(), {"--tls-cert-file", dir_ + "/cert.pem", "--tls-key-file", dir_ + "/key.pem",
+                                 "--tls-auth-clients", "no"});
+    start_first();
+  }
+
+ private:
+  void make_dir() {
+    if (!dir_.empty()) return;
     char tmpl[] = "/tmp/weft-redis-test-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("redis_server: mkdtemp failed");
     dir_ = tmpl;
+  }
+  static void write_file(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size())
+      throw std::runtime_error("cannot write " + path);
+    std::fclose(f);
+  }
+  void start_first() {
+    make_dir();
     for (int attempt = 0;; ++attempt) {
       port_ = free_port();
       if (try_start()) break;
       if (attempt == 4) throw std::runtime_error("redis_server: redis-server did not start (see " + dir_ + "/log)");
     }
   }
+
+ public:
   ~redis_server() {
     kill();
     std::error_code ec;
+    if (std::getenv("WEFT_TEST_KEEP_REDIS")) return;
     std::filesystem::remove_all(dir_, ec);
   }
   redis_server(const redis_server&) = delete;
@@ -86,9 +121,22 @@ class redis_server {
   }
 
   bool try_start() {
-    std::vector<std::string> args = {"redis-server", "--port",    std::to_string(port_), "--bind",      "127.0.0.1",
-                                     "--save",       "",          "--appendonly",        "no",          "--dir",
-                                     dir_,           "--logfile", dir_ + "/log",         "--daemonize", "no"};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     tls_ ? std::string("0") : std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_,
+                                     "--logfile",
+                                     dir_ + "/log",
+                                     "--daemonize",
+                                     "no"};
+    if (tls_) args.insert(args.end(), {"--tls-port", std::to_string(port_)});
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -103,15 +151,47 @@ class redis_server {
         return false;
       }
       if (answers()) return true;
+      if (tls_ && accepts()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     stop(SIGKILL);
     return false;
   }
 
+  /// A socket to probe the port with, from 127.0.0.2: from 127.0.0.1 its
+  /// ephemeral port could be the very port probed (both come from the same
+  /// range), and the kernel then connects the socket to itself, taking the
+  /// port redis-server is about to bind.
+  static int probe_socket() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000002);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) < 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  /// Whether something accepts connections on the port.
+  bool accepts() const {
+    const int fd = probe_socket();
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+  }
+
   /// Whether something on the port answers PING like a Redis server.
   bool answers() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (tls_) return false;
+    const int fd = probe_socket();
     if (fd < 0) return false;
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -139,6 +219,7 @@ class redis_server {
   }
 
   std::vector<std::string> extra_;
+  bool tls_ = false;
   std::string dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
