@@ -204,7 +204,8 @@ class redis_server {
       char buf[64];
       const ssize_t n = ::read(fd, buf, sizeof buf);
       const std::string got(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-      ok = got.rfind("+PONG", 0) == 0 || got.rfind("-NOAUTH", 0) == 0;
+      // -DENIED: protected mode answering the probe from 127.0.0.2 (a Redis server all the same).
+      ok = got.rfind("+PONG", 0) == 0 || got.rfind("-NOAUTH", 0) == 0 || got.rfind("-DENIED", 0) == 0;
     }
     ::close(fd);
     return ok;
