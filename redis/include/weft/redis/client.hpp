@@ -45,7 +45,9 @@
 // connection just stops waiting.
 //
 // Not for SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and MONITOR (replies that no
-// command asked for): they are refused with std::invalid_argument.
+// command asked for): they are refused with std::invalid_argument. Nor for
+// CLIENT REPLY OFF or SKIP (commands without a reply would be handed the
+// next command's).
 //
 // GCC 12 frees a braced temporary written inside a co_await expression
 // twice (see weft/http/client.hpp): connect() takes client_options, and
@@ -77,7 +79,7 @@
 namespace weft::redis {
 
 struct client_stats {
-  std::uint64_t commands = 0;         // commands sent (each of a pipeline counts)
+  std::uint64_t commands = 0;         // commands sent (each of a pipeline counts; AUTH and SELECT too)
   std::uint64_t writes = 0;           // writes that sent them: fewer than commands when pipelined
   std::uint64_t connects = 0;         // connections opened (the first one included)
   std::uint64_t replies_dropped = 0;  // replies read for commands whose caller stopped waiting
