@@ -204,6 +204,36 @@ TEST_CASE("client: 10000 concurrent commands from many tasks share a few writes"
   CHECK(failed == 0);
 }
 
+TEST_CASE("client: 10000 tasks each with one command in flight at once get their own replies", "[client][pipelining]") {
+  auto backend = WEFT_BOTH_BACKENDS();
+  redis_server server;
+  weft::runtime rt{io_options(backend)};
+  constexpr int tasks = 10000;
+  std::atomic<int> mismatched{0}, failed{0};
+  rt.block_on([&]() -> weft::task<void> {
+    redis::client c = co_await redis::client::connect(server.url());
+    std::vector<weft::join_handle<void>> hs;
+    hs.reserve(tasks);
+    for (int t = 0; t < tasks; ++t) {
+      hs.push_back(weft::spawn(
+          [](redis::client& c, int t, std::atomic<int>& mismatched, std::atomic<int>& failed) -> weft::task<void> {
+            try {
+              const std::string mine = "echo-" + std::to_string(t);
+              redis::reply r = co_await c.command("ECHO", mine);
+              if (r.as_string() != mine) ++mismatched;
+            } catch (...) {
+              ++failed;
+            }
+          }(c, t, mismatched, failed)));
+    }
+    for (auto& h : hs) co_await h;
+    CHECK(c.stats().commands == static_cast<std::uint64_t>(tasks));
+    CHECK(c.stats().writes < c.stats().commands);
+  }());
+  CHECK(mismatched == 0);
+  CHECK(failed == 0);
+}
+
 TEST_CASE("client: a pipeline is one write, its error replies stay replies", "[client][pipelining]") {
   auto backend = WEFT_BOTH_BACKENDS();
   redis_server server;
