@@ -262,7 +262,8 @@ except ImportError:  # the minimal python3 -m http.server part of it, inline
 
 # Examples built only when an optional dependency is found: their lines are
 # skipped (not failed) in a build without them.
-OPTIONAL_EXAMPLES = {"cluster_primes": "built only when MPI is found (weft::cluster; Debian: libopenmpi-dev)"}
+OPTIONAL_EXAMPLES = {"cluster_primes": "built only when MPI is found (weft::cluster; Debian: libopenmpi-dev)",
+                     "redis_counter": "built only when hiredis is found (weft::redis; Debian: libhiredis-dev)"}
 
 
 class Context:
@@ -1257,6 +1258,59 @@ simple("./build/examples/file_transform", (TOP, FT), timeout=90,
        then=lambda ctx, p: expect(not list((ctx.tmp / "tmp").iterdir()),
                                   "the demo's temporary directory removed at the end",
                                   f"left: {list((ctx.tmp / 'tmp').iterdir())}", p))
+
+
+# ================================================================ redis_counter
+
+
+def start_redis(ctx: Context) -> int:
+    """A redis-server on 127.0.0.1 and a free port, nothing saved, in the
+    entry's temporary directory; stopped by pid with the entry's other
+    programs. Returns its port once it answers PING."""
+    if not shutil.which("redis-server"):
+        raise Skip("redis-server is not installed (Debian: redis-server)")
+    port = ctx.free_port("redis_port")
+    data = ctx.tmp / "redis"
+    data.mkdir()
+    ctx.start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(data)], what="redis-server")
+    give_up = time.monotonic() + 20
+    while time.monotonic() < give_up:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                return port
+        time.sleep(0.05)
+    raise Failure("redis-server to answer PING within 20 s", f"nothing on port {port}")
+
+
+def redis_counter_line(tasks: int, increments: int, connections: int):
+    def run(ctx: Context) -> None:
+        """Port 6379 becomes a redis-server the test starts (start_redis)."""
+        ctx.exe("redis_counter")  # skipped, not failed, where weft::redis is not built
+        start_redis(ctx)
+        argv, env = ctx.argv(subst={"redis://127.0.0.1:6379/0": "redis://127.0.0.1:{redis_port}/0"})
+        p = ctx.run(argv, env)
+        expect_rc(p)
+        port = ctx.vars["redis_port"]
+        total = tasks * increments
+        check_output(p, stdout=[
+            rf"^redis_counter: {tasks} tasks x {increments} INCR weft:redis_counter on "
+            rf"redis://127\.0\.0\.1:{port}/0 \({connections} connections?\)$",
+            rf"^counter: {total} \(expected {total}\)$",
+            rf"^pipeline of {tasks} INCR: {total + tasks}; the script took {total + tasks} and deleted the key "
+            r"\(0 left\)$",
+        ])
+        m = expect_match(p, rf"^{total} INCR in [\d.]+ s: \d+ per second, (\d+) writes \([\d.]+ commands per write\)$")
+        expect(int(m.group(1)) < total, "fewer writes than commands (the tasks' INCRs pipelined)", m.group(0), p)
+
+    return run
+
+
+test("./build/examples/redis_counter --url redis://127.0.0.1:6379/0 --tasks 100 --increments 1000",
+     ex("redis_counter"), timeout=60)(redis_counter_line(100, 1000, 1))
+test("./build/examples/redis_counter --url redis://127.0.0.1:6379/0 --connections 4",
+     ex("redis_counter"), timeout=60)(redis_counter_line(100, 1000, 4))
 
 
 # ================================================================ servers
