@@ -16,6 +16,8 @@ packages=(
   libre2-dev libboost-json1.81-dev libsqlite3-dev
   # weft::cluster, the process pool over MPI ranks (and mpirun for its tests)
   libopenmpi-dev openmpi-bin
+  # weft::redis (hiredis's reply reader only) and the Redis server its tests start
+  libhiredis-dev redis-server
   # servers and data the examples' tests crawl: sites weft did not write,
   # served by programs weft did not write
   python3 nginx python3.11-doc

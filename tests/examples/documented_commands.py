@@ -549,9 +549,9 @@ ci("cmake --build build-asan -j2 && ctest --test-dir build-asan -j2", TOP, "(c)"
         "with ASAN_OPTIONS=detect_leaks=1")
 ci("cmake -S . -B build-tsan -G Ninja -DWEFT_SANITIZE=thread -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF",
    TOP, "(d)", note="sanitizer_build build-ci-tsan thread (as for (c), in build-ci-tsan)")
-ci('cmake --build build-tsan -j2 && ctest --test-dir build-tsan -j2 -L "runtime|io|http|ipc"', TOP, "(d)",
-   note="builds only weft_runtime_tests weft_io_tests weft_http_tests weft_ipc_tests and runs ctest "
-        "-L \"runtime|io|http|ipc\", the README's label set")
+ci('cmake --build build-tsan -j2 && ctest --test-dir build-tsan -j2 -L "runtime|io|http|ipc|redis|cluster"', TOP,
+   "(d)", note="builds only the test programs of those labels (and the cluster tests' helpers) and runs ctest "
+               "-L \"runtime|io|http|ipc|redis|cluster\", the README's label set")
 ci("export PKG_CONFIG_PATH=/opt/weft/lib/pkgconfig", TOP, "(e)",
    note="consumer(): PKG_CONFIG_PATH=<temp prefix>/lib/pkgconfig for pkg-config, after cmake --install build "
         "--prefix <temp prefix> (not /opt/weft)")
