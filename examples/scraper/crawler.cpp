@@ -491,11 +491,14 @@ struct crawler::impl {
 
   /// One request. `follow`: the client follows redirects (robots.txt);
   /// otherwise a 3xx comes back, for the crawler to check each hop.
-  /// `via`: another client than `client` (sitemap files).
-  weft::task<attempt> fetch_once(const std::string& url, bool follow, weft::http::client* via = nullptr) {
+  /// `via`: another client than `client` (sitemap files). `range`: ask for
+  /// only the first `range` bytes (a Range request; 0: the whole body).
+  weft::task<attempt> fetch_once(const std::string& url, bool follow, weft::http::client* via = nullptr,
+                                 std::uint64_t range = 0) {
     attempt a;
     weft::http::request_options ro;
     ro.timeout = opt.timeout;
+    if (range) ro.headers.add("Range", "bytes=0-" + std::to_string(range - 1));
     if (!follow) ro.max_redirects = 0;
     try {
       a.resp.emplace(co_await (via ? via : client.get())->get(url, ro));
@@ -555,13 +558,13 @@ struct crawler::impl {
   /// `attempts` is incremented per request.
   weft::task<attempt> fetch_with_retries(const std::string& url, bool follow, origin* o, clock::time_point slot,
                                          int& attempts, std::vector<fetch_error>& retried,
-                                         weft::http::client* via = nullptr) {
+                                         weft::http::client* via = nullptr, std::uint64_t range = 0) {
     for (int n = 0;; ++n) {
       if (o->pace) co_await pace_gate(o);  // instead of the slot: the gap may have changed since it was reserved
       else if (slot > clock::now()) co_await weft::sleep_until(slot);
       ++attempts;
       const auto sent = clock::now();
-      attempt a = co_await fetch_once(url, follow, via);
+      attempt a = co_await fetch_once(url, follow, via, range);
       if (o->pace) co_await pace_feed(o, a, clock::now() - sent);
       if (!a.retryable || n >= opt.retries || stopping.load(std::memory_order_relaxed)) co_return a;
       count_retry();
@@ -656,7 +659,20 @@ struct crawler::impl {
   weft::task<void> fetch_robots(origin* o, clock::time_point slot) {
     int attempts = 0;
     std::vector<fetch_error> retried;
-    attempt a = co_await fetch_with_retries(o->key + "/robots.txt", true, o, slot, attempts, retried);
+    const std::string url = o->key + "/robots.txt";
+    attempt a = co_await fetch_with_retries(url, true, o, slot, attempts, retried);
+    if (!a.resp && a.error == fetch_error::too_large) {
+      // Larger than max_bytes. RFC 9309 section 2.5 lets a crawler read
+      // only the first 500 KiB (robots_rules::parse reads no more): ask for
+      // just those (or max_bytes, if smaller). A server that ignores Range sends it all again, and the
+      // origin is then unreachable, as before.
+      const clock::time_point again = co_await reserve_slot(o);
+      const std::uint64_t first = std::min<std::uint64_t>(robots_max_bytes, opt.max_bytes);
+      a = co_await fetch_with_retries(url, true, o, again, attempts, retried, nullptr, first);
+      if (!a.resp)
+        a.message += " (robots.txt is larger than --max-bytes, and the server ignored a Range request for its first " +
+                     std::to_string(first) + " bytes)";
+    }
     std::shared_ptr<const robots_rules> rules;
     if (a.resp) {
       {

@@ -432,6 +432,7 @@ struct scripted_server {
     std::string content_type = "text/html";
     std::string retry_after = {};
     std::string location = {};
+    bool ranges = false;  // answers "Range: bytes=0-N" with 206 and the first N + 1 bytes
   };
   std::map<std::string, reply> replies;
   std::mutex mu;
@@ -449,6 +450,13 @@ struct scripted_server {
         if (auto it = replies.find(path); it != replies.end()) rep = it->second;
       }
       if (!rep) co_return weft::http::make_response(404, "not found");
+      if (auto range = req.headers.get("range"); rep->ranges && range && range->starts_with("bytes=0-")) {
+        const std::size_t last = std::stoul(std::string(range->substr(8)));
+        const std::size_t n = std::min(rep->body.size(), last + 1);
+        auto part = weft::http::make_response(206, rep->body.substr(0, n), rep->content_type);
+        part.headers.set("Content-Range", "bytes 0-" + std::to_string(n - 1) + "/" + std::to_string(rep->body.size()));
+        co_return part;
+      }
       auto resp = weft::http::make_response(rep->status, rep->body, rep->content_type);
       if (!rep->retry_after.empty()) resp.headers.set("Retry-After", rep->retry_after);
       if (!rep->location.empty()) resp.headers.set("Location", rep->location);
@@ -925,6 +933,43 @@ TEST_CASE("crawler: without Sitemap lines /sitemap.xml is read, and nothing with
     CHECK(sitemaps.size() == (on ? 1u : 0u));
     CHECK(stats.sitemaps_fetched == (on ? 1u : 0u));
     if (on) CHECK(pages["/only-in-sitemap"].lastmod == "2020-01-01");
+  }
+}
+
+TEST_CASE("crawler: a robots.txt larger than max_bytes is read in part, by a Range request",
+          "[scraper][crawler][robots]") {
+  for (const bool ranges : {true, false}) {
+    scripted_server s;
+    std::string robots = "User-agent: *\nDisallow: /private/\n";
+    while (robots.size() < 300 * 1024) robots += "# a very long robots.txt, padded with comments\n";
+    s.replies["/robots.txt"] = {200, robots, "text/plain", {}, {}, ranges};
+    s.replies["/"] = {200, "<title>Home</title><a href='/private/x'>p</a><a href='/open'>o</a>"};
+    s.replies["/open"] = {200, "<title>Open</title>"};
+    s.replies["/private/x"] = {200, "<title>Private</title>"};
+    collected out;
+    scraper::crawl_stats stats;
+    on_runtime([&]() -> weft::task<void> {
+      co_await with_server(s, [&](std::string b) -> weft::task<void> {
+        auto o = test_crawl(b + "/");
+        o.max_bytes = 100 * 1024;  // the file is 300 KiB
+        scraper::crawler c(o, out.sink());
+        stats = co_await c.run();
+      });
+    });
+    INFO("the server " << (ranges ? "answers" : "ignores") << " Range");
+    CHECK(s.hits_for("/robots.txt") == 2);  // whole (too large), then its first 100 KiB
+    CHECK(s.hits_for("/private/x") == 0);
+    if (ranges) {
+      REQUIRE(out.records.size() == 2);  // "/" and "/open"
+      for (const auto& r : out.records) CHECK(r.error == scraper::fetch_error::none);
+      CHECK(stats.robots_disallowed == 1);
+    } else {
+      // Nothing of it could be read: the origin is unreachable, and says why.
+      REQUIRE(out.records.size() == 1);
+      CHECK(out.records[0].error == scraper::fetch_error::too_large);
+      CHECK(out.records[0].message.find("ignored a Range request for its first 102400 bytes") != std::string::npos);
+      CHECK(s.hits_for("/") == 0);
+    }
   }
 }
 
